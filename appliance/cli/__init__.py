@@ -1,0 +1,31 @@
+"""The ``appliance`` command.
+
+Each domain adds its commands through a ``register(app)`` function in its own module under
+``appliance/cli/`` (listed below); ``recorder`` and ``api`` add theirs through the
+``appliance.cli`` entry-point group, so the core never imports them.
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import entry_points
+
+import typer
+
+from appliance.cli.main import register as _register_core
+
+app = typer.Typer(
+    name="appliance",
+    help="On-prem CCTV appliance: encrypted recording, retention, ledger, requests.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+# One line per domain module of the core that contributes commands.
+for _register in (_register_core,):
+    _register(app)
+
+for _point in sorted(entry_points(group="appliance.cli"), key=lambda p: p.name):
+    _point.load()(app)
+
+__all__ = ["app"]

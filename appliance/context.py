@@ -1,0 +1,34 @@
+"""What every service and command is built from: settings, database, clock.
+
+Constructed once per process by the CLI (or a test fixture) and passed down explicitly;
+there are no module-level singletons.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from appliance.clock import Clock, SystemClock
+from appliance.db import Database
+from appliance.settings import Settings
+
+__all__ = ["AppContext"]
+
+
+@dataclass
+class AppContext:
+    """The appliance's wiring for one process."""
+
+    settings: Settings
+    db: Database
+    clock: Clock = field(default_factory=SystemClock)
+
+    @classmethod
+    def open(cls, settings: Settings, clock: Clock | None = None) -> AppContext:
+        """Open the database and bring its schema up to date (migrations run on start)."""
+        db = Database(settings.database_url)
+        db.migrate()
+        return cls(settings=settings, db=db, clock=clock or SystemClock())
+
+    def close(self) -> None:
+        self.db.dispose()

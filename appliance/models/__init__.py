@@ -1,0 +1,18 @@
+"""All tables. Each domain module owns its tables; importing this package registers them all
+in ``metadata``, which Alembic compares against the migrations (a test keeps them equal).
+
+Conventions: times are UTC integer milliseconds in ``*_ms`` columns; sizes in ``*_bytes``.
+"""
+
+from __future__ import annotations
+
+from sqlmodel import SQLModel
+
+from appliance.models._base import NAMING_CONVENTION
+from appliance.models.core import Camera, Role, User
+from appliance.models.media import Gap, Run, Segment
+
+SQLModel.metadata.naming_convention = NAMING_CONVENTION
+metadata = SQLModel.metadata
+
+__all__ = ["Camera", "Gap", "Role", "Run", "Segment", "User", "metadata"]

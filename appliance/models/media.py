@@ -1,0 +1,63 @@
+"""Recording runs, gaps and encrypted segments (the index of what is on disk).
+
+Owned by the recorder; read by the vault, retention, playback and export.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Column, Index, LargeBinary
+from sqlmodel import Field, SQLModel
+
+from appliance.models._base import BIG_ID, ms_column
+
+__all__ = ["Gap", "Run", "Segment"]
+
+
+class Run(SQLModel, table=True):
+    """One RTSP session of one camera: timestamps are monotonic within it."""
+
+    __tablename__ = "recording_run"
+
+    id: int | None = Field(default=None, primary_key=True)
+    camera_id: str = Field(foreign_key="camera.id", index=True, max_length=63)
+    started_ms: int = ms_column()
+    ended_ms: int | None = ms_column(nullable=True)
+    codec: str = Field(default="", max_length=20)
+    width: int = 0
+    height: int = 0
+    end_reason: str = Field(default="", max_length=200)
+
+
+class Gap(SQLModel, table=True):
+    """A span in which a camera recorded nothing (down, unreachable, refused ...)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    camera_id: str = Field(foreign_key="camera.id", index=True, max_length=63)
+    start_ms: int = ms_column()
+    end_ms: int | None = ms_column(nullable=True)  # null while the camera is still down
+    reason: str = Field(default="", max_length=200)
+
+
+class Segment(SQLModel, table=True):
+    """One encrypted segment file: ciphertext only on disk, its key sealed to a vault key."""
+
+    __table_args__ = (Index("ix_segment_camera_start", "camera_id", "start_ms"),)
+
+    id: int | None = Field(default=None, sa_type=BIG_ID, primary_key=True)
+    camera_id: str = Field(foreign_key="camera.id", max_length=63)
+    run_id: int | None = Field(default=None, foreign_key="recording_run.id", index=True)
+    start_ms: int = ms_column()
+    end_ms: int = ms_column(index=True)
+    path: str = Field(max_length=400, unique=True)  # relative to the segments dir
+    size_bytes: int = Field(sa_type=BigInteger)
+    blake2b_hex: str = Field(max_length=64)  # of the whole ciphertext file
+    vault_key_id: str = Field(max_length=64, index=True)
+    # The per-segment key sealed to the vault public key; nulled when crypto-shredded.
+    sealed_key: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+    codec: str = Field(max_length=20)
+    width: int
+    height: int
+    frames: int
+    key_frames: int
+    has_audio: bool = False
+    created_ms: int = ms_column()

@@ -1,0 +1,409 @@
+"""The one typed configuration of the appliance.
+
+Loaded from a TOML file (``--config`` or ``APPLIANCE_CONFIG``) with environment overrides
+(``APPLIANCE_<SECTION>__<FIELD>``, e.g. ``APPLIANCE_SERVER__PORT=8443``). Unknown keys are
+errors. Every rule the law puts on the configuration (forbidden locations R-REC-2, retention
+bounds R-RET-2, audio consent R-REC-3) is checked here, at load, and a refusal names the field.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+from appliance.errors import ConfigError
+
+__all__ = [
+    "FORBIDDEN_LOCATION_TYPES",
+    "CameraConfig",
+    "DatabaseConfig",
+    "Disclosure",
+    "GroupConfig",
+    "LedgerConfig",
+    "LocationType",
+    "OfficerConfig",
+    "RecorderConfig",
+    "ServerConfig",
+    "Settings",
+    "SiteConfig",
+    "StorageConfig",
+    "load_settings",
+]
+
+CONFIG_ENV = "APPLIANCE_CONFIG"
+_ID_RE = r"^[a-z0-9][a-z0-9_-]{0,62}$"
+
+
+class LocationType(StrEnum):
+    """What a camera looks at. The last four are places PIPA art. 25(2) forbids (R-REC-2)."""
+
+    lobby = "lobby"
+    reception = "reception"
+    waiting_room = "waiting_room"
+    corridor = "corridor"
+    consultation = "consultation"
+    treatment = "treatment"
+    recovery = "recovery"
+    operating_room = "operating_room"
+    pharmacy = "pharmacy"
+    office = "office"
+    server_room = "server_room"
+    storage_room = "storage_room"
+    stairs = "stairs"
+    elevator = "elevator"
+    entrance = "entrance"
+    parking = "parking"
+    outdoor = "outdoor"
+    daycare = "daycare"
+    other = "other"
+    toilet = "toilet"
+    bath = "bath"
+    sauna = "sauna"
+    changing_room = "changing_room"
+
+
+FORBIDDEN_LOCATION_TYPES = frozenset(
+    {LocationType.toilet, LocationType.bath, LocationType.sauna, LocationType.changing_room}
+)
+
+
+class Disclosure(StrEnum):
+    """Who footage of a group may be disclosed to.
+
+    ``standard``: the data subject and their representatives, police and agencies (PIPA 35).
+    ``operating_room``: only investigators/courts, the medical dispute mediation agency, or with
+    every data subject's consent (Medical Service Act 38-2, R-REQ-9).
+    """
+
+    standard = "standard"
+    operating_room = "operating_room"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class OfficerConfig(_Section):
+    """The video protection officer (영상정보 보호책임자) named in the policy and on signs."""
+
+    name: str = Field(min_length=1, description="Full name.")
+    department: str = Field(min_length=1, description="Department, e.g. 원장단.")
+    title: str = Field(min_length=1, description="Job title, e.g. 대표원장.")
+    phone: str = Field(min_length=1, description="Contact phone printed on signs and notices.")
+    email: str = Field(default="", description="Contact e-mail printed on notices.")
+
+
+class SiteConfig(_Section):
+    """The organisation that operates the cameras."""
+
+    name: str = Field(min_length=1, description="Name of the clinic or site.")
+    address: str = Field(default="", description="Postal address, printed on notices.")
+    timezone: str = Field(
+        default="Asia/Seoul", description="IANA zone for deadlines, notices and day boundaries."
+    )
+    purposes: list[str] = Field(
+        default_factory=lambda: ["시설안전, 화재 예방", "고객의 안전을 위한 범죄예방"],
+        description="Purposes of installation (PIPA 25(1)), printed in the policy and on signs.",
+    )
+    legal_basis: str = Field(
+        default="「개인정보 보호법」 제25조 제1항", description="Legal basis of the installation."
+    )
+    storage_place: str = Field(default="전산통제실", description="Where the recorder stands.")
+    viewing_place: str = Field(
+        default="본원 회의실", description="Where on-site viewing of footage takes place."
+    )
+    request_desk: str = Field(default="경영기획본부", description="Where requests are received.")
+    officer: OfficerConfig = Field(description="The video protection officer.")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+
+class StorageConfig(_Section):
+    """Where footage, the database and the keys live."""
+
+    data_dir: Path = Field(
+        default=Path("/var/lib/appliance"),
+        description="Encrypted segments, the SQLite database and exports. Mode 0700.",
+    )
+    key_dir: Path = Field(
+        default=Path("/etc/appliance/keys"),
+        description="Vault and signing keys, kept apart from the data dir. Mode 0700.",
+    )
+    min_free_bytes: int = Field(
+        default=20 * 1024**3,
+        ge=0,
+        description="Below this much free space, storage-pressure purge starts (oldest first).",
+    )
+    alarm_free_bytes: int = Field(
+        default=40 * 1024**3,
+        ge=0,
+        description="Below this much free space an alarm is raised, before any purge.",
+    )
+
+    @model_validator(mode="after")
+    def _separate_dirs(self) -> StorageConfig:
+        data, keys = self.data_dir.resolve(), self.key_dir.resolve()
+        if data == keys or keys.is_relative_to(data):
+            raise ValueError("key_dir must be outside data_dir (a copied data dir reveals nothing)")
+        if self.alarm_free_bytes < self.min_free_bytes:
+            raise ValueError("alarm_free_bytes must be at least min_free_bytes")
+        return self
+
+
+class DatabaseConfig(_Section):
+    """The index and ledger database."""
+
+    url: str = Field(
+        default="",
+        description="SQLAlchemy URL. Empty: SQLite file `appliance.db` in the data dir. "
+        "PostgreSQL: postgresql+psycopg://user@host/db.",
+    )
+
+    @field_validator("url")
+    @classmethod
+    def _supported(cls, value: str) -> str:
+        if value and not value.startswith(("sqlite:", "postgresql:", "postgresql+psycopg:")):
+            raise ValueError("only sqlite:// and postgresql+psycopg:// URLs are supported")
+        return value
+
+
+class ServerConfig(_Section):
+    """The web viewer and request API."""
+
+    host: str = Field(default="127.0.0.1", description="Address to listen on.")
+    port: int = Field(default=8080, ge=1, le=65535, description="Port to listen on.")
+    tls_cert: Path | None = Field(default=None, description="PEM certificate; enables HTTPS.")
+    tls_key: Path | None = Field(default=None, description="PEM private key for tls_cert.")
+    session_idle_s: int = Field(default=15 * 60, ge=60, description="Idle session timeout.")
+    session_absolute_s: int = Field(
+        default=8 * 3600, ge=300, description="Absolute session lifetime."
+    )
+
+    @model_validator(mode="after")
+    def _tls_pair(self) -> ServerConfig:
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError("tls_cert and tls_key go together")
+        return self
+
+
+class RecorderConfig(_Section):
+    """Camera ingest."""
+
+    segment_target_s: int = Field(
+        default=60, ge=2, le=600, description="Cut a segment at the first key frame after this."
+    )
+    rtsp_timeout_s: float = Field(default=5.0, gt=0, description="Socket timeout per camera.")
+    reconnect_max_backoff_s: float = Field(
+        default=2.0, gt=0, le=60, description="Cap of the reconnect backoff."
+    )
+
+
+class LedgerConfig(_Section):
+    """The tamper-evident access and lifecycle ledger."""
+
+    retention_days: int = Field(
+        default=730, ge=365, description="How long ledger entries are kept (cut at a checkpoint)."
+    )
+    head_interval_s: int = Field(
+        default=300, ge=10, le=3600, description="How often a signed head is made."
+    )
+
+
+class GroupConfig(_Section):
+    """A retention and disclosure policy shared by cameras (R-RET-2)."""
+
+    name: Annotated[str, Field(pattern=_ID_RE, description="Group id used by cameras.")]
+    description: str = Field(default="", description="Shown in the policy document.")
+    min_days: int = Field(
+        default=0, ge=0, le=3650, description="Footage younger than this is never purged."
+    )
+    max_days: int = Field(
+        default=30, ge=1, le=3650, description="Footage is destroyed once older than this."
+    )
+    audio_allowed: bool = Field(
+        default=False, description="Keep audio tracks (only with recorded consent, R-REC-3)."
+    )
+    audio_consent_ref: str = Field(
+        default="", description="Reference of the recorded consent that allows audio."
+    )
+    disclosure: Disclosure = Field(
+        default=Disclosure.standard, description="Disclosure rule (R-REQ-9 for operating rooms)."
+    )
+
+    @model_validator(mode="after")
+    def _bounds(self) -> GroupConfig:
+        if self.max_days < self.min_days:
+            raise ValueError(
+                f"max_days ({self.max_days}) is below min_days ({self.min_days}) (R-RET-2)"
+            )
+        if self.audio_allowed and not self.audio_consent_ref.strip():
+            raise ValueError(
+                "audio_allowed needs audio_consent_ref, the recorded consent (R-REC-3)"
+            )
+        return self
+
+
+class CameraConfig(_Section):
+    """One fixed camera."""
+
+    id: Annotated[str, Field(pattern=_ID_RE, description="Stable id, e.g. cam01.")]
+    name: str = Field(min_length=1, description="Display name, e.g. 1층 로비.")
+    location: str = Field(min_length=1, description="Where it hangs and what it covers.")
+    location_type: LocationType = Field(description="Kind of place; some are forbidden (R-REC-2).")
+    url: str = Field(description="rtsp:// or rtsps:// URL of the camera's stream.")
+    group: str = Field(description="Name of its [[groups]] entry.")
+    enabled: bool = Field(default=True, description="Record this camera.")
+
+    @field_validator("location_type")
+    @classmethod
+    def _allowed_place(cls, value: LocationType) -> LocationType:
+        if value in FORBIDDEN_LOCATION_TYPES:
+            raise ValueError(f"cameras are forbidden in a {value.value} (PIPA art. 25(2), R-REC-2)")
+        return value
+
+    @field_validator("url")
+    @classmethod
+    def _rtsp(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("rtsp", "rtsps"):
+            raise ValueError(f"unsupported scheme {parts.scheme!r}: use rtsp:// or rtsps://")
+        if not parts.hostname:
+            raise ValueError("the URL has no host")
+        return value
+
+
+class Settings(BaseSettings):
+    """Everything the appliance is configured with."""
+
+    model_config = SettingsConfigDict(
+        extra="forbid",
+        frozen=True,
+        env_prefix="APPLIANCE_",
+        env_nested_delimiter="__",
+    )
+
+    site: SiteConfig
+    storage: StorageConfig = Field(default_factory=StorageConfig)
+    database: DatabaseConfig = Field(default_factory=DatabaseConfig)
+    server: ServerConfig = Field(default_factory=ServerConfig)
+    recorder: RecorderConfig = Field(default_factory=RecorderConfig)
+    ledger: LedgerConfig = Field(default_factory=LedgerConfig)
+    groups: list[GroupConfig] = Field(min_length=1, description="Retention groups.")
+    cameras: list[CameraConfig] = Field(default_factory=list, description="Cameras.")
+
+    @model_validator(mode="after")
+    def _references(self) -> Settings:
+        _unique("groups", [g.name for g in self.groups], "name")
+        _unique("cameras", [c.id for c in self.cameras], "id")
+        names = {g.name for g in self.groups}
+        for index, camera in enumerate(self.cameras):
+            if camera.group not in names:
+                raise ValueError(
+                    f"cameras[{index}].group: {camera.group!r} is not a defined group "
+                    f"(defined: {', '.join(sorted(names))})"
+                )
+        return self
+
+    @property
+    def database_url(self) -> str:
+        """The configured URL, or the embedded SQLite file in the data dir."""
+        if self.database.url:
+            return self.database.url
+        return f"sqlite:///{self.storage.data_dir / 'appliance.db'}"
+
+    @property
+    def segments_dir(self) -> Path:
+        return self.storage.data_dir / "segments"
+
+    @property
+    def exports_dir(self) -> Path:
+        return self.storage.data_dir / "exports"
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.site.timezone)
+
+    def group(self, name: str) -> GroupConfig:
+        for group in self.groups:
+            if group.name == name:
+                return group
+        raise KeyError(name)
+
+    def camera(self, camera_id: str) -> CameraConfig:
+        for camera in self.cameras:
+            if camera.id == camera_id:
+                return camera
+        raise KeyError(camera_id)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Environment beats the file; the file's values come in through init_settings.
+        return (env_settings, init_settings)
+
+
+def _unique(section: str, values: list[str], field: str) -> None:
+    seen: set[str] = set()
+    for index, value in enumerate(values):
+        if value in seen:
+            raise ValueError(f"{section}[{index}].{field}: {value!r} is duplicated")
+        seen.add(value)
+
+
+def _describe(error: ValidationError) -> str:
+    lines = []
+    for item in error.errors():
+        loc = "".join(
+            f"[{part}]" if isinstance(part, int) else f".{part}" for part in item["loc"]
+        ).lstrip(".")
+        message = re.sub(r"^(Value error|Assertion failed), ", "", item["msg"])
+        lines.append(f"{loc or '(top level)'}: {message}")
+    return "; ".join(lines)
+
+
+def load_settings(path: Path | str | None = None, **overrides: Any) -> Settings:
+    """Load and check the configuration; raise ConfigError naming the bad field."""
+    if path is None:
+        env_path = os.environ.get(CONFIG_ENV)
+        if not env_path:
+            raise ConfigError(f"no configuration: pass --config or set {CONFIG_ENV}")
+        path = env_path
+    path = Path(path)
+    try:
+        with path.open("rb") as handle:
+            data = tomllib.load(handle)
+    except FileNotFoundError as exc:
+        raise ConfigError(f"{path}: no such file") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+    data.update(overrides)
+    try:
+        return Settings(**data)
+    except ValidationError as exc:
+        raise ConfigError(f"{path}: {_describe(exc)}") from exc
