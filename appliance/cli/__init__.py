@@ -7,6 +7,7 @@ Each domain adds its commands through a ``register(app)`` function in its own mo
 
 from __future__ import annotations
 
+import os
 from importlib.metadata import entry_points
 
 import typer
@@ -20,6 +21,13 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
+@app.callback()
+def _private_files() -> None:
+    """Files the appliance creates are readable by its own user only."""
+    os.umask(0o077)
+
 
 # One line per domain module of the core that contributes commands.
 for _register in (_register_core,):

@@ -1,0 +1,178 @@
+"""Configuration is refused at load with the field named (R-REC-2, R-RET-2, R-REC-3)."""
+
+from __future__ import annotations
+
+import copy
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from appliance.errors import ConfigError
+from appliance.settings import FORBIDDEN_LOCATION_TYPES, Settings, load_settings
+from tests.conftest import base_config
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _write(tmp_path: Path, data: dict[str, Any]) -> Path:
+    lines: list[str] = []
+
+    def value(v: Any) -> str:
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        if isinstance(v, int | float):
+            return str(v)
+        if isinstance(v, list):
+            return "[" + ", ".join(value(x) for x in v) + "]"
+        return '"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+    def table(prefix: str, body: dict[str, Any]) -> None:
+        scalars = {
+            k: v
+            for k, v in body.items()
+            if not isinstance(v, dict | list)
+            or (isinstance(v, list) and not any(isinstance(x, dict) for x in v))
+        }
+        for key, val in scalars.items():
+            lines.append(f"{key} = {value(val)}")
+        for key, val in body.items():
+            if isinstance(val, dict):
+                lines.append(f"[{prefix}{key}]")
+                table(f"{prefix}{key}.", val)
+            elif isinstance(val, list) and any(isinstance(x, dict) for x in val):
+                for item in val:
+                    lines.append(f"[[{prefix}{key}]]")
+                    table(f"{prefix}{key}.", item)
+
+    table("", data)
+    path = tmp_path / "appliance.toml"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def _refused(tmp_path: Path, data: dict[str, Any], *needles: str) -> str:
+    path = _write(tmp_path, data)
+    with pytest.raises(ConfigError) as info:
+        load_settings(path)
+    message = str(info.value)
+    for needle in needles:
+        assert needle in message, message
+    return message
+
+
+def test_valid_config_loads(tmp_path: Path) -> None:
+    settings = load_settings(_write(tmp_path, base_config(tmp_path)))
+    assert len(settings.cameras) == 3
+    assert settings.database_url.startswith("sqlite:///")
+    assert settings.group("general").max_days == 30
+
+
+def test_example_config_describes_the_clinic() -> None:
+    with (REPO / "deploy" / "appliance.example.toml").open("rb") as handle:
+        data = tomllib.load(handle)
+    settings = Settings(**data)
+    assert len(settings.cameras) == 30  # policy art. 16.2
+    assert {c.location_type.value for c in settings.cameras} >= {"lobby", "consultation"}
+    assert all(g.max_days <= 30 for g in settings.groups)  # art. 16.4: within 30 days
+    assert settings.site.officer.phone == "055-338-7585"
+
+
+@pytest.mark.parametrize("place", sorted(t.value for t in FORBIDDEN_LOCATION_TYPES))
+def test_forbidden_location_is_refused(tmp_path: Path, place: str) -> None:
+    data = base_config(tmp_path)
+    data["cameras"][1]["location_type"] = place
+    _refused(tmp_path, data, "cameras[1].location_type", "R-REC-2")
+
+
+def test_max_below_min_is_refused(tmp_path: Path) -> None:
+    data = base_config(tmp_path)
+    data["groups"][2]["max_days"] = 30  # daycare minimum is 60
+    _refused(tmp_path, data, "groups[2]", "max_days (30) is below min_days (60)")
+
+
+def test_duplicate_camera_id_is_refused(tmp_path: Path) -> None:
+    data = base_config(tmp_path)
+    data["cameras"][2]["id"] = data["cameras"][0]["id"]
+    _refused(tmp_path, data, "cameras[2].id", "duplicated")
+
+
+def test_duplicate_group_is_refused(tmp_path: Path) -> None:
+    data = base_config(tmp_path)
+    data["groups"].append(copy.deepcopy(data["groups"][0]))
+    _refused(tmp_path, data, "groups[3].name", "duplicated")
+
+
+def test_missing_group_is_refused(tmp_path: Path) -> None:
+    data = base_config(tmp_path)
+    data["cameras"][0]["group"] = "nowhere"
+    _refused(tmp_path, data, "cameras[0].group", "'nowhere' is not a defined group")
+
+
+def test_missing_camera_id_is_refused(tmp_path: Path) -> None:
+    data = base_config(tmp_path)
+    del data["cameras"][0]["id"]
+    _refused(tmp_path, data, "cameras[0].id", "Field required")
+
+
+@pytest.mark.parametrize("url", ["http://10.0.0.5/stream", "file:///etc/passwd", "rtsp://"])
+def test_bad_url_is_refused(tmp_path: Path, url: str) -> None:
+    data = base_config(tmp_path)
+    data["cameras"][0]["url"] = url
+    _refused(tmp_path, data, "cameras[0].url")
+
+
+def test_unknown_key_is_refused(tmp_path: Path) -> None:
+    data = base_config(tmp_path)
+    data["cameras"][0]["ptz"] = True  # no remote re-aiming either (PIPA 25(5))
+    _refused(tmp_path, data, "cameras[0].ptz", "Extra inputs are not permitted")
+    data = base_config(tmp_path)
+    data["colour"] = "blue"
+    _refused(tmp_path, data, "colour")
+
+
+def test_audio_needs_consent(tmp_path: Path) -> None:
+    data = base_config(tmp_path)
+    data["groups"][1]["audio_allowed"] = True
+    _refused(tmp_path, data, "groups[1]", "audio_consent_ref", "R-REC-3")
+    data["groups"][1]["audio_consent_ref"] = "동의서 2026-001"
+    load_settings(_write(tmp_path, data))
+
+
+def test_key_dir_inside_data_dir_is_refused(tmp_path: Path) -> None:
+    data = base_config(tmp_path)
+    data["storage"]["key_dir"] = str(tmp_path / "data" / "keys")
+    _refused(tmp_path, data, "storage", "key_dir must be outside data_dir")
+
+
+def test_unknown_timezone_is_refused(tmp_path: Path) -> None:
+    data = base_config(tmp_path)
+    data["site"]["timezone"] = "Mars/Olympus"
+    _refused(tmp_path, data, "site.timezone", "unknown time zone")
+
+
+def test_bad_toml_and_missing_file(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[site\nname=", encoding="utf-8")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_settings(bad)
+    with pytest.raises(ConfigError, match="no such file"):
+        load_settings(tmp_path / "absent.toml")
+
+
+def test_environment_overrides_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = _write(tmp_path, base_config(tmp_path))
+    monkeypatch.setenv("APPLIANCE_SERVER__PORT", "9443")
+    assert load_settings(path).server.port == 9443
+    monkeypatch.setenv("APPLIANCE_SERVER__PORT", "0")
+    with pytest.raises(ConfigError, match=r"server\.port"):
+        load_settings(path)
+
+
+def test_config_path_from_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("APPLIANCE_CONFIG", raising=False)
+    with pytest.raises(ConfigError, match="APPLIANCE_CONFIG"):
+        load_settings()
+    monkeypatch.setenv("APPLIANCE_CONFIG", str(_write(tmp_path, base_config(tmp_path))))
+    assert load_settings().site.name == "테스트의원"
