@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 
 import typer
 from rich.table import Table
@@ -15,6 +16,7 @@ from appliance.cameras import sync_cameras
 from appliance.cli._common import ConfigOption, console, load, reported
 from appliance.clock import Clock, SystemClock
 from appliance.context import AppContext
+from appliance.docs import config_reference, replace_reference
 from appliance.keys import (
     create_signing_key,
     create_vault_key,
@@ -98,6 +100,19 @@ def register(app: typer.Typer) -> None:
             )
         console.print(table)
         console.print("[green]configuration is valid[/]")
+
+    @app.command("config-reference")
+    def config_reference_cmd(
+        write: Path | None = typer.Option(  # noqa: B008
+            None, "--write", help="Replace the generated block in this Markdown file."
+        ),
+    ) -> None:
+        """Print (or write into the README) the reference of every configuration key."""
+        if write is None:
+            console.print(config_reference(), markup=False, highlight=False, soft_wrap=True)
+        else:
+            changed = replace_reference(write)
+            console.print(f"{write}: {'updated' if changed else 'already current'}")
 
     @app.command()
     def init(config: ConfigOption = None) -> None:
