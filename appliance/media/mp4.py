@@ -1,0 +1,132 @@
+"""MP4 at the edges: tiny init segments at record time, fragmented MP4 at viewing time.
+
+The trap (architecture.md): a PyAV stream made with ``add_stream("h264")`` plus ``extradata``
+muxes no packets. What works: keep the codec parameters as an MP4 init (ftyp+moov, under 1 KiB,
+stored encrypted in the segment head) and build output streams with
+``add_stream_from_template`` from that init, opened from memory.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+from fractions import Fraction
+from typing import Any
+
+import av
+
+from appliance.errors import MediaError
+from appliance.media._nal import H264, H265, annexb_to_length_prefixed
+from appliance.media.format import Sample, StreamInfo
+
+__all__ = ["FMP4_FLAGS", "Fmp4Muxer", "init_from_keyframe", "init_from_stream"]
+
+FMP4_FLAGS = "frag_keyframe+empty_moov+default_base_moof"
+_RAW_FORMATS = {H264: "h264", H265: "hevc"}
+
+
+def init_from_stream(stream: Any) -> bytes:
+    """An MP4 init (ftyp+moov, no samples) carrying ``stream``'s codec parameters."""
+    sink = io.BytesIO()
+    try:
+        with av.open(sink, "w", format="mp4", options={"movflags": FMP4_FLAGS}) as out:
+            out.add_stream_from_template(stream)
+            out.start_encoding()
+    except (av.FFmpegError, ValueError) as exc:
+        raise MediaError(f"cannot make an MP4 init for {stream}: {exc}") from exc
+    init = sink.getvalue()
+    if b"moov" not in init:
+        raise MediaError("the MP4 init has no moov box")
+    return init
+
+
+def init_from_keyframe(codec: str, access_unit: bytes) -> tuple[bytes, int, int]:
+    """(init, width, height) from an Annex-B key frame carrying its parameter sets in-band.
+
+    Used when a camera changes its parameters mid-session: FFmpeg's parser reads the new
+    SPS from the frame itself (no decoding), so the init always matches the samples.
+    """
+    raw_format = _RAW_FORMATS.get(codec)
+    if raw_format is None:
+        raise MediaError(f"no raw format for codec {codec}")
+    try:
+        with av.open(io.BytesIO(access_unit), format=raw_format) as probe:
+            video = probe.streams.video[0]
+            ctx = video.codec_context
+            return init_from_stream(video), int(ctx.width or 0), int(ctx.height or 0)
+    except (av.FFmpegError, IndexError) as exc:
+        raise MediaError(f"cannot read the parameters of a {codec} key frame: {exc}") from exc
+
+
+class _Sink:
+    """A write-only file object collecting what the muxer writes, drained by the caller."""
+
+    def __init__(self) -> None:
+        self._parts: list[bytes] = []
+
+    def write(self, data: bytes) -> int:
+        self._parts.append(bytes(data))
+        return len(data)
+
+    def take(self) -> bytes:
+        data = b"".join(self._parts)
+        self._parts.clear()
+        return data
+
+
+class Fmp4Muxer:
+    """Muxes stored video samples into a fragmented MP4, handing out bytes as fragments close.
+
+    Timestamps are rebased so the output starts at 0 and its decode times strictly increase;
+    ``feed`` takes samples in the first stream's time base after the caller's rebasing.
+    """
+
+    def __init__(self, video: StreamInfo) -> None:
+        if not video.init:
+            raise MediaError("the segment has no MP4 init for its video stream")
+        self._codec = video.codec
+        self._sink = _Sink()
+        try:
+            self._template = av.open(io.BytesIO(video.init))
+            self._out = av.open(self._sink, "w", format="mp4", options={"movflags": FMP4_FLAGS})
+            self._stream = self._out.add_stream_from_template(self._template.streams.video[0])
+        except (av.FFmpegError, IndexError) as exc:
+            raise MediaError(f"cannot open the stored MP4 init: {exc}") from exc
+        self.time_base = video.time_base
+        self.frames = 0
+        self._last_dts: int | None = None
+
+    def feed(self, sample: Sample, pts: int, dts: int, duration: int, time_base: Fraction) -> bytes:
+        """Mux one sample (timestamps in ``time_base``); return the bytes ready so far."""
+        if self._last_dts is not None and dts <= self._last_dts:
+            shift = self._last_dts + 1 - dts
+            pts, dts = pts + shift, dts + shift
+        self._last_dts = dts
+        data = sample.data
+        if self._codec in _RAW_FORMATS:
+            data = annexb_to_length_prefixed(data)
+        packet = av.Packet(data)
+        packet.pts, packet.dts = pts, dts
+        packet.duration = duration
+        packet.time_base = time_base
+        packet.is_keyframe = sample.is_key
+        packet.stream = self._stream
+        try:
+            self._out.mux(packet)
+        except av.FFmpegError as exc:
+            raise MediaError(f"muxing failed: {exc}") from exc
+        self.frames += 1
+        return self._sink.take()
+
+    def close(self) -> bytes:
+        """Finish the file; return the last bytes."""
+        try:
+            self._out.close()
+        finally:
+            self._template.close()
+        return self._sink.take()
+
+    def abort(self) -> None:
+        for container in (self._out, self._template):
+            with contextlib.suppress(av.FFmpegError):
+                container.close()

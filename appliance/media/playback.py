@@ -1,0 +1,144 @@
+"""The read side: decrypt stored segments, iterate their samples, build fragmented MP4.
+
+Playback and export call these with a ``SegmentKeyOpener`` (the unlocked vault); the caller
+writes the access to the ledger first (invariant 5). Nothing here touches the disk but reads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from fractions import Fraction
+from pathlib import Path
+
+from appliance.errors import IntegrityError, MediaError, NotFound
+from appliance.media.format import Sample, SegmentReader
+from appliance.media.mp4 import Fmp4Muxer
+from appliance.media.sealing import SegmentKeyOpener
+from appliance.models.media import Segment
+
+__all__ = ["build_fmp4", "iter_packets", "open_segment"]
+
+
+def open_segment(
+    segment: Segment, key_opener: SegmentKeyOpener, segments_dir: Path
+) -> SegmentReader:
+    """A reader over the segment's file, checked against the row's hash as it is read."""
+    if segment.sealed_key is None:
+        raise NotFound(f"segment {segment.id} was destroyed (its key is shredded)")
+    key = key_opener.open_segment_key(segment.vault_key_id, segment.sealed_key)
+    return SegmentReader(segments_dir / segment.path, key, expected_blake2b_hex=segment.blake2b_hex)
+
+
+def iter_packets(
+    segment: Segment, key_opener: SegmentKeyOpener, segments_dir: Path
+) -> Iterator[Sample]:
+    """Every stored sample of ``segment`` in file order (all streams), verified.
+
+    Raises IntegrityError (possibly after some samples) if the file or the row was altered.
+    """
+    with open_segment(segment, key_opener, segments_dir) as reader:
+        yield from reader
+        summary = reader.summary
+        if summary is None or (summary.start_ms, summary.end_ms, summary.frames) != (
+            segment.start_ms,
+            segment.end_ms,
+            segment.frames,
+        ):
+            raise IntegrityError(f"segment {segment.id}: the row does not match the file")
+
+
+def build_fmp4(
+    segments: Iterable[Segment],
+    start_ms: int,
+    end_ms: int,
+    key_opener: SegmentKeyOpener,
+    segments_dir: Path,
+    *,
+    keep_gaps: bool = False,
+) -> Iterator[bytes]:
+    """A fragmented MP4 of the video in [start_ms, end_ms), across segment boundaries.
+
+    It starts at the key frame at or before ``start_ms`` (the enclosing key frame) and ends with
+    the last frame before ``end_ms``. Gaps between segments are closed (the next segment follows
+    the previous one) unless ``keep_gaps``, which keeps the wall-clock spacing. Yields the MP4
+    bytes as fragments are completed (one per key frame), so a long range streams.
+    """
+    if end_ms <= start_ms:
+        raise MediaError("empty time range")
+    chosen = sorted(
+        (s for s in segments if s.end_ms > start_ms and s.start_ms < end_ms),
+        key=lambda s: s.start_ms,
+    )
+    if not chosen:
+        raise NotFound("no recording in that range")
+    muxer: Fmp4Muxer | None = None
+    base: Fraction | None = None  # output time base
+    shift = 0
+    first_wall_ms = 0
+    last_dts: int | None = None
+    last_duration = 0
+    try:
+        for segment in chosen:
+            with open_segment(segment, key_opener, segments_dir) as reader:
+                video = reader.head.video
+                if muxer is None:
+                    muxer = Fmp4Muxer(video)
+                    base = video.time_base
+                assert base is not None
+                scale = video.time_base / base
+                segment_started = False
+                for sample in _in_range(reader, start_ms, end_ms):
+                    pts, dts = sample.pts, sample.dts
+                    if scale != 1:
+                        pts, dts = int(pts * scale), int(dts * scale)
+                    if not segment_started:
+                        segment_started = True
+                        if last_dts is None:
+                            shift, first_wall_ms = -dts, sample.wall_ms
+                        else:
+                            target = last_dts + max(last_duration, 1)
+                            if keep_gaps:
+                                wall_ts = int(Fraction(sample.wall_ms - first_wall_ms, 1000) / base)
+                                target = max(target, wall_ts)
+                            shift = target - dts
+                    out_dts = dts + shift
+                    if last_dts is not None and out_dts <= last_dts:
+                        shift += last_dts + 1 - out_dts
+                        out_dts = last_dts + 1
+                    duration = int(sample.duration * scale)
+                    data = muxer.feed(sample, pts + shift, out_dts, duration, base)
+                    last_dts, last_duration = out_dts, duration
+                    if data:
+                        yield data
+        if muxer is None or muxer.frames == 0:
+            raise NotFound("no frames in that range")
+        yield muxer.close()
+        muxer = None
+    finally:
+        if muxer is not None:
+            muxer.abort()
+
+
+def _in_range(reader: SegmentReader, start_ms: int, end_ms: int) -> Iterator[Sample]:
+    """The video samples from the key frame enclosing ``start_ms`` to before ``end_ms``."""
+    pending: list[Sample] = []  # the current GOP while still before start_ms
+    started = False
+    for sample in reader:
+        if sample.stream_index != 0:
+            continue
+        if sample.wall_ms >= end_ms:
+            break
+        if started:
+            yield sample
+        elif sample.wall_ms <= start_ms:
+            if sample.is_key:
+                pending = [sample]
+            elif pending:
+                pending.append(sample)
+        elif pending or sample.is_key:
+            started = True
+            yield from pending
+            pending = []
+            yield sample
+    if not started:
+        yield from pending
