@@ -10,9 +10,19 @@ from sqlmodel import SQLModel
 
 from appliance.models._base import NAMING_CONVENTION
 from appliance.models.core import Camera, Role, User
-from appliance.models.media import Gap, Run, Segment
+from appliance.models.media import CameraStatus, Gap, PendingSegment, Run, Segment
 
 SQLModel.metadata.naming_convention = NAMING_CONVENTION
 metadata = SQLModel.metadata
 
-__all__ = ["Camera", "Gap", "Role", "Run", "Segment", "User", "metadata"]
+__all__ = [
+    "Camera",
+    "CameraStatus",
+    "Gap",
+    "PendingSegment",
+    "Role",
+    "Run",
+    "Segment",
+    "User",
+    "metadata",
+]

@@ -10,7 +10,7 @@ from sqlmodel import Field, SQLModel
 
 from appliance.models._base import BIG_ID, ms_column
 
-__all__ = ["Gap", "Run", "Segment"]
+__all__ = ["CameraStatus", "Gap", "PendingSegment", "Run", "Segment"]
 
 
 class Run(SQLModel, table=True):
@@ -61,3 +61,36 @@ class Segment(SQLModel, table=True):
     key_frames: int
     has_audio: bool = False
     created_ms: int = ms_column()
+
+
+class PendingSegment(SQLModel, table=True):
+    """A segment between its file's rename and its row: lets a restart re-index it.
+
+    Written just before the rename, deleted in the transaction that inserts the Segment row.
+    The sealed key lives only in the database (never in the file) so that shredding the
+    row's key is enough to make the ciphertext unreadable (invariant 4).
+    """
+
+    __tablename__ = "pending_segment"
+
+    path: str = Field(primary_key=True, max_length=400)  # relative to the segments dir
+    camera_id: str = Field(foreign_key="camera.id", index=True, max_length=63)
+    run_id: int | None = Field(default=None, foreign_key="recording_run.id")
+    vault_key_id: str = Field(max_length=64)
+    sealed_key: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    created_ms: int = ms_column()
+
+
+class CameraStatus(SQLModel, table=True):
+    """What the recorder is doing with each camera, written on every change (API, metrics)."""
+
+    __tablename__ = "camera_status"
+
+    camera_id: str = Field(foreign_key="camera.id", primary_key=True, max_length=63)
+    state: str = Field(max_length=20)  # starting, recording, reconnecting, failed, stopped
+    reason: str = Field(default="", max_length=40)  # unreachable, unauthorized, no_video ...
+    detail: str = Field(default="", max_length=500)  # the last error message, for the operator
+    since_ms: int = ms_column()  # when this state began
+    run_id: int | None = Field(default=None, foreign_key="recording_run.id")
+    last_segment_end_ms: int | None = ms_column(nullable=True)
+    updated_ms: int = ms_column()
