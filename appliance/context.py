@@ -7,9 +7,11 @@ there are no module-level singletons.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from appliance.clock import Clock, SystemClock
 from appliance.db import Database
+from appliance.ledger import Ledger
 from appliance.settings import Settings
 
 __all__ = ["AppContext"]
@@ -29,6 +31,11 @@ class AppContext:
         db = Database(settings.database_url)
         db.migrate()
         return cls(settings=settings, db=db, clock=clock or SystemClock())
+
+    @cached_property
+    def ledger(self) -> Ledger:
+        """The tamper-evident ledger on this context's database (design/ledger.md)."""
+        return Ledger.open(self.settings, self.db, self.clock)
 
     def close(self) -> None:
         self.db.dispose()

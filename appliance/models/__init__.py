@@ -10,6 +10,7 @@ from sqlmodel import SQLModel
 
 from appliance.models._base import NAMING_CONVENTION
 from appliance.models.core import Camera, Role, User
+from appliance.models.ledger import LedgerEntry, LedgerSignedHead, LedgerTip
 from appliance.models.media import CameraStatus, Gap, PendingSegment, Run, Segment
 
 SQLModel.metadata.naming_convention = NAMING_CONVENTION
@@ -19,6 +20,9 @@ __all__ = [
     "Camera",
     "CameraStatus",
     "Gap",
+    "LedgerEntry",
+    "LedgerSignedHead",
+    "LedgerTip",
     "PendingSegment",
     "Role",
     "Run",
