@@ -198,6 +198,29 @@ class ServerConfig(_Section):
     session_absolute_s: int = Field(
         default=8 * 3600, ge=300, description="Absolute session lifetime."
     )
+    cookie_secure: bool | None = Field(
+        default=None,
+        description="Mark the session cookie Secure. Empty: only when tls_cert is set; "
+        "set true behind a TLS-terminating reverse proxy.",
+    )
+    lockout_threshold: int = Field(
+        default=5, ge=1, le=100, description="Consecutive failed logins before a lockout."
+    )
+    lockout_base_s: int = Field(
+        default=30, ge=1, description="First lockout; each further failure doubles it."
+    )
+    lockout_max_s: int = Field(default=3600, ge=1, description="Longest lockout.")
+    api_token_max_days: int = Field(
+        default=365, ge=1, le=3650, description="Longest lifetime of an agency API token."
+    )
+    viewing_max_range_s: int = Field(
+        default=24 * 3600,
+        ge=60,
+        description="Widest time range one playback session may reach (R-VIEW-3).",
+    )
+    viewing_max_s: int = Field(
+        default=4 * 3600, ge=60, description="How long a viewing session stays open."
+    )
 
     @model_validator(mode="after")
     def _tls_pair(self) -> ServerConfig:

@@ -9,6 +9,14 @@ from __future__ import annotations
 from sqlmodel import SQLModel
 
 from appliance.models._base import NAMING_CONVENTION
+from appliance.models.access import (
+    ApiToken,
+    CameraGrant,
+    LoginSession,
+    TotpEnrolment,
+    ViewingSession,
+    ViewingSpan,
+)
 from appliance.models.core import Camera, Role, User
 from appliance.models.ledger import LedgerEntry, LedgerSignedHead, LedgerTip
 from appliance.models.media import CameraStatus, Gap, PendingSegment, Run, Segment
@@ -17,16 +25,22 @@ SQLModel.metadata.naming_convention = NAMING_CONVENTION
 metadata = SQLModel.metadata
 
 __all__ = [
+    "ApiToken",
     "Camera",
+    "CameraGrant",
     "CameraStatus",
     "Gap",
     "LedgerEntry",
     "LedgerSignedHead",
     "LedgerTip",
+    "LoginSession",
     "PendingSegment",
     "Role",
     "Run",
     "Segment",
+    "TotpEnrolment",
     "User",
+    "ViewingSession",
+    "ViewingSpan",
     "metadata",
 ]

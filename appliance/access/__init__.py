@@ -1,0 +1,38 @@
+"""Staff accounts, roles, authentication, sessions, API tokens, TOTP and camera grants.
+
+Decisions are pure functions (``roles``, ``lockout``, ``totp``, ``sessions.expiry_reason``);
+``AccessService`` runs the transactions and writes each change into the ledger.
+See design/access.md.
+"""
+
+from appliance.access.principal import Principal, Via
+from appliance.access.roles import (
+    ALL_ROLES,
+    FOOTAGE_ROLES,
+    Permission,
+    Scope,
+    may_see_camera,
+    may_view_camera,
+    permits,
+    roles_with,
+    visible_cameras,
+)
+from appliance.access.service import AccessService, AnnexRow, LoginResult, UserChanges
+
+__all__ = [
+    "ALL_ROLES",
+    "FOOTAGE_ROLES",
+    "AccessService",
+    "AnnexRow",
+    "LoginResult",
+    "Permission",
+    "Principal",
+    "Scope",
+    "UserChanges",
+    "Via",
+    "may_see_camera",
+    "may_view_camera",
+    "permits",
+    "roles_with",
+    "visible_cameras",
+]

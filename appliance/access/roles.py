@@ -1,0 +1,121 @@
+"""Roles and permissions as pure functions (deny by default, R-SEC-2 minimum rights).
+
+Routes admit roles through ``api.security.require``; the domain layer checks the finer
+rules here (which cameras a principal may see or view) so a route cannot widen them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from enum import StrEnum
+
+from appliance.models import Role
+
+__all__ = [
+    "ALL_ROLES",
+    "FOOTAGE_ROLES",
+    "Permission",
+    "Scope",
+    "may_see_camera",
+    "may_view_camera",
+    "permits",
+    "roles_with",
+    "visible_cameras",
+]
+
+ALL_ROLES: tuple[Role, ...] = tuple(Role)
+
+
+class Permission(StrEnum):
+    """What a role may do, independent of which camera."""
+
+    manage_accounts = "manage_accounts"  # create, change, disable accounts; issue API tokens
+    manage_grants = "manage_grants"  # grant and revoke cameras to people
+    read_annex = "read_annex"  # the access-rights annex (R-DOC-3)
+    view_footage = "view_footage"  # open viewing sessions (cameras still need a grant)
+    view_any_camera = "view_any_camera"  # no per-camera grant needed (the video officer)
+    read_timeline = "read_timeline"  # recorded ranges, gaps, holds (metadata, no video)
+    see_any_camera = "see_any_camera"  # camera metadata of every camera
+    read_ledger = "read_ledger"
+    agency_api = "agency_api"  # submit and follow its own requests
+
+
+_PERMISSIONS: dict[Role, frozenset[Permission]] = {
+    Role.admin: frozenset(
+        {
+            Permission.manage_accounts,
+            Permission.manage_grants,
+            Permission.read_annex,
+            Permission.view_footage,  # only the cameras granted to this admin
+            Permission.read_timeline,
+            Permission.see_any_camera,
+        }
+    ),
+    Role.officer: frozenset(
+        {
+            Permission.manage_grants,
+            Permission.read_annex,
+            Permission.view_footage,
+            Permission.view_any_camera,
+            Permission.read_timeline,
+            Permission.see_any_camera,
+            Permission.read_ledger,
+        }
+    ),
+    Role.viewer: frozenset({Permission.view_footage, Permission.read_timeline}),
+    Role.auditor: frozenset(
+        {
+            Permission.read_annex,
+            Permission.read_timeline,
+            Permission.see_any_camera,
+            Permission.read_ledger,
+        }
+    ),
+    Role.agency: frozenset({Permission.agency_api}),
+}
+
+# Roles that can ever receive footage; an auditor or agency never does.
+FOOTAGE_ROLES: tuple[Role, ...] = tuple(
+    role for role in Role if Permission.view_footage in _PERMISSIONS[role]
+)
+
+
+class Scope(StrEnum):
+    """What an agency's API token may do; a cookie session is not limited by scopes."""
+
+    requests_read = "requests:read"
+    requests_write = "requests:write"
+    exports_read = "exports:read"
+
+
+def permits(role: Role | str, permission: Permission) -> bool:
+    """Whether ``role`` has ``permission``; an unknown role has none."""
+    try:
+        return permission in _PERMISSIONS[Role(role)]
+    except ValueError:
+        return False
+
+
+def roles_with(permission: Permission) -> tuple[Role, ...]:
+    """The roles that have ``permission``, for a route's ``require(...)``."""
+    return tuple(role for role in Role if permission in _PERMISSIONS[role])
+
+
+def may_view_camera(role: Role | str, granted: Iterable[str], camera_id: str) -> bool:
+    """Whether footage of ``camera_id`` may be served to this principal."""
+    if not permits(role, Permission.view_footage):
+        return False
+    return permits(role, Permission.view_any_camera) or camera_id in set(granted)
+
+
+def may_see_camera(role: Role | str, granted: Iterable[str], camera_id: str) -> bool:
+    """Whether the camera's metadata and timeline may be shown (no video)."""
+    if permits(role, Permission.see_any_camera):
+        return True
+    return may_view_camera(role, granted, camera_id)
+
+
+def visible_cameras(role: Role | str, granted: Iterable[str], all_ids: Iterable[str]) -> list[str]:
+    """The cameras out of ``all_ids`` whose metadata this principal may see, in order."""
+    granted_set = set(granted)
+    return [c for c in all_ids if may_see_camera(role, granted_set, c)]
