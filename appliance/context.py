@@ -8,11 +8,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 from appliance.clock import Clock, SystemClock
 from appliance.db import Database
 from appliance.ledger import Ledger
 from appliance.settings import Settings
+
+if TYPE_CHECKING:
+    from appliance.vault import Vault
 
 __all__ = ["AppContext"]
 
@@ -31,6 +35,13 @@ class AppContext:
         db = Database(settings.database_url)
         db.migrate()
         return cls(settings=settings, db=db, clock=clock or SystemClock())
+
+    @cached_property
+    def vault(self) -> Vault:
+        """The process's one vault, so an unlock is seen by every service (design/keys.md)."""
+        from appliance.vault import Vault  # here: appliance.vault imports this module
+
+        return Vault(self.settings.storage.key_dir, self.clock, self.settings.vault.kdf_strength)
 
     @cached_property
     def ledger(self) -> Ledger:

@@ -5,6 +5,9 @@ Layout of the key dir (mode 0700, outside the data dir)::
     vault/<key_id>.pub    X25519 public key (hex); the recorder loads only this
     vault/<key_id>.key    X25519 private key (JSON, optionally sealed by a passphrase), 0600
     vault/current         id of the key new segments are sealed to
+    vault/keyring.json    only once a passphrase is set: the keyring key pair, its private half
+                          encrypted under argon2id(passphrase); each <key_id>.key then holds
+                          its private key sealed to the keyring's public key ("kdf": "keyring")
     signing/ed25519.key   ledger head signing seed (hex), 0600, separate from the vault
     signing/ed25519.pub   its verify key (hex)
 
@@ -16,7 +19,9 @@ from __future__ import annotations
 import json
 import os
 import secrets
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from nacl.public import PrivateKey
 from nacl.signing import SigningKey
@@ -28,10 +33,14 @@ __all__ = [
     "create_signing_key",
     "create_vault_key",
     "current_vault_key_id",
+    "destroy_secret_file",
     "ensure_private_dir",
+    "list_vault_key_ids",
     "load_signing_key",
     "load_vault_public_key",
     "load_verify_key",
+    "read_vault_key_record",
+    "replace_secret_file",
     "set_current_vault_key",
     "write_secret_file",
 ]
@@ -66,17 +75,25 @@ def write_secret_file(path: Path, data: bytes, mode: int = 0o600) -> None:
     _fsync_dir(path.parent)
 
 
-def create_vault_key(key_dir: Path, clock: Clock, *, make_current: bool = True) -> str:
-    """Create a new X25519 vault key pair; return its id."""
+def create_vault_key(
+    key_dir: Path,
+    clock: Clock,
+    *,
+    make_current: bool = True,
+    seal: Callable[[bytes], dict[str, Any]] | None = None,
+) -> str:
+    """Create a new X25519 vault key pair; return its id.
+
+    ``seal`` turns the raw private key into the fields stored instead of ``private_hex``
+    (``appliance.vault`` seals it to the keyring once a passphrase is set).
+    """
     vault_dir = ensure_private_dir(key_dir / "vault")
     key = PrivateKey.generate()
     key_id = f"v{clock.now_ms()}-{secrets.token_hex(4)}"
-    record = {
-        "key_id": key_id,
-        "created_ms": clock.now_ms(),
-        "kdf": None,
-        "private_hex": bytes(key).hex(),
-    }
+    secret: dict[str, Any] = (
+        seal(bytes(key)) if seal else {"kdf": None, "private_hex": bytes(key).hex()}
+    )
+    record = {"key_id": key_id, "created_ms": clock.now_ms(), **secret}
     write_secret_file(vault_dir / f"{key_id}.key", json.dumps(record).encode())
     write_secret_file(vault_dir / f"{key_id}.pub", bytes(key.public_key).hex().encode(), 0o644)
     if make_current:
@@ -135,3 +152,51 @@ def load_verify_key(key_dir: Path) -> bytes:
         return bytes.fromhex(path.read_text().strip())
     except FileNotFoundError as exc:
         raise NotFound(f"no verify key {path}: run `appliance init`") from exc
+
+
+def list_vault_key_ids(key_dir: Path) -> list[str]:
+    """Ids of the vault keys whose public key is on disk (destroyed ones included), sorted."""
+    vault_dir = key_dir / "vault"
+    if not vault_dir.is_dir():
+        return []
+    return sorted(path.stem for path in vault_dir.glob("*.pub"))
+
+
+def read_vault_key_record(key_dir: Path, key_id: str) -> dict[str, Any]:
+    """The JSON record of a private key file; NotFound once it was destroyed."""
+    path = key_dir / "vault" / f"{key_id}.key"
+    try:
+        record: dict[str, Any] = json.loads(path.read_text())
+    except FileNotFoundError as exc:
+        raise NotFound(f"no private key file for vault key {key_id}") from exc
+    return record
+
+
+def replace_secret_file(path: Path, data: bytes, mode: int = 0o600) -> None:
+    """Atomically replace ``path`` (write a temp file, fsync, rename, fsync the dir)."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.unlink(missing_ok=True)
+    write_secret_file(tmp, data, mode)
+    tmp.replace(path)
+    _fsync_dir(path.parent)
+
+
+def destroy_secret_file(path: Path) -> bool:
+    """Overwrite ``path`` with random bytes, fsync, unlink, fsync the dir; False if absent.
+
+    On flash or copy-on-write storage the overwrite may not reach the old blocks; what makes
+    the destruction final is that no copy of the key exists elsewhere (design/keys.md).
+    """
+    try:
+        fd = os.open(path, os.O_WRONLY)
+    except FileNotFoundError:
+        return False
+    try:
+        size = os.fstat(fd).st_size
+        os.write(fd, secrets.token_bytes(max(size, 1)))
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    path.unlink()
+    _fsync_dir(path.parent)
+    return True

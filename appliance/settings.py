@@ -36,10 +36,12 @@ __all__ = [
     "LocationType",
     "OfficerConfig",
     "RecorderConfig",
+    "RetentionConfig",
     "ServerConfig",
     "Settings",
     "SiteConfig",
     "StorageConfig",
+    "VaultConfig",
     "load_settings",
 ]
 
@@ -252,6 +254,37 @@ class LedgerConfig(_Section):
     )
 
 
+class RetentionConfig(_Section):
+    """The purge scheduler (R-RET-1..4); see design/retention.md."""
+
+    cycle_interval_s: int = Field(
+        default=30,
+        ge=1,
+        le=30,
+        description="How often a purge cycle runs; footage is gone at most 60 s after expiry.",
+    )
+    batch_size: int = Field(
+        default=5000, ge=1, le=100_000, description="Segments per purge transaction."
+    )
+    retired_key_grace_s: int = Field(
+        default=3600,
+        ge=0,
+        description="A rotated-out vault key is destroyed no sooner than this after rotation, "
+        "and only once no footage is sealed to it.",
+    )
+
+
+class VaultConfig(_Section):
+    """The vault's private keys and their passphrase (design/keys.md)."""
+
+    kdf_strength: str = Field(
+        default="moderate",
+        pattern="^(interactive|moderate|sensitive)$",
+        description="argon2id cost used when a passphrase is set: interactive (64 MiB), "
+        "moderate (256 MiB) or sensitive (1 GiB).",
+    )
+
+
 class GroupConfig(_Section):
     """A retention and disclosure policy shared by cameras (R-RET-2)."""
 
@@ -331,6 +364,8 @@ class Settings(BaseSettings):
     server: ServerConfig = Field(default_factory=ServerConfig)
     recorder: RecorderConfig = Field(default_factory=RecorderConfig)
     ledger: LedgerConfig = Field(default_factory=LedgerConfig)
+    retention: RetentionConfig = Field(default_factory=RetentionConfig)
+    vault: VaultConfig = Field(default_factory=VaultConfig)
     groups: list[GroupConfig] = Field(min_length=1, description="Retention groups.")
     cameras: list[CameraConfig] = Field(default_factory=list, description="Cameras.")
 

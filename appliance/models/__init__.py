@@ -20,26 +20,42 @@ from appliance.models.access import (
 from appliance.models.core import Camera, Role, User
 from appliance.models.ledger import LedgerEntry, LedgerSignedHead, LedgerTip
 from appliance.models.media import CameraStatus, Gap, PendingSegment, Run, Segment
+from appliance.models.vault import (
+    Alarm,
+    DestructionRecord,
+    Hold,
+    HoldCamera,
+    PurgeItem,
+    PurgeJob,
+    VaultKey,
+)
 
 SQLModel.metadata.naming_convention = NAMING_CONVENTION
 metadata = SQLModel.metadata
 
 __all__ = [
+    "Alarm",
     "ApiToken",
     "Camera",
     "CameraGrant",
     "CameraStatus",
+    "DestructionRecord",
     "Gap",
+    "Hold",
+    "HoldCamera",
     "LedgerEntry",
     "LedgerSignedHead",
     "LedgerTip",
     "LoginSession",
     "PendingSegment",
+    "PurgeItem",
+    "PurgeJob",
     "Role",
     "Run",
     "Segment",
     "TotpEnrolment",
     "User",
+    "VaultKey",
     "ViewingSession",
     "ViewingSpan",
     "metadata",

@@ -1,0 +1,352 @@
+"""``appliance fsck``: segment files against segment rows, hashes, orphans, leftovers.
+
+Walks the segments dir and the ``segment`` table in the same (byte-wise) path order and merges
+them, so memory stays flat at any size. Repairs (``repair=True``) are only safe while the
+recorder is stopped: a temp file or a just-renamed, not yet indexed file is a live write.
+
+Findings and repairs:
+
+- ``hash_mismatch`` / ``size_mismatch``: the ciphertext changed. Reported (and alarmed);
+  nothing can repair ciphertext, and the row stays so playback reports the damage.
+- ``missing_file``: a row without its file. Repair: the row is removed, with a destruction
+  record (method "index row removed") and a ledger entry.
+- ``orphan_file``: a file without a row (its key is not known, so it is unreadable).
+  Repair: unlinked.
+- ``temp_file``: an unfinished write (``.<name>.tmp``). Repair: unlinked.
+- ``shredded``: a row whose key is already destroyed (a purge in progress or interrupted).
+  Repair: the purge is finished (journaled batches first, then strays).
+- ``key_missing``: rows sealed to a vault key whose private key file is gone. Reported.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from sqlalchemy import func, text
+from sqlmodel import Session, col, select
+
+from appliance.models import DestructionRecord, Segment
+from appliance.retention.alarms import AlarmKind, clear_alarm, raise_alarm
+from appliance.retention.destruction import Method, Reason
+from appliance.retention.purge import Purger, fsync_dir
+from appliance.vault.events import record_event
+
+if TYPE_CHECKING:
+    from appliance.context import AppContext
+
+__all__ = ["FsckReport", "Problem", "ProblemKind", "fsck", "walk_sorted"]
+
+_READ = 1 << 20
+
+
+class ProblemKind(StrEnum):
+    hash_mismatch = "hash_mismatch"
+    size_mismatch = "size_mismatch"
+    missing_file = "missing_file"
+    orphan_file = "orphan_file"
+    temp_file = "temp_file"
+    shredded = "shredded"
+    key_missing = "key_missing"
+
+
+@dataclass(frozen=True)
+class Problem:
+    kind: ProblemKind
+    path: str  # relative to the segments dir ("" for a key)
+    segment_id: int | None = None
+    detail: str = ""
+
+
+@dataclass
+class FsckReport:
+    rows: int = 0
+    files: int = 0
+    hashed_bytes: int = 0
+    problems: list[Problem] = field(default_factory=list)
+    repaired: int = 0
+
+    def count(self, kind: ProblemKind) -> int:
+        return sum(1 for p in self.problems if p.kind is kind)
+
+    @property
+    def clean(self) -> bool:
+        return not self.problems
+
+
+def walk_sorted(root: Path, prefix: str = "") -> Iterator[str]:
+    """Relative paths of the files under ``root`` in byte-wise order of the whole path string.
+
+    Sorting each directory by ``name + "/"`` for subdirectories and ``name`` for files makes
+    the depth-first walk come out in the same order as ``ORDER BY path`` in binary collation.
+    """
+    try:
+        entries = list(os.scandir(root))
+    except FileNotFoundError:
+        return
+    keyed = sorted(
+        ((e.name + "/" if e.is_dir(follow_symlinks=False) else e.name), e) for e in entries
+    )
+    for key, entry in keyed:
+        if key.endswith("/"):
+            yield from walk_sorted(Path(entry.path), f"{prefix}{entry.name}/")
+        else:
+            yield f"{prefix}{entry.name}"
+
+
+_ROWS = "SELECT id, path, size_bytes, blake2b_hex, sealed_key IS NOT NULL FROM segment ORDER BY "
+_ROWS_SQLITE = text(_ROWS + "path")
+_ROWS_PG = text(_ROWS + 'path COLLATE "C"')
+
+
+def _rows(session: Session) -> Iterator[tuple[int, str, int, str, bool]]:
+    # Byte-wise order on both databases (PostgreSQL's default collation is not).
+    postgres = session.get_bind().dialect.name == "postgresql"
+    result = (
+        session.connection()
+        .execution_options(stream_results=True, yield_per=5000)
+        .execute(_ROWS_PG if postgres else _ROWS_SQLITE)
+    )
+    for row in result:
+        yield int(row[0]), str(row[1]), int(row[2]), str(row[3]), bool(row[4])
+
+
+def _hash(path: Path, digest_size: int) -> tuple[str, int]:
+    h = hashlib.blake2b(digest_size=digest_size)
+    size = 0
+    with path.open("rb") as handle:
+        while chunk := handle.read(_READ):
+            h.update(chunk)
+            size += len(chunk)
+    return h.hexdigest(), size
+
+
+def fsck(
+    ctx: AppContext, *, repair: bool = False, verify_hash: bool = True, actor: str = "fsck"
+) -> FsckReport:
+    """Check (and with ``repair`` fix) segment files against rows; see the module doc."""
+    root = ctx.settings.segments_dir
+    report = FsckReport()
+    missing: list[Problem] = []
+    with ctx.db.session() as session:
+        files = walk_sorted(root)
+        rows = _rows(session)
+        file = next(files, None)
+        row = next(rows, None)
+        while file is not None or row is not None:
+            if row is None or (file is not None and file < row[1]):
+                assert file is not None
+                report.files += 1
+                name = file.rsplit("/", 1)[-1]
+                kind = ProblemKind.temp_file if name.endswith(".tmp") else ProblemKind.orphan_file
+                report.problems.append(Problem(kind, file))
+                file = next(files, None)
+            elif file is None or row[1] < file:
+                report.rows += 1
+                problem = Problem(ProblemKind.missing_file, row[1], row[0])
+                report.problems.append(problem)
+                missing.append(problem)
+                row = next(rows, None)
+            else:
+                report.files += 1
+                report.rows += 1
+                _check_pair(root, row, report, verify_hash)
+                file, row = next(files, None), next(rows, None)
+        _check_keys(ctx, session, report)
+    if repair:
+        _repair(ctx, report, missing, actor)
+    with ctx.db.session() as session:
+        now = ctx.clock.now_ms()
+        damaged = [p for p in report.problems if p.kind not in _REPAIRABLE or not repair]
+        if damaged:
+            raise_alarm(
+                session,
+                AlarmKind.integrity,
+                f"fsck: {len(damaged)} problem(s), first: {damaged[0].kind} {damaged[0].path}",
+                now,
+            )
+        else:
+            clear_alarm(session, AlarmKind.integrity, now)
+    return report
+
+
+_REPAIRABLE = {
+    ProblemKind.missing_file,
+    ProblemKind.orphan_file,
+    ProblemKind.temp_file,
+    ProblemKind.shredded,
+}
+
+
+def _check_pair(
+    root: Path, row: tuple[int, str, int, str, bool], report: FsckReport, verify_hash: bool
+) -> None:
+    segment_id, relative, size_bytes, digest_hex, has_key = row
+    if not has_key:
+        report.problems.append(
+            Problem(ProblemKind.shredded, relative, segment_id, "key destroyed, file remains")
+        )
+        return
+    path = root / relative
+    if not verify_hash:
+        actual_size = path.stat().st_size
+        if actual_size != size_bytes:
+            report.problems.append(
+                Problem(
+                    ProblemKind.size_mismatch,
+                    relative,
+                    segment_id,
+                    f"{actual_size} bytes, indexed {size_bytes}",
+                )
+            )
+        return
+    actual, actual_size = _hash(path, max(1, len(digest_hex) // 2))
+    report.hashed_bytes += actual_size
+    if actual_size != size_bytes:
+        report.problems.append(
+            Problem(
+                ProblemKind.size_mismatch,
+                relative,
+                segment_id,
+                f"{actual_size} bytes, indexed {size_bytes}",
+            )
+        )
+    elif actual != digest_hex:
+        report.problems.append(
+            Problem(ProblemKind.hash_mismatch, relative, segment_id, "ciphertext changed")
+        )
+
+
+def _check_keys(ctx: AppContext, session: Session, report: FsckReport) -> None:
+    vault = ctx.vault
+    for key_id, count in session.exec(
+        select(Segment.vault_key_id, func.count())
+        .where(col(Segment.sealed_key).is_not(None))
+        .group_by(col(Segment.vault_key_id))
+    ).all():
+        if not vault.has_private_key(key_id):
+            report.problems.append(
+                Problem(
+                    ProblemKind.key_missing,
+                    "",
+                    None,
+                    f"{count} segment(s) sealed to vault key {key_id}, whose private key is gone",
+                )
+            )
+
+
+def _repair(ctx: AppContext, report: FsckReport, missing: list[Problem], actor: str) -> None:
+    root = ctx.settings.segments_dir
+    purger = Purger(ctx)
+    purger.recover()
+    dirs: set[Path] = set()
+    for problem in report.problems:
+        if problem.kind in (ProblemKind.orphan_file, ProblemKind.temp_file):
+            path = root / problem.path
+            path.unlink(missing_ok=True)
+            dirs.add(path.parent)
+            report.repaired += 1
+    for directory in dirs:
+        if directory.is_dir():
+            fsync_dir(directory)
+    shredded = [p.segment_id for p in report.problems if p.kind is ProblemKind.shredded]
+    if shredded:
+        _finish_strays(ctx, [i for i in shredded if i is not None], report)
+    if missing:
+        _remove_missing(ctx, missing, actor)
+        report.repaired += len(missing)
+    _prune_empty_dirs(root)
+    with ctx.db.session() as session:
+        record_event(
+            ctx,
+            session,
+            "fsck_repair",
+            actor=actor,
+            data={
+                "problems": [f"{p.kind} {p.path or p.detail}" for p in report.problems[:1000]],
+                "repaired": report.repaired,
+            },
+        )
+
+
+def _finish_strays(ctx: AppContext, segment_ids: list[int], report: FsckReport) -> None:
+    """Rows whose key is gone but that no batch journals: unlink the file, drop the row."""
+    root = ctx.settings.segments_dir
+    with ctx.db.session() as session:
+        for segment_id in segment_ids:
+            segment = session.get(Segment, segment_id)
+            if segment is None or segment.sealed_key is not None:
+                continue
+            (root / segment.path).unlink(missing_ok=True)
+            session.delete(segment)
+            report.repaired += 1
+
+
+def _remove_missing(ctx: AppContext, missing: list[Problem], actor: str) -> None:
+    now = ctx.clock.now_ms()
+    with ctx.db.session() as session:
+        by_camera: dict[str, list[Segment]] = {}
+        for problem in missing:
+            segment = session.get(Segment, problem.segment_id)
+            if segment is None or (ctx.settings.segments_dir / segment.path).exists():
+                continue  # gone meanwhile, or the file came back
+            by_camera.setdefault(segment.camera_id, []).append(segment)
+        records = []
+        for camera_id, segments in sorted(by_camera.items()):
+            record = DestructionRecord(
+                executed_ms=now,
+                camera_id=camera_id,
+                segment_count=len(segments),
+                start_ms=min(s.start_ms for s in segments),
+                end_ms=max(s.end_ms for s in segments),
+                size_bytes=sum(s.size_bytes for s in segments),
+                segments_digest=hashlib.blake2b(
+                    "\n".join(
+                        s.blake2b_hex for s in sorted(segments, key=lambda s: s.start_ms)
+                    ).encode(),
+                    digest_size=32,
+                ).hexdigest(),
+                method=Method.index_removed.value,
+                reason=Reason.file_missing.value,
+                executed_by=actor,
+                note="fsck: the file was missing; its key was destroyed with the row",
+            )
+            session.add(record)
+            records.append(record)
+            for segment in segments:
+                session.delete(segment)
+        session.flush()
+        for record in records:
+            record_event(
+                ctx,
+                session,
+                "purge",
+                actor=actor,
+                camera_id=record.camera_id,
+                data={
+                    "from_ms": record.start_ms,
+                    "to_ms": record.end_ms,
+                    "segments": record.segment_count,
+                    "size_bytes": record.size_bytes,
+                    "method": record.method,
+                    "reason": record.reason,
+                    "destruction_id": record.id,
+                    "segments_digest": record.segments_digest,
+                },
+            )
+
+
+def _prune_empty_dirs(root: Path) -> None:
+    """Remove empty directories below ``root`` (left by purges; the recorder is stopped)."""
+    for directory, _subdirs, _files in os.walk(root, topdown=False):
+        path = Path(directory)
+        if path != root and not any(path.iterdir()):
+            try:
+                path.rmdir()
+            except OSError:
+                continue
