@@ -62,7 +62,8 @@ def annexb_to_length_prefixed(data: bytes) -> bytes:
 
 
 def parameter_sets(codec: str, data: bytes) -> bytes:
-    """The in-band parameter set NAL units of an access unit, concatenated (b"" if none).
+    """The in-band parameter set NAL units of an access unit, deduplicated, sorted by type,
+    each behind a 4-byte length (b"" if none).
 
     Only the front of the access unit is scanned (parameter sets precede the first picture),
     so a large key frame costs a few ``find`` calls, not a pass over its payload.
@@ -84,4 +85,7 @@ def parameter_sets(codec: str, data: bytes) -> bytes:
             payload = data[begin:end]
             found.append(payload.rstrip(b"\x00") if nxt >= 0 else payload)
         pos = nxt
-    return b"".join(len(p).to_bytes(4, "big") + p for p in found)
+    # Canonical: a payloader may repeat the encoder's own parameter sets in the same access
+    # unit, which must not look like a change.
+    unique = sorted(set(found), key=lambda p: (_nal_type(codec, p[0]), p))
+    return b"".join(len(p).to_bytes(4, "big") + p for p in unique)
