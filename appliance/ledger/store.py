@@ -423,14 +423,14 @@ class Ledger:
                 return bad(None, "the ledger tip row is missing")
             tip_seq, tip_hash = int(tip_row[0]), bytes(tip_row[1])
 
-            anchors: dict[int, tuple[str, bytes]] = {}
+            anchors: dict[int, list[tuple[str, bytes]]] = {}
             checks = [(f"signed {s.kind} #{i}", s) for i, s in stored if s.kind == HeadKind.head]
             if head is not None:
                 checks.append((f"the exported head signed at {head.signed_ms}", head))
             for label, signed in checks:
                 want = bytes.fromhex(signed.hash_hex)
                 if signed.seq > start_seq:
-                    anchors[signed.seq] = (label, want)
+                    anchors.setdefault(signed.seq, []).append((label, want))
                 elif signed.seq == start_seq and want != start_hash:
                     return bad(signed.seq, f"the retention checkpoint does not match {label}")
                 elif signed.seq < start_seq:
@@ -443,7 +443,7 @@ class Ledger:
             return bad(walk.first_bad_seq, walk.problem, walk)
         beyond = [seq for seq in anchors if seq > walk.last_seq]
         if beyond:
-            label, _ = anchors[min(beyond)]
+            label, _ = anchors[min(beyond)][0]
             return bad(
                 walk.last_seq + 1,
                 f"entries after {walk.last_seq} are missing: {label} covers seq {max(beyond)}",

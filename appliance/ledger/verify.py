@@ -38,12 +38,12 @@ def walk_chain(
     batches: Iterable[Sequence[Row]],
     start_seq: int,
     start_hash: bytes,
-    anchors: Mapping[int, tuple[str, bytes]] | None = None,
+    anchors: Mapping[int, Sequence[tuple[str, bytes]]] | None = None,
 ) -> ChainWalk:
     """Recompute every hash from ``start_hash``; stop at the first entry that does not match.
 
-    ``anchors`` maps a seq to (label, expected hash), e.g. signed heads; a mismatch there means the
-    chain was rewritten consistently (hashes recomputed) before that seq.
+    ``anchors`` maps a seq to (label, expected hash) pairs, e.g. signed heads; a mismatch there
+    means the chain was rewritten consistently (hashes recomputed) up to that seq.
     """
     anchors = anchors or {}
     blake2b = hashlib.blake2b
@@ -77,17 +77,18 @@ def walk_chain(
                     matched,
                 )
             if seq in anchors:
-                label, want = anchors[seq]
-                if want != digest:
-                    return ChainWalk(
-                        count,
-                        expected - 1,
-                        prev,
-                        seq,
-                        f"entry {seq} does not match {label}: entries up to {seq} were rewritten",
-                        matched,
-                    )
-                matched += 1
+                for label, want in anchors[seq]:
+                    if want != digest:
+                        return ChainWalk(
+                            count,
+                            expected - 1,
+                            prev,
+                            seq,
+                            f"entry {seq} does not match {label}: entries up to {seq} "
+                            "were rewritten",
+                            matched,
+                        )
+                    matched += 1
             prev = digest
             expected += 1
             count += 1
