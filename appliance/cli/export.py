@@ -1,0 +1,140 @@
+"""Export commands: ``verify-export`` (anyone holding a package) and ``unpack-export`` (the
+recipient, on their own machine: it writes the plaintext MP4s)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from appliance.cli._common import ConfigOption, console, err_console, load, reported
+from appliance.errors import ValidationFailed
+from appliance.export.package import fingerprint, open_package, verify_package
+from appliance.keys import load_verify_key
+from appliance.settings import CONFIG_ENV
+
+__all__ = ["register"]
+
+PassphraseOption = Annotated[
+    str | None,
+    typer.Option(
+        "--passphrase",
+        "-p",
+        envvar="APPLIANCE_EXPORT_PASSPHRASE",
+        help="Transport passphrase: also decrypt and check the manifest and every video hash.",
+        show_default=False,
+    ),
+]
+VerifyKeyOption = Annotated[
+    str | None,
+    typer.Option(
+        "--verify-key",
+        help="Expected signer (hex ed25519 verify key). Default: the appliance's, when a "
+        "configuration is given; else the key the package names (compare its fingerprint).",
+        show_default=False,
+    ),
+]
+
+
+def _read(package: Path) -> bytes:
+    try:
+        return package.read_bytes()
+    except OSError as exc:
+        err_console.print(f"[bold red]error:[/] {package}: {exc.strerror}", highlight=False)
+        raise typer.Exit(2) from exc
+
+
+def _pinned_key(verify_key: str | None, config: Path | None) -> bytes | None:
+    if verify_key:
+        try:
+            key = bytes.fromhex(verify_key)
+        except ValueError:
+            key = b""
+        if len(key) != 32:
+            with reported():
+                raise ValidationFailed("--verify-key must be 64 hex digits")
+        return key
+    if config is None and not os.environ.get(CONFIG_ENV):
+        return None
+    settings = load(config)
+    with reported():
+        return load_verify_key(settings.storage.key_dir)
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("verify-export")
+    def verify_export(
+        package: Annotated[Path, typer.Argument(help="The .cctvexp package file.")],
+        passphrase: PassphraseOption = None,
+        verify_key: VerifyKeyOption = None,
+        config: ConfigOption = None,
+    ) -> None:
+        """Check an export package's signatures and hashes; exit 1 naming what failed."""
+        data = _read(package)
+        pinned = _pinned_key(verify_key, config)
+        report = verify_package(data, passphrase=passphrase, verify_key=pinned)
+        table = Table(title=str(package))
+        table.add_column("check")
+        table.add_column("result")
+        table.add_column("detail")
+        for check in report.checks:
+            mark = "[green]ok[/]" if check.ok else "[bold red]FAILED[/]"
+            table.add_row(check.name, mark, check.detail)
+        console.print(table)
+        if report.header is not None and pinned is None:
+            console.print(
+                "signer key not pinned: compare the fingerprint "
+                f"[bold]{fingerprint(report.header.signer_public_key)}[/] with the one on the "
+                "hand-over notice"
+            )
+        if not report.ok:
+            names = ", ".join(c.name for c in report.failed)
+            err_console.print(f"[bold red]verification failed:[/] {names}", highlight=False)
+            raise typer.Exit(1)
+        if not report.contents_checked:
+            console.print("contents not checked (give --passphrase to check the videos)")
+        console.print("[green]package verified[/]")
+
+    @app.command("unpack-export")
+    def unpack_export(
+        package: Annotated[Path, typer.Argument(help="The .cctvexp package file.")],
+        out: Annotated[Path, typer.Option("--out", "-o", help="New directory to write into.")],
+        passphrase: Annotated[
+            str,
+            typer.Option(
+                "--passphrase",
+                "-p",
+                envvar="APPLIANCE_EXPORT_PASSPHRASE",
+                prompt=True,
+                hide_input=True,
+                help="Transport passphrase.",
+            ),
+        ],
+        verify_key: VerifyKeyOption = None,
+    ) -> None:
+        """Verify, then write the manifest and the masked videos in clear (recipient side)."""
+        data = _read(package)
+        pinned = _pinned_key(verify_key, None)
+        with reported(1):
+            if pinned is not None:
+                report = verify_package(data, verify_key=pinned)
+                if not report.ok:
+                    raise ValidationFailed("signer key does not match --verify-key")
+            contents = open_package(data, passphrase)
+        with reported():
+            try:
+                out.mkdir(parents=True, exist_ok=False)
+            except FileExistsError as exc:
+                raise ValidationFailed(f"{out} exists; give a new directory") from exc
+        (out / "manifest.json").write_bytes(contents.manifest_bytes)
+        for name, body in contents.files.items():
+            target = out / Path(name).name
+            target.write_bytes(body)
+            console.print(f"wrote {target} ({len(body):,} bytes)")
+        console.print(
+            f"[green]verified and unpacked[/] package {contents.header.package_id}, signer "
+            f"{fingerprint(contents.header.signer_public_key)}"
+        )

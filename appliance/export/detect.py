@@ -1,0 +1,124 @@
+"""Third-party detectors (OpenCV): Haar faces on a half-size grey frame, the HOG person
+detector every Nth frame, and the memory that carries boxes between detections.
+
+A detector that misses a face on one frame would reveal it on that frame; the memory keeps
+every box alive for a few frames so that flicker never shows a face.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import cv2
+import cv2.data
+import numpy as np
+import numpy.typing as npt
+
+from appliance.errors import MediaError
+from appliance.export.regions import Box
+
+__all__ = ["BoxMemory", "FaceDetector", "PersonDetector"]
+
+Grey = npt.NDArray[np.uint8]
+
+FACE_CASCADE = "haarcascade_frontalface_default.xml"
+
+
+class FaceDetector:
+    """Frontal faces with OpenCV's Haar cascade, on a grey frame scaled to half size."""
+
+    def __init__(
+        self, *, scale_factor: float = 1.15, min_neighbors: int = 4, min_size_px: int = 20
+    ) -> None:
+        self._cascade = cv2.CascadeClassifier(cv2.data.haarcascades + FACE_CASCADE)
+        if self._cascade.empty():
+            raise MediaError(f"OpenCV's face cascade {FACE_CASCADE} did not load")
+        self._scale_factor = scale_factor
+        self._min_neighbors = min_neighbors
+        self._min_size = (min_size_px, min_size_px)
+
+    def detect(self, grey: Grey) -> list[Box]:
+        """Faces in full-size pixel boxes of ``grey`` (detection runs at half size)."""
+        height, width = grey.shape[:2]
+        half = cv2.resize(grey, (width // 2, height // 2), interpolation=cv2.INTER_AREA)
+        half = cv2.equalizeHist(half)
+        found = self._cascade.detectMultiScale(
+            half,
+            scaleFactor=self._scale_factor,
+            minNeighbors=self._min_neighbors,
+            minSize=self._min_size,
+        )
+        return [Box(int(x), int(y), int(w), int(h)).scaled(2.0) for x, y, w, h in found]
+
+
+class PersonDetector:
+    """Whole people with OpenCV's default HOG + linear SVM detector, on a frame scaled down to
+    at most ``detect_width`` pixels (the detector's window is 64 x 128)."""
+
+    def __init__(self, *, detect_width: int = 640, hit_threshold: float = 0.0) -> None:
+        self._hog = cv2.HOGDescriptor()
+        self._hog.setSVMDetector(
+            np.asarray(cv2.HOGDescriptor.getDefaultPeopleDetector(), np.float32)
+        )
+        self._detect_width = detect_width
+        self._hit_threshold = hit_threshold
+
+    def detect(self, grey: Grey) -> list[Box]:
+        height, width = grey.shape[:2]
+        scale = min(1.0, self._detect_width / width)
+        small: npt.NDArray[Any] = grey
+        if scale < 1.0:
+            size = (round(width * scale), round(height * scale))
+            small = cv2.resize(grey, size, interpolation=cv2.INTER_AREA)
+        if small.shape[0] < 128 or small.shape[1] < 64:
+            return []
+        found, _weights = self._hog.detectMultiScale(
+            small, hitThreshold=self._hit_threshold, winStride=(8, 8), scale=1.1
+        )
+        return [Box(int(x), int(y), int(w), int(h)).scaled(1.0 / scale) for x, y, w, h in found]
+
+
+@dataclass
+class _Held:
+    first: int
+    last: int
+    box: Box
+
+
+@dataclass
+class BoxMemory:
+    """Boxes found on sampled frames, each masking a window of frames around its own.
+
+    A box found on frame ``k`` masks frames ``k - back`` to ``k + forward``. Export is not live,
+    so frames wait in a short buffer until every detection that may cover them has run: with
+    detection every N frames and ``back = N - 1``, a face that appears between two detections
+    is masked from the first frame it shows, not from the next detection on.
+    """
+
+    back: int
+    forward: int
+    _held: list[_Held] = field(default_factory=list)
+
+    def add(self, frame_index: int, boxes: list[Box]) -> None:
+        first = frame_index - self.back
+        for held in self._held:
+            # The same face found again: the older box stops where the fresh one starts, so a
+            # steady face is obscured once per frame, not once per remembered detection.
+            if any(_iou(held.box, new) >= 0.5 for new in boxes):
+                held.last = min(held.last, first - 1)
+        self._held.extend(_Held(first, frame_index + self.forward, box) for box in boxes)
+
+    def at(self, frame_index: int) -> list[Box]:
+        """Boxes that mask ``frame_index``; forgets those that end before it (call in order)."""
+        self._held = [h for h in self._held if h.last >= frame_index]
+        return [h.box for h in self._held if h.first <= frame_index]
+
+
+def _iou(a: Box, b: Box) -> float:
+    width = min(a.x + a.w, b.x + b.w) - max(a.x, b.x)
+    height = min(a.y + a.h, b.y + b.h) - max(a.y, b.y)
+    if width <= 0 or height <= 0:
+        return 0.0
+    inter = width * height
+    return inter / (a.area + b.area - inter)

@@ -1,0 +1,137 @@
+"""Rectangles: the officer's regions in normalised coordinates, pixel boxes, and the pure
+geometry that turns detections and regions into what is masked on one frame."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+from appliance.errors import ValidationFailed
+
+__all__ = [
+    "Box",
+    "MaskKind",
+    "NormRect",
+    "Region",
+    "clip_box",
+    "expand_box",
+    "overlaps",
+    "regions_at",
+]
+
+
+class MaskKind(StrEnum):
+    """Why a box is masked (counted per kind in the masking summary)."""
+
+    face = "face"
+    person = "person"
+    officer = "officer"
+
+
+@dataclass(frozen=True, slots=True)
+class Box:
+    """A pixel box: left, top, width, height."""
+
+    x: int
+    y: int
+    w: int
+    h: int
+
+    @property
+    def area(self) -> int:
+        return max(self.w, 0) * max(self.h, 0)
+
+    def scaled(self, factor: float) -> Box:
+        return Box(
+            round(self.x * factor),
+            round(self.y * factor),
+            round(self.w * factor),
+            round(self.h * factor),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class NormRect:
+    """A rectangle in normalised frame coordinates (0..1, origin top left), so a region the
+    officer drew on a preview applies at any resolution."""
+
+    x: float
+    y: float
+    w: float
+    h: float
+
+    def __post_init__(self) -> None:
+        if not (0.0 <= self.x < 1.0 and 0.0 <= self.y < 1.0):
+            raise ValidationFailed(f"region origin ({self.x}, {self.y}) is outside the frame")
+        if not (0.0 < self.w <= 1.0 and 0.0 < self.h <= 1.0):
+            raise ValidationFailed(f"region size ({self.w} x {self.h}) must be in (0, 1]")
+        if self.x + self.w > 1.0 + 1e-9 or self.y + self.h > 1.0 + 1e-9:
+            raise ValidationFailed("region extends beyond the frame")
+
+    def to_box(self, width: int, height: int) -> Box:
+        # Round outwards: a mask must never be a pixel short of what the officer drew.
+        left, top = int(self.x * width), int(self.y * height)
+        right = min(width, math.ceil((self.x + self.w) * width - 1e-6))
+        bottom = min(height, math.ceil((self.y + self.h) * height - 1e-6))
+        return Box(left, top, right - left, bottom - top)
+
+
+@dataclass(frozen=True, slots=True)
+class Region:
+    """An officer-drawn rectangle, optionally bounded in time (UTC ms, start inclusive, end
+    exclusive). Used both for extra masks and for the data subject's exemption."""
+
+    rect: NormRect
+    start_ms: int | None = None
+    end_ms: int | None = None
+    label: str = ""
+
+    def __post_init__(self) -> None:
+        if self.start_ms is not None and self.end_ms is not None and self.end_ms <= self.start_ms:
+            raise ValidationFailed("region time window ends before it starts")
+
+    def active(self, t_ms: int) -> bool:
+        if self.start_ms is not None and t_ms < self.start_ms:
+            return False
+        return self.end_ms is None or t_ms < self.end_ms
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "x": self.rect.x,
+            "y": self.rect.y,
+            "w": self.rect.w,
+            "h": self.rect.h,
+            "start_ms": self.start_ms,
+            "end_ms": self.end_ms,
+            "label": self.label,
+        }
+
+
+def regions_at(regions: Iterable[Region], t_ms: int, width: int, height: int) -> list[Box]:
+    """Pixel boxes of the regions active at ``t_ms``."""
+    return [r.rect.to_box(width, height) for r in regions if r.active(t_ms)]
+
+
+def expand_box(box: Box, margin: float) -> Box:
+    """Grow a box by ``margin`` of its size on every side (detections are tight; masks not)."""
+    dx, dy = round(box.w * margin), round(box.h * margin)
+    return Box(box.x - dx, box.y - dy, box.w + 2 * dx, box.h + 2 * dy)
+
+
+def clip_box(box: Box, width: int, height: int) -> Box | None:
+    """The part of ``box`` inside the frame, or None if nothing is."""
+    left, top = max(box.x, 0), max(box.y, 0)
+    right, bottom = min(box.x + box.w, width), min(box.y + box.h, height)
+    if right <= left or bottom <= top:
+        return None
+    return Box(left, top, right - left, bottom - top)
+
+
+def overlaps(box: Box, others: Sequence[Box]) -> bool:
+    """Whether ``box`` shares any pixel with one of ``others``."""
+    return any(
+        box.x < o.x + o.w and o.x < box.x + box.w and box.y < o.y + o.h and o.y < box.y + box.h
+        for o in others
+    )

@@ -1,0 +1,129 @@
+"""Masking hides third parties' faces (R-REQ-5), honours exemptions and officer regions."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from appliance.errors import MediaError, ValidationFailed
+from appliance.export.detect import BoxMemory
+from appliance.export.masking import MaskingOptions, MaskMethod, MaskPlan, mask_video
+from appliance.export.regions import Box, NormRect, Region, clip_box, expand_box
+from tests.appliance.export.conftest import (
+    FACE_CENTRE,
+    Image,
+    covers,
+    decode_grey,
+    encode_clip,
+    find_faces,
+)
+
+# The face's box (176,66 96x96) in normalised coordinates, with some room.
+FACE_RECT = NormRect(160 / 512, 50 / 512, 130 / 512, 130 / 512)
+
+
+def test_the_unmasked_clip_shows_the_face(face_clip: bytes) -> None:
+    frames = decode_grey(face_clip)
+    assert len(frames) == 10
+    assert all(covers(find_faces(f), FACE_CENTRE) for f in frames)
+
+
+@pytest.mark.parametrize("method", list(MaskMethod))
+def test_masking_hides_the_face(face_clip: bytes, method: MaskMethod) -> None:
+    masked = mask_video(face_clip, MaskPlan(options=MaskingOptions(method=method)))
+    frames = decode_grey(masked.mp4)
+    assert len(frames) == 10
+    for frame in frames:
+        assert not covers(find_faces(frame), FACE_CENTRE)
+    summary = masked.summary
+    assert summary.frames == 10 and summary.frames_masked == 10
+    assert summary.detections["face"] >= 5  # found on every sampled frame
+    assert summary.boxes["face"] >= 10  # and masked on every frame
+    assert (summary.width, summary.height) == (512, 512)
+
+
+def test_exempted_subject_stays_visible(face_clip: bytes) -> None:
+    plan = MaskPlan(exemptions=(Region(FACE_RECT, label="data subject"),))
+    masked = mask_video(face_clip, plan)
+    frames = decode_grey(masked.mp4)
+    assert all(covers(find_faces(f), FACE_CENTRE) for f in frames)
+    assert masked.summary.boxes_touching_exemption >= 10
+    assert masked.summary.exemptions[0]["label"] == "data subject"
+
+
+def test_officer_region_wins_over_exemption(face_clip: bytes) -> None:
+    plan = MaskPlan(
+        officer_regions=(Region(FACE_RECT),),
+        exemptions=(Region(FACE_RECT),),
+        options=MaskingOptions(faces=False, people=False),
+    )
+    frames = decode_grey(mask_video(face_clip, plan).mp4)
+    assert all(not covers(find_faces(f), FACE_CENTRE) for f in frames)
+
+
+def test_a_face_appearing_between_detections_is_masked_from_its_first_frame(
+    astronaut: Image,
+) -> None:
+    # Detection runs on frames 0, 4, 8; the face appears on frame 5 and the look-back of the
+    # detection on frame 8 must cover frames 5..7.
+    blank = np.full_like(astronaut, 128)
+    clip = encode_clip([blank] * 5 + [astronaut] * 7)
+    options = MaskingOptions(face_every_n=4, face_hold_frames=4, people=False)
+    frames = decode_grey(mask_video(clip, MaskPlan(options=options)).mp4)
+    assert len(frames) == 12
+    for index, frame in enumerate(frames):
+        assert not covers(find_faces(frame), FACE_CENTRE), f"face visible on frame {index}"
+
+
+def test_officer_region_is_time_bounded(astronaut: Image) -> None:
+    clip = encode_clip([astronaut] * 10)  # 25 fps: frame i at 40*i ms
+    origin_ms = 1_000_000
+    region = Region(FACE_RECT, start_ms=origin_ms + 120, end_ms=origin_ms + 280)
+    plan = MaskPlan(officer_regions=(region,), options=MaskingOptions(faces=False, people=False))
+    masked = mask_video(clip, plan, origin_ms=origin_ms)
+    visible = [covers(find_faces(f), FACE_CENTRE) for f in decode_grey(masked.mp4)]
+    # Frames 3..6 (120..240 ms) are masked, the rest shown.
+    assert visible == [True, True, True, False, False, False, False, True, True, True]
+    assert masked.summary.boxes["officer"] == 4
+
+
+def test_trim_to_the_requested_range(face_clip: bytes) -> None:
+    masked = mask_video(face_clip, MaskPlan(), origin_ms=0, start_ms=80, end_ms=200)
+    assert len(decode_grey(masked.mp4)) == 3  # frames at 80, 120, 160 ms
+    assert (masked.summary.first_ms, masked.summary.last_ms) == (80, 160)
+    with pytest.raises(MediaError):
+        mask_video(face_clip, MaskPlan(), start_ms=10_000)
+
+
+def test_not_a_video_is_a_media_error() -> None:
+    with pytest.raises(MediaError):
+        mask_video(b"not an mp4 at all", MaskPlan())
+
+
+def test_region_geometry() -> None:
+    assert NormRect(0.5, 0.5, 0.5, 0.5).to_box(101, 99) == Box(50, 49, 51, 50)
+    assert NormRect(0, 0, 1, 1).to_box(640, 360) == Box(0, 0, 640, 360)
+    for bad in ((1.0, 0, 0.1, 0.1), (0, 0, 0, 0.5), (0.6, 0, 0.5, 0.5)):
+        with pytest.raises(ValidationFailed):
+            NormRect(*bad)
+    with pytest.raises(ValidationFailed):
+        Region(NormRect(0, 0, 1, 1), start_ms=10, end_ms=10)
+    region = Region(NormRect(0, 0, 1, 1), start_ms=10, end_ms=20)
+    assert [region.active(t) for t in (9, 10, 19, 20)] == [False, True, True, False]
+    assert expand_box(Box(10, 10, 20, 40), 0.25) == Box(5, 0, 30, 60)
+    assert clip_box(Box(-5, -5, 10, 10), 100, 100) == Box(0, 0, 5, 5)
+    assert clip_box(Box(100, 0, 10, 10), 100, 100) is None
+
+
+def test_box_memory_windows() -> None:
+    memory = BoxMemory(back=1, forward=2)
+    face, moved = Box(0, 0, 10, 10), Box(1, 0, 10, 10)
+    memory.add(4, [face])
+    assert memory.at(3) == [face]  # look-back
+    memory.add(6, [moved])  # the same face again: the older box ends where this one starts
+    assert memory.at(4) == [face]
+    assert memory.at(5) == [moved]
+    assert memory.at(8) == [moved]
+    assert memory.at(9) == []
+    with pytest.raises(ValidationFailed):
+        MaskingOptions(face_every_n=3, face_hold_frames=2)

@@ -1,0 +1,277 @@
+"""The export package: signed, encrypted, verifiable; any flipped byte is caught."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import struct
+import zipfile
+from pathlib import Path
+
+import pytest
+from nacl.public import PrivateKey
+from nacl.signing import SigningKey
+from typer.testing import CliRunner
+
+from appliance.cli import app
+from appliance.errors import IntegrityError, ValidationFailed
+from appliance.export import package as pkg
+from appliance.export.package import (
+    KDF_INTERACTIVE,
+    build_package,
+    fingerprint,
+    generate_passphrase,
+    open_package,
+    read_header,
+    store_package,
+    unseal_vault_slot,
+    verify_package,
+)
+from appliance.settings import Settings
+
+PASS = "correct-horse-battery-staple"
+VIDEO = b"\x00\x00\x00\x18ftypisom" + bytes(range(256)) * 40  # stands for an MP4
+
+
+@pytest.fixture(scope="module")
+def key() -> SigningKey:
+    return SigningKey.generate()
+
+
+@pytest.fixture(scope="module")
+def vault() -> PrivateKey:
+    return PrivateKey.generate()
+
+
+@pytest.fixture(scope="module")
+def package(key: SigningKey, vault: PrivateKey) -> bytes:
+    return build_package(
+        {"request": {"id": 7}, "items": [{"file": "video/cam01.mp4", "camera_id": "cam01"}]},
+        {"video/cam01.mp4": VIDEO},
+        signing_key=key,
+        passphrase=PASS,
+        created_ms=1_772_323_200_000,
+        package_id="p1",
+        vault_public_key=("v1", bytes(vault.public_key)),
+        kdf=KDF_INTERACTIVE,
+        readme="검증 방법",
+    )
+
+
+def test_verifies_and_opens(package: bytes, key: SigningKey) -> None:
+    report = verify_package(package, passphrase=PASS, verify_key=bytes(key.verify_key))
+    assert report.ok, report.failed
+    assert report.contents_checked
+    names = [c.name for c in report.checks]
+    for expected in (
+        "format",
+        "signer key",
+        "package signature",
+        "decryption",
+        "archive",
+        "manifest signature",
+        "package id",
+        "file video/cam01.mp4",
+    ):
+        assert expected in names
+    contents = open_package(package, PASS)
+    assert contents.files == {"video/cam01.mp4": VIDEO}
+    assert contents.manifest["request"] == {"id": 7}
+    assert (
+        contents.manifest["files"]["video/cam01.mp4"]["sha256"] == hashlib.sha256(VIDEO).hexdigest()
+    )
+    assert contents.manifest["package_id"] == "p1"
+
+
+def test_without_passphrase_only_the_outer_signature_is_checked(package: bytes) -> None:
+    report = verify_package(package)
+    assert report.ok and not report.contents_checked
+    assert [c.name for c in report.checks] == ["format", "package signature"]
+
+
+def test_no_plaintext_in_the_package(package: bytes) -> None:
+    assert b"ftyp" not in package
+    assert b"cam01" not in package  # the manifest is inside the ciphertext
+    assert bytes(range(64)) not in package
+
+
+@pytest.mark.parametrize("where", ["header", "slot", "ciphertext", "last chunk", "signature"])
+def test_one_flipped_byte_fails(package: bytes, where: str) -> None:
+    header = read_header(package)
+    start = len(pkg.MAGIC) + 4
+    offset = {
+        "header": start + 5,
+        "slot": start + header.raw.index(b"wrapped_key") + 20,
+        "ciphertext": start + len(header.raw) + 100,
+        "last chunk": len(package) - 65,
+        "signature": len(package) - 1,
+    }[where]
+    tampered = bytearray(package)
+    tampered[offset] ^= 0x01
+    report = verify_package(bytes(tampered), passphrase=PASS)
+    assert not report.ok
+    failed = {c.name for c in report.failed}
+    assert failed & {"package signature", "format"}
+    with pytest.raises(IntegrityError):
+        open_package(bytes(tampered), PASS)
+
+
+def test_truncation_fails(package: bytes) -> None:
+    report = verify_package(package[:-200], passphrase=PASS)
+    assert not report.ok
+
+
+def test_wrong_passphrase_and_wrong_signer(package: bytes) -> None:
+    report = verify_package(package, passphrase="not the passphrase")
+    assert [c.name for c in report.failed] == ["decryption"]
+    other = SigningKey.generate()
+    report = verify_package(package, verify_key=bytes(other.verify_key))
+    assert [c.name for c in report.failed] == ["signer key"]
+
+
+def _repack(package: bytes, key: SigningKey, edit: dict[str, bytes]) -> bytes:
+    """An insider with the signing key and the content key rewrites the archive and re-signs
+    the outer layer (but not the manifest): the inner checks must still catch it."""
+    header = read_header(package)
+    file_key = pkg._file_key(header, PASS)
+    files = open_package(package, PASS).files
+    with zipfile.ZipFile(
+        io.BytesIO(pkg._decrypt(_ciphertext(package, header), file_key, header.raw))
+    ) as z:
+        members = {n: z.read(n) for n in z.namelist()}
+    members.update(edit)
+    assert files
+    body = pkg.MAGIC + struct.pack(">I", len(header.raw)) + header.raw
+    body += pkg._encrypt(pkg._zip(members, 0), file_key, header.raw)
+    return body + key.sign(pkg._PACKAGE_CONTEXT + body).signature
+
+
+def _ciphertext(package: bytes, header: pkg.PackageHeader) -> bytes:
+    return package[len(pkg.MAGIC) + 4 + len(header.raw) : -64]
+
+
+def test_inner_checks_catch_a_swapped_video_and_an_edited_manifest(
+    package: bytes, key: SigningKey
+) -> None:
+    swapped = _repack(package, key, {"video/cam01.mp4": VIDEO[:-1] + b"!"})
+    report = verify_package(swapped, passphrase=PASS)
+    assert [c.name for c in report.failed] == ["file video/cam01.mp4"]
+
+    manifest = json.loads(open_package(package, PASS).manifest_bytes)
+    manifest["request"]["id"] = 8
+    edited = _repack(package, key, {"manifest.json": pkg.canonical_json(manifest)})
+    report = verify_package(edited, passphrase=PASS)
+    assert [c.name for c in report.failed] == ["manifest signature"]
+
+    extra = _repack(package, key, {"video/extra.mp4": b"x"})
+    report = verify_package(extra, passphrase=PASS)
+    assert [c.name for c in report.failed] == ["file video/extra.mp4"]
+
+
+def test_the_vault_slot_opens_with_the_vault_key(package: bytes, vault: PrivateKey) -> None:
+    header = read_header(package)
+    file_key = unseal_vault_slot(header, vault)
+    assert open_package(package, file_key=file_key).files["video/cam01.mp4"] == VIDEO
+    with pytest.raises(IntegrityError):
+        unseal_vault_slot(header, PrivateKey.generate())
+
+
+def test_build_refuses_bad_input(key: SigningKey) -> None:
+    with pytest.raises(ValidationFailed):
+        build_package({}, {}, signing_key=key, passphrase="short", created_ms=0)
+    with pytest.raises(ValidationFailed):
+        build_package({}, {"../x.mp4": b""}, signing_key=key, passphrase=PASS, created_ms=0)
+
+
+def test_generated_passphrases_and_fingerprints() -> None:
+    first, second = generate_passphrase(), generate_passphrase()
+    assert first != second and len(first) == 35 and first.count("-") == 5
+    assert len(fingerprint(b"\x01" * 32)) == 24
+
+
+def test_store_is_durable_private_and_never_overwrites(tmp_path: Path, package: bytes) -> None:
+    path = store_package(tmp_path / "exports", "p1", package)
+    assert path.read_bytes() == package
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert [p.name for p in path.parent.iterdir()] == ["p1.cctvexp"]
+    with pytest.raises(ValidationFailed):
+        store_package(tmp_path / "exports", "p1", package)
+
+
+def test_cli_verify_export(tmp_path: Path, package: bytes, key: SigningKey) -> None:
+    path = tmp_path / "p1.cctvexp"
+    path.write_bytes(package)
+    runner = CliRunner()
+    env = {"APPLIANCE_CONFIG": "", "COLUMNS": "200"}
+    good = runner.invoke(app, ["verify-export", str(path), "--passphrase", PASS], env=env)
+    assert good.exit_code == 0, good.output
+    assert "package verified" in good.output and fingerprint(bytes(key.verify_key)) in good.output
+
+    pinned = runner.invoke(
+        app,
+        ["verify-export", str(path), "--verify-key", bytes(key.verify_key).hex()],
+        env=env,
+    )
+    assert pinned.exit_code == 0, pinned.output
+    assert "contents not checked" in pinned.output
+
+    tampered = bytearray(package)
+    tampered[len(package) // 2] ^= 0x80
+    path.write_bytes(bytes(tampered))
+    bad = runner.invoke(app, ["verify-export", str(path), "--passphrase", PASS], env=env)
+    assert bad.exit_code == 1
+    assert "verification failed" in bad.output and "package signature" in bad.output
+    assert "Traceback" not in bad.output
+
+    missing = runner.invoke(app, ["verify-export", str(tmp_path / "nope")], env=env)
+    assert missing.exit_code == 2
+
+
+def test_cli_verify_export_pins_the_appliance_key(
+    tmp_path: Path, settings: Settings, initialized: object, package: bytes
+) -> None:
+    path = tmp_path / "p1.cctvexp"
+    path.write_bytes(package)
+    config = tmp_path / "appliance.toml"
+    config.write_text(_toml(settings))
+    result = CliRunner().invoke(
+        app, ["verify-export", str(path), "--config", str(config)], env={"COLUMNS": "200"}
+    )
+    # Signed by a key that is not this appliance's: the signer check fails.
+    assert result.exit_code == 1
+    assert "signer key" in result.output
+
+
+def test_cli_unpack_export(tmp_path: Path, package: bytes) -> None:
+    path = tmp_path / "p1.cctvexp"
+    path.write_bytes(package)
+    out = tmp_path / "out"
+    result = CliRunner().invoke(
+        app,
+        ["unpack-export", str(path), "--out", str(out), "--passphrase", PASS],
+        env={"APPLIANCE_CONFIG": ""},
+    )
+    assert result.exit_code == 0, result.output
+    assert (out / "cam01.mp4").read_bytes() == VIDEO
+    assert json.loads((out / "manifest.json").read_bytes())["package_id"] == "p1"
+    again = CliRunner().invoke(
+        app,
+        ["unpack-export", str(path), "--out", str(out), "--passphrase", "wrong passphrase!"],
+        env={"APPLIANCE_CONFIG": ""},
+    )
+    assert again.exit_code == 1
+
+
+def _toml(settings: Settings) -> str:
+    site, storage = settings.site, settings.storage
+    groups = "\n".join(
+        f'[[groups]]\nname = "{g.name}"\nmin_days = {g.min_days}\nmax_days = {g.max_days}\n'
+        for g in settings.groups
+    )
+    return (
+        f'[site]\nname = "{site.name}"\n[site.officer]\nname = "{site.officer.name}"\n'
+        f'department = "x"\ntitle = "x"\nphone = "x"\n'
+        f'[storage]\ndata_dir = "{storage.data_dir}"\nkey_dir = "{storage.key_dir}"\n'
+        f"min_free_bytes = 0\nalarm_free_bytes = 0\n{groups}"
+    )
