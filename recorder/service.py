@@ -13,12 +13,12 @@ from sqlmodel import Session, col, select
 
 from appliance.context import AppContext
 from appliance.errors import NotFound
-from appliance.keys import load_vault_public_key
 from appliance.ledger import EventType
 from appliance.models.media import Gap, Run, Segment
 from recorder.fanout import PacketFanout
 from recorder.segments import ReconcileReport, SegmentIndexer, reconcile
 from recorder.status import FailReason, StatusBoard, StatusInfo
+from recorder.vaultkey import VaultPublicKey
 from recorder.worker import CameraWorker, WorkerDeps
 
 __all__ = ["RecorderService", "create"]
@@ -45,7 +45,7 @@ class RecorderService:
 
     def start(self) -> None:
         settings = self.ctx.settings
-        vault_key_id, public_key = load_vault_public_key(settings.storage.key_dir)
+        vault_key = VaultPublicKey(settings.storage.key_dir)
         self.report = reconcile(
             self.ctx.db, settings.segments_dir, self.ctx.clock, on_indexed=self._on_indexed
         )
@@ -54,8 +54,7 @@ class RecorderService:
             clock=self.ctx.clock,
             config=settings.recorder,
             segments_dir=settings.segments_dir,
-            vault_key_id=vault_key_id,
-            public_key=public_key,
+            vault_key=vault_key,
             indexer=self.indexer,
             status=self.status_board,
         )

@@ -59,8 +59,11 @@ _UNREACHABLE_ERRNOS = {
 }
 
 
-def classify_error(exc: BaseException) -> FailReason:
-    """Map what opening or reading an RTSP stream raised to a status reason."""
+def classify_error(exc: BaseException, *, opening: bool = False) -> FailReason:
+    """Map what opening (``opening``) or reading an RTSP stream raised to a status reason.
+
+    While opening, anything but a refusal means no camera answered properly: unreachable.
+    """
     if isinstance(exc, av.error.HTTPUnauthorizedError | av.error.HTTPForbiddenError):
         return FailReason.unauthorized
     if isinstance(exc, av.error.HTTPNotFoundError | av.error.ExitError | TimeoutError):
@@ -71,7 +74,7 @@ def classify_error(exc: BaseException) -> FailReason:
         return FailReason.unreachable
     if isinstance(exc, av.error.HTTPClientError | av.error.HTTPServerError):
         return FailReason.unreachable
-    return FailReason.stream_error
+    return FailReason.unreachable if opening else FailReason.stream_error
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ from recorder.fanout import PacketFanout
 from recorder.segments import OpenSegment, SegmentIndexer
 from recorder.status import CameraState, FailReason, StatusBoard, classify_error
 from recorder.timeline import StreamTimeline, WallClockMap, should_cut
+from recorder.vaultkey import VaultPublicKey
 
 __all__ = ["FAILED_AFTER_S", "SLOW_RETRY_S", "CameraWorker", "WorkerDeps", "backoff_s"]
 
@@ -55,8 +56,7 @@ class WorkerDeps:
     clock: Clock
     config: RecorderConfig
     segments_dir: Path
-    vault_key_id: str
-    public_key: bytes
+    vault_key: VaultPublicKey
     indexer: SegmentIndexer
     status: StatusBoard
 
@@ -157,7 +157,7 @@ class CameraWorker:
         try:
             container = self._open()
         except Exception as exc:  # PyAV raises many kinds; classify them all
-            return _Outcome(classify_error(exc), str(exc))
+            return _Outcome(classify_error(exc, opening=True), str(exc))
         self.sessions += 1
         session = _Session(self, container)
         reason, detail = FailReason.none, "stopped"
@@ -413,12 +413,13 @@ class _Session:
             anchor_ts=self._wall.anchor_ts,
             streams=self._infos,
         )
+        vault_key_id, public_key = self.deps.vault_key.current()
         self._segment = OpenSegment(
             self.deps.segments_dir,
             head,
             run_id=self.run_id,
-            vault_key_id=self.deps.vault_key_id,
-            public_key=self.deps.public_key,
+            vault_key_id=vault_key_id,
+            public_key=public_key,
         )
         if not self.recorded:
             self.recorded = True
