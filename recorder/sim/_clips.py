@@ -1,0 +1,350 @@
+"""Synthetic test clips for the camera simulator, encoded once with ffmpeg and cached.
+
+A clip is a directory ``<cache_dir>/<key>/``::
+
+    manifest.json         what is below (codec, size, frame rate, GOP, chunk count, audio)
+    video-0000.h264 ...   raw Annex-B elementary stream, one file per GOP (.h265 for H.265)
+    audio.aac             raw ADTS AAC, exactly as long as the video (only with audio)
+
+Why raw Annex-B and not MP4/Matroska: GStreamer loops it with ``multifilesrc loop=true`` as one
+endless byte stream, and the parser derives continuous timestamps from the frame rate, so nothing
+has to rewrite timestamps or seek at the loop point. Why one file per GOP: ``multifilesrc`` reads a
+whole file into memory at once, so whole-clip files would cost ~10 MB per camera at 4 Mbit/s.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Literal
+
+__all__ = [
+    "Clip",
+    "ClipError",
+    "Codec",
+    "default_cache_dir",
+    "ensure_clip",
+    "load_clip",
+    "prepare_clip",
+]
+
+Codec = Literal["h264", "h265"]
+
+# Bump when the way clips are made changes, so stale cached clips are not reused.
+_FORMAT_VERSION = 1
+_MANIFEST = "manifest.json"
+# AAC frames hold 1024 samples; the audio loop must last exactly as long as the video loop or
+# the two drift apart by a little on every loop. Most common rates first.
+_AAC_RATES_HZ = (48000, 16000, 32000, 8000, 44100, 24000, 22050, 12000, 11025, 64000, 96000)
+_AAC_FRAME_SAMPLES = 1024
+
+
+class ClipError(RuntimeError):
+    """ffmpeg is missing or could not make the clip."""
+
+
+@dataclass(frozen=True)
+class Clip:
+    """A cached clip directory and what it holds."""
+
+    path: Path
+    codec: Codec
+    width: int
+    height: int
+    bitrate_kbps: int
+    fps: int
+    gop_frames: int
+    frames: int
+    chunks: int
+    audio_sample_rate_hz: int | None
+
+    @property
+    def video_pattern(self) -> str:
+        """``multifilesrc`` location pattern of the GOP files (printf-style ``%04d``)."""
+        # multifilesrc formats the whole location, so a '%' in the directory must be doubled.
+        return str(self.path).replace("%", "%%") + f"/video-%04d.{self.codec}"
+
+    @property
+    def audio_path(self) -> Path | None:
+        """The ADTS audio file, or None for a clip without audio."""
+        return None if self.audio_sample_rate_hz is None else self.path / "audio.aac"
+
+    def video_files(self) -> list[Path]:
+        """GOP files in order; their concatenation is the whole elementary stream."""
+        return [Path(self.video_pattern % i) for i in range(self.chunks)]
+
+
+def default_cache_dir() -> Path:
+    """``$XDG_CACHE_HOME/appliance-sim``, else ``~/.cache/appliance-sim``."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "appliance-sim"
+
+
+def ensure_clip(
+    cache_dir: Path | None,
+    codec: Codec,
+    width: int,
+    height: int,
+    bitrate_kbps: int,
+    fps: int = 25,
+    gop_s: float = 2.0,
+    duration_s: int = 10,
+    audio: bool = False,
+) -> Path:
+    """Return the clip directory for these parameters, making it with ffmpeg if not cached."""
+    return prepare_clip(
+        cache_dir, codec, width, height, bitrate_kbps, fps, gop_s, duration_s, audio
+    ).path
+
+
+def load_clip(path: Path) -> Clip:
+    """Read a clip directory made by :func:`ensure_clip`."""
+    raw = json.loads((path / _MANIFEST).read_text(encoding="utf-8"))
+    raw.pop("version", None)
+    return Clip(path=path, **raw)
+
+
+def prepare_clip(
+    cache_dir: Path | None,
+    codec: Codec,
+    width: int,
+    height: int,
+    bitrate_kbps: int,
+    fps: int,
+    gop_s: float,
+    duration_s: int,
+    audio: bool,
+) -> Clip:
+    """Like :func:`ensure_clip`, returning the clip's description."""
+    if codec not in ("h264", "h265"):
+        raise ValueError(f"codec must be h264 or h265, not {codec!r}")
+    if width <= 0 or height <= 0 or width % 2 or height % 2:
+        raise ValueError("width and height must be positive and even (4:2:0)")
+    if bitrate_kbps <= 0 or fps <= 0 or duration_s <= 0:
+        raise ValueError("bitrate_kbps, fps and duration_s must be positive")
+    gop_frames = round(fps * gop_s)
+    frames = fps * duration_s
+    if gop_frames <= 0 or frames % gop_frames:
+        # Otherwise the key-frame interval would shrink at every loop point.
+        raise ValueError(f"duration_s={duration_s} must be a whole number of GOPs of {gop_s} s")
+    rate_hz = _audio_rate_hz(duration_s) if audio else None
+
+    root = cache_dir if cache_dir is not None else default_cache_dir()
+    key = (
+        f"{codec}-{width}x{height}-{fps}fps-{bitrate_kbps}kbps-gop{gop_frames}-{duration_s}s"
+        f"-{'aac' if audio else 'noaudio'}-v{_FORMAT_VERSION}"
+    )
+    final = root / key
+    if (final / _MANIFEST).is_file():
+        return load_clip(final)
+
+    root.mkdir(parents=True, exist_ok=True)
+    # Built in a temporary sibling and renamed into place: a crash or a concurrent builder never
+    # leaves a half-made clip under the final name.
+    tmp = Path(tempfile.mkdtemp(prefix=f".{key}.", dir=root))
+    tmp.chmod(0o755)  # mkdtemp makes it private; the cache is shared with the server process
+    try:
+        stream = tmp / f"stream.{codec}"
+        _encode_video(stream, codec, width, height, bitrate_kbps, fps, gop_frames, frames)
+        chunks = _split_gops(stream, codec, tmp)
+        stream.unlink()
+        if chunks != frames // gop_frames:
+            raise ClipError(f"expected {frames // gop_frames} GOPs, ffmpeg produced {chunks}")
+        if rate_hz is not None:
+            _encode_audio(tmp / "audio.aac", rate_hz, duration_s)
+        clip = Clip(
+            path=final,
+            codec=codec,
+            width=width,
+            height=height,
+            bitrate_kbps=bitrate_kbps,
+            fps=fps,
+            gop_frames=gop_frames,
+            frames=frames,
+            chunks=chunks,
+            audio_sample_rate_hz=rate_hz,
+        )
+        manifest = {k: v for k, v in asdict(clip).items() if k != "path"}
+        manifest["version"] = _FORMAT_VERSION
+        (tmp / _MANIFEST).write_text(json.dumps(manifest, indent=1), encoding="utf-8")
+        try:
+            tmp.rename(final)
+        except OSError:
+            # Another process finished the same clip first; theirs is as good as ours.
+            if not (final / _MANIFEST).is_file():
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return load_clip(final)
+
+
+def _audio_rate_hz(duration_s: int) -> int:
+    for rate_hz in _AAC_RATES_HZ:
+        if rate_hz * duration_s % _AAC_FRAME_SAMPLES == 0:
+            return rate_hz
+    raise ValueError(f"no AAC sample rate fits a whole number of frames in {duration_s} s")
+
+
+def _ffmpeg() -> str:
+    exe = shutil.which("ffmpeg")
+    if exe is None:
+        raise ClipError("ffmpeg not found; install the Debian package 'ffmpeg'")
+    return exe
+
+
+def _run(args: list[str]) -> None:
+    proc = subprocess.run(args, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise ClipError(f"ffmpeg failed ({proc.returncode}): {proc.stderr.strip()[-2000:]}")
+
+
+def _encode_video(
+    out: Path,
+    codec: Codec,
+    width: int,
+    height: int,
+    bitrate_kbps: int,
+    fps: int,
+    gop_frames: int,
+    frames: int,
+) -> None:
+    # testsrc2 has moving shapes and burns in the time and frame number itself; temporal noise
+    # makes every frame cost real bits, like a sensor, so the stream runs near the target
+    # bitrate instead of a few hundred kbit/s.
+    source = f"testsrc2=size={width}x{height}:rate={fps},noise=alls=12:allf=t"
+    rate = [
+        "-b:v",
+        f"{bitrate_kbps}k",
+        "-maxrate",
+        f"{bitrate_kbps}k",
+        "-bufsize",
+        f"{bitrate_kbps}k",
+    ]
+    if codec == "h264":
+        # repeat-headers: SPS/PPS before every IDR, which the per-GOP split relies on.
+        enc = [
+            "-c:v",
+            "libx264",
+            "-preset",
+            "veryfast",
+            "-profile:v",
+            "high",
+            "-x264-params",
+            f"keyint={gop_frames}:min-keyint={gop_frames}:scenecut=0:bframes=0:repeat-headers=1",
+            "-f",
+            "h264",
+        ]
+    else:
+        enc = [
+            "-c:v",
+            "libx265",
+            "-preset",
+            "veryfast",
+            "-x265-params",
+            f"log-level=error:keyint={gop_frames}:min-keyint={gop_frames}:scenecut=0"
+            f":bframes=0:repeat-headers=1:vbv-maxrate={bitrate_kbps}:vbv-bufsize={bitrate_kbps}",
+            "-f",
+            "hevc",
+        ]
+    _run(
+        [
+            _ffmpeg(),
+            "-hide_banner",
+            "-nostdin",
+            "-loglevel",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            source,
+            "-frames:v",
+            str(frames),
+            "-pix_fmt",
+            "yuv420p",
+            *rate,
+            *enc,
+            str(out),
+        ]
+    )
+
+
+def _encode_audio(out: Path, rate_hz: int, duration_s: int) -> None:
+    # The AAC encoder adds one frame of priming samples, so feed one frame less than the target
+    # to get exactly duration_s worth of frames.
+    frames = rate_hz * duration_s // _AAC_FRAME_SAMPLES
+    samples = (frames - 1) * _AAC_FRAME_SAMPLES
+    _run(
+        [
+            _ffmpeg(),
+            "-hide_banner",
+            "-nostdin",
+            "-loglevel",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            f"sine=frequency=440:beep_factor=4:sample_rate={rate_hz},atrim=end_sample={samples}",
+            "-c:a",
+            "aac",
+            "-b:a",
+            "64k",
+            "-f",
+            "adts",
+            str(out),
+        ]
+    )
+    if _count_adts_frames(out.read_bytes()) != frames:
+        raise ClipError(f"audio clip does not have exactly {frames} AAC frames")
+
+
+def _count_adts_frames(data: bytes) -> int:
+    count = 0
+    pos = 0
+    while pos + 7 <= len(data):
+        if data[pos] != 0xFF or data[pos + 1] & 0xF0 != 0xF0:
+            raise ClipError("malformed ADTS stream")
+        length = ((data[pos + 3] & 0x03) << 11) | (data[pos + 4] << 3) | (data[pos + 5] >> 5)
+        if length < 7:
+            raise ClipError("malformed ADTS stream")
+        pos += length
+        count += 1
+    return count
+
+
+def _split_gops(stream: Path, codec: Codec, out_dir: Path) -> int:
+    """Cut the Annex-B stream before each parameter set that opens a GOP; return the count."""
+    data = stream.read_bytes()
+    nals = _nal_starts(data)
+    starts = [pos for pos in nals if _opens_gop(data, pos, codec)]
+    if not starts or starts[0] != nals[0]:
+        raise ClipError("the encoded stream does not start with parameter sets")
+    bounds = [*starts, len(data)]
+    for i in range(len(starts)):
+        (out_dir / f"video-{i:04d}.{codec}").write_bytes(data[bounds[i] : bounds[i + 1]])
+    return len(starts)
+
+
+def _nal_starts(data: bytes) -> list[int]:
+    """Offsets of each start code (3 or 4 bytes) that precedes a NAL unit."""
+    starts = []
+    pos = data.find(b"\x00\x00\x01")
+    while pos >= 0:
+        starts.append(pos - 1 if pos > 0 and data[pos - 1] == 0 else pos)
+        pos = data.find(b"\x00\x00\x01", pos + 3)
+    return starts
+
+
+def _opens_gop(data: bytes, start: int, codec: Codec) -> bool:
+    header = data.index(b"\x00\x00\x01", start) + 3
+    if header >= len(data):
+        return False
+    if codec == "h264":
+        return data[header] & 0x1F == 7  # SPS
+    return (data[header] >> 1) & 0x3F == 32  # VPS
