@@ -13,6 +13,7 @@ from importlib.metadata import entry_points
 import typer
 
 from appliance.cli.export import register as _register_export
+from appliance.cli.ledger import register as _register_ledger
 from appliance.cli.main import register as _register_core
 
 app = typer.Typer(
@@ -31,7 +32,7 @@ def _private_files() -> None:
 
 
 # One line per domain module of the core that contributes commands.
-for _register in (_register_core, _register_export):
+for _register in (_register_core, _register_export, _register_ledger):
     _register(app)
 
 for _point in sorted(entry_points(group="appliance.cli"), key=lambda p: p.name):
