@@ -36,6 +36,7 @@ __all__ = [
     "LocationType",
     "OfficerConfig",
     "RecorderConfig",
+    "RequestsConfig",
     "RetentionConfig",
     "ServerConfig",
     "Settings",
@@ -285,6 +286,42 @@ class VaultConfig(_Section):
     )
 
 
+class RequestsConfig(_Section):
+    """Requests for viewing, copy and deletion, and exports (R-REQ-1..9; design/requests.md)."""
+
+    notice_days: int = Field(
+        default=10,
+        ge=1,
+        le=10,
+        description="Calendar days after receipt (the day of receipt not counted) within which "
+        "the decision is notified (R-REQ-3/4/7); the law allows at most 10.",
+    )
+    due_soon_days: int = Field(
+        default=3, ge=0, le=9, description="Warn (alarm) this many days before a notice is due."
+    )
+    hold_grace_days: int = Field(
+        default=30,
+        ge=0,
+        le=365,
+        description="After a request closes its hold stays this long (time to object), then "
+        "the footage follows its group's retention again.",
+    )
+    max_export_s: int = Field(
+        default=3600, ge=1, description="Longest footage range one export may cover."
+    )
+    max_document_bytes: int = Field(
+        default=20 * 1024**2, ge=1024, description="Largest uploaded document (official letter)."
+    )
+    export_kdf_strength: str = Field(
+        default="moderate",
+        pattern="^(interactive|moderate|sensitive)$",
+        description="argon2id cost of an export's transport passphrase.",
+    )
+    check_interval_s: int = Field(
+        default=60, ge=1, le=3600, description="How often deadlines are checked for alarms."
+    )
+
+
 class GroupConfig(_Section):
     """A retention and disclosure policy shared by cameras (R-RET-2)."""
 
@@ -366,6 +403,7 @@ class Settings(BaseSettings):
     ledger: LedgerConfig = Field(default_factory=LedgerConfig)
     retention: RetentionConfig = Field(default_factory=RetentionConfig)
     vault: VaultConfig = Field(default_factory=VaultConfig)
+    requests: RequestsConfig = Field(default_factory=RequestsConfig)
     groups: list[GroupConfig] = Field(min_length=1, description="Retention groups.")
     cameras: list[CameraConfig] = Field(default_factory=list, description="Cameras.")
 

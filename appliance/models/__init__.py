@@ -20,6 +20,7 @@ from appliance.models.access import (
 from appliance.models.core import Camera, Role, User
 from appliance.models.ledger import LedgerEntry, LedgerSignedHead, LedgerTip
 from appliance.models.media import CameraStatus, Gap, PendingSegment, Run, Segment
+from appliance.models.requests import FootageRequest, RequestDocument, RequestExport, RequestNotice
 from appliance.models.vault import (
     Alarm,
     DestructionRecord,
@@ -40,6 +41,7 @@ __all__ = [
     "CameraGrant",
     "CameraStatus",
     "DestructionRecord",
+    "FootageRequest",
     "Gap",
     "Hold",
     "HoldCamera",
@@ -50,6 +52,9 @@ __all__ = [
     "PendingSegment",
     "PurgeItem",
     "PurgeJob",
+    "RequestDocument",
+    "RequestExport",
+    "RequestNotice",
     "Role",
     "Run",
     "Segment",
