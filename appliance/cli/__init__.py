@@ -15,6 +15,8 @@ import typer
 from appliance.cli.export import register as _register_export
 from appliance.cli.ledger import register as _register_ledger
 from appliance.cli.main import register as _register_core
+from appliance.cli.retention import register as _register_retention
+from appliance.cli.vault import register as _register_vault
 
 app = typer.Typer(
     name="appliance",
@@ -32,7 +34,13 @@ def _private_files() -> None:
 
 
 # One line per domain module of the core that contributes commands.
-for _register in (_register_core, _register_export, _register_ledger):
+for _register in (
+    _register_core,
+    _register_export,
+    _register_ledger,
+    _register_retention,
+    _register_vault,
+):
     _register(app)
 
 for _point in sorted(entry_points(group="appliance.cli"), key=lambda p: p.name):

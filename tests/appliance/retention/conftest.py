@@ -1,9 +1,9 @@
-"""Retention fixtures: one camera per group (general 0/30, operating-room 30/30, daycare 60/90),
-on SQLite by default and on PostgreSQL for the tests marked ``postgres``."""
+"""Retention fixtures: cameras in each group (general 0/30, operating-room 30/30, daycare 60/90),
+on SQLite and, for the tests marked ``postgres``, on PostgreSQL."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +13,9 @@ from appliance.cli.main import initialize
 from appliance.clock import FakeClock
 from appliance.context import AppContext
 from appliance.settings import Settings
-from tests.conftest import SettingsFactory
+from tests.conftest import SettingsFactory, base_config
+
+CtxFactory = Callable[..., AppContext]
 
 
 def group_cameras() -> list[dict[str, Any]]:
@@ -35,33 +37,55 @@ def group_cameras() -> list[dict[str, Any]]:
     ]
 
 
-def _settings(make_settings: SettingsFactory, tmp_path: Path, **extra: Any) -> Settings:
-    return make_settings(
-        cameras=group_cameras(),
-        vault={"kdf_strength": "interactive"},
-        retention={"batch_size": 50, "retired_key_grace_s": 0},
-        **extra,
-    )
+def retention_settings(make_settings: SettingsFactory, **extra: Any) -> Settings:
+    values: dict[str, Any] = {
+        "cameras": group_cameras(),
+        "vault": {"kdf_strength": "interactive"},
+        "retention": {"batch_size": 50, "retired_key_grace_s": 0},
+    }
+    values.update(extra)
+    return make_settings(**values)
 
 
 @pytest.fixture
-def settings(make_settings: SettingsFactory, tmp_path: Path) -> Settings:
-    return _settings(make_settings, tmp_path)
+def settings(make_settings: SettingsFactory) -> Settings:
+    return retention_settings(make_settings)
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def any_ctx(
-    request: pytest.FixtureRequest,
-    make_settings: SettingsFactory,
-    tmp_path: Path,
-    clock: FakeClock,
-) -> Iterator[AppContext]:
-    """An initialised context on SQLite, then on PostgreSQL."""
-    extra: dict[str, Any] = {}
+def backend(request: pytest.FixtureRequest) -> str | None:
+    """None for SQLite, else a fresh PostgreSQL database URL."""
     if request.param == "postgres":
-        extra["database"] = {"url": request.getfixturevalue("pg_url")}
-    settings = _settings(make_settings, tmp_path, **extra)
-    initialize(settings, clock)
-    context = AppContext.open(settings, clock)
-    yield context
-    context.close()
+        url: str = request.getfixturevalue("pg_url")
+        return url
+    return None
+
+
+@pytest.fixture
+def make_ctx(
+    make_settings: SettingsFactory, clock: FakeClock, backend: str | None, tmp_path: Path
+) -> Iterator[CtxFactory]:
+    """Initialise and open a context; keyword arguments replace settings sections
+    (``storage`` is merged into the base one, which holds the tmp dirs)."""
+    opened: list[AppContext] = []
+
+    def factory(**extra: Any) -> AppContext:
+        if backend is not None:
+            extra.setdefault("database", {"url": backend})
+        if "storage" in extra:
+            extra["storage"] = {**base_config(tmp_path)["storage"], **extra["storage"]}
+        settings = retention_settings(make_settings, **extra)
+        initialize(settings, clock)
+        context = AppContext.open(settings, clock)
+        opened.append(context)
+        return context
+
+    yield factory
+    for context in opened:
+        context.close()
+
+
+@pytest.fixture
+def any_ctx(make_ctx: CtxFactory) -> AppContext:
+    """An initialised context on SQLite, then on PostgreSQL."""
+    return make_ctx()
