@@ -117,44 +117,49 @@ def _prepare(entry: NewEntry) -> _Prepared:
 
 
 class _Waiter:
-    __slots__ = ("entries", "error", "seqs")
+    __slots__ = ("done", "entries", "error", "seqs")
 
     def __init__(self, entries: list[_Prepared]) -> None:
         self.entries = entries
         self.seqs: list[int] | None = None
         self.error: BaseException | None = None
+        self.done = threading.Event()  # set when committed, failed, or made the next leader
 
 
 class _GroupCommit:
-    """Appends from many threads share transactions: one leader writes everything queued.
+    """Appends from many threads share transactions: one leader commits everything queued.
 
     With ``synchronous=FULL`` each commit costs an fsync; batching waiting appends into one
-    commit is what makes thousands of durable appends per second possible.
+    commit is what makes thousands of durable appends per second possible. The leader commits
+    one batch (its own entries included), hands leadership to the first waiter queued meanwhile,
+    and wakes only the waiters of its batch.
     """
 
     def __init__(self, ledger: Ledger) -> None:
         self._ledger = ledger
-        self._cv = threading.Condition()
+        self._lock = threading.Lock()
         self._queue: list[_Waiter] = []
         self._busy = False
 
     def submit(self, entries: list[_Prepared]) -> list[int]:
         waiter = _Waiter(entries)
-        with self._cv:
+        with self._lock:
             self._queue.append(waiter)
-            while waiter.seqs is None and waiter.error is None:
-                if self._busy:
-                    self._cv.wait()
-                    continue
-                self._busy = True
+            lead = not self._busy
+            self._busy = True
+        if not lead:
+            waiter.done.wait()
+        if waiter.seqs is None and waiter.error is None:  # leading (first, or handed over)
+            with self._lock:
                 batch, self._queue = self._queue, []
-                self._cv.release()
-                try:
-                    self._commit(batch)
-                finally:
-                    self._cv.acquire()
+            self._commit(batch)
+            with self._lock:
+                if self._queue:
+                    self._queue[0].done.set()  # the next leader
+                else:
                     self._busy = False
-                    self._cv.notify_all()
+            for other in batch:
+                other.done.set()
         if waiter.error is not None:
             raise LedgerUnavailable(f"ledger write failed: {waiter.error}") from waiter.error
         assert waiter.seqs is not None
