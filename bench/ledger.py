@@ -169,9 +169,8 @@ def main() -> None:
                 with psycopg.connect(server.admin_dsn, autocommit=True) as pg:
                     fsync = pg.execute("SHOW fsync").fetchone()
                     sync = pg.execute("SHOW synchronous_commit").fetchone()
-                print(
-                    f"PostgreSQL (fsync={fsync and fsync[0]}, synchronous_commit={sync and sync[0]})"
-                )
+                settings = f"fsync={fsync and fsync[0]}, synchronous_commit={sync and sync[0]}"
+                print(f"PostgreSQL ({settings})")
                 db = Database(server.create_database())
                 db.migrate()
                 run(db, key_dir, args.entries, args.batch, args.single, args.threads)
