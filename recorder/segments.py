@@ -269,22 +269,22 @@ class SegmentIndexer:
             os.close(job.fd)
         job.temp_path.rename(job.final_path)
         fsync_dir(job.final_path.parent)
-        segment = _segment_row(
-            job.summary,
-            relpath=job.relpath,
-            run_id=job.run_id,
-            size_bytes=job.size_bytes,
-            blake2b_hex=job.blake2b_hex,
-            vault_key_id=job.vault_key_id,
-            sealed_key=job.sealed_key,
-            created_ms=now,
-        )
         # The file is durable and its key is in pending_segment: a failed insert (database
         # busy, ledger unavailable) is retried, and failing that, re-indexed at the next start.
         for attempt in range(_INSERT_ATTEMPTS):
+            segment = _segment_row(
+                job.summary,
+                relpath=job.relpath,
+                run_id=job.run_id,
+                size_bytes=job.size_bytes,
+                blake2b_hex=job.blake2b_hex,
+                vault_key_id=job.vault_key_id,
+                sealed_key=job.sealed_key,
+                created_ms=now,
+            )
             try:
                 with self._db.session() as session:
-                    return _insert_segment(session, segment.model_copy(), self._on_indexed)
+                    return _insert_segment(session, segment, self._on_indexed)
             except Exception:
                 if attempt + 1 == _INSERT_ATTEMPTS:
                     raise

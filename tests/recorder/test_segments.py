@@ -63,7 +63,8 @@ def test_indexed_segment_is_durable_readable_and_in_the_ledger(
     entries = ctx.ledger.entries(events=[EventType.segment_created])
     assert len(entries) == 1
     assert entries[0].data["blake2b"] == segment.blake2b_hex
-    assert entries[0].ref == str(segment.id)
+    assert segment.id is not None and entries[0].ref == str(segment.id)
+    assert entries[0].data["segment_id"] == segment.id
 
 
 def test_reconcile_after_a_crash_at_each_step(ctx: AppContext, h264_clip: Clip) -> None:

@@ -145,6 +145,9 @@ def test_nal_helpers(h264_clip: Clip) -> None:
         pos += 4 + size
     assert kinds == [7, 8]
     assert parameter_sets("h264", h264_clip[1][0]) == b""
+    # A payloader repeating the parameter sets in the same access unit is not a change.
+    sps_pps = key_frame[: key_frame.find(b"\x00\x00\x01\x06")]  # up to the SEI
+    assert parameter_sets("h264", sps_pps + key_frame) == params
     converted = annexb_to_length_prefixed(b"\x00\x00\x00\x01\x67ab\x00\x00\x01\x68c")
     assert converted == b"\x00\x00\x00\x03\x67ab\x00\x00\x00\x02\x68c"
     assert annexb_to_length_prefixed(b"no start code") == b"no start code"
