@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from typing import Any
+
+from fastapi import Depends, FastAPI
+from fastapi.openapi.utils import get_openapi
 
 from api.errors import install_error_handlers
-from api.routes import health
+from api.routes import auth, cameras, health, timeline, users, viewing
+from api.security import check_routes, describe_security, public
 from appliance import __version__
+from appliance.access import AccessService
 from appliance.context import AppContext
+from appliance.viewing import ViewingService
 
 __all__ = ["create_app"]
 
@@ -19,9 +25,45 @@ def create_app(ctx: AppContext) -> FastAPI:
         description="Staff web viewer and the request API for data subjects' representatives "
         "and agencies. Every route needs an authenticated principal with an explicit role, "
         "except those marked public.",
+        # The schema is served by a route of ours (declared public below); no CDN-based docs UI.
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.ctx = ctx
+    app.state.access = AccessService(ctx.db, ctx.clock, ctx.settings.server, ctx.ledger)
+    app.state.viewing = ViewingService(
+        ctx.db, ctx.clock, ctx.settings, ctx.ledger, ctx.vault, ctx.live
+    )
     install_error_handlers(app)
-    for router in (health.router,):
+    for router in (
+        health.router,
+        auth.router,
+        users.router,
+        cameras.router,
+        timeline.router,
+        viewing.router,
+    ):
         app.include_router(router)
+    _install_openapi(app)
+    check_routes(app)  # deny by default: refuse to start with an undeclared route
     return app
+
+
+def _install_openapi(app: FastAPI) -> None:
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(
+                title=app.title,
+                version=app.version,
+                description=app.description,
+                routes=app.routes,
+            )
+            app.openapi_schema = describe_security(app, schema)
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+    @app.get("/api/openapi.json", include_in_schema=False, dependencies=[Depends(public)])
+    def openapi_json() -> dict[str, Any]:
+        return openapi()

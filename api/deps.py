@@ -1,4 +1,7 @@
-"""Dependencies shared by the routers: the context, a database session, the clock."""
+"""Dependencies shared by the routers: the context, a database session, the principal.
+
+Every route also depends on ``require(Role...)`` or ``public`` (``api.security``): deny by default.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +11,20 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlmodel import Session
 
+from api.security import authenticate, get_access, public, require
+from appliance.access import AccessService, Principal
 from appliance.context import AppContext
 
-__all__ = ["ContextDep", "SessionDep", "get_context", "get_session"]
+__all__ = [
+    "AccessDep",
+    "ContextDep",
+    "CurrentPrincipal",
+    "SessionDep",
+    "get_context",
+    "get_session",
+    "public",
+    "require",
+]
 
 
 def get_context(request: Request) -> AppContext:
@@ -27,3 +41,9 @@ def get_session(ctx: ContextDep) -> Iterator[Session]:
 
 
 SessionDep = Annotated[Session, Depends(get_session)]
+
+
+AccessDep = Annotated[AccessService, Depends(get_access)]
+
+# Who is asking; a route still needs ``require(...)`` to say which roles it admits.
+CurrentPrincipal = Annotated[Principal, Depends(authenticate)]

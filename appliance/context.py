@@ -17,6 +17,7 @@ from appliance.settings import Settings
 
 if TYPE_CHECKING:
     from appliance.vault import Vault
+    from appliance.viewing.live import LiveHub
 
 __all__ = ["AppContext"]
 
@@ -47,6 +48,13 @@ class AppContext:
     def ledger(self) -> Ledger:
         """The tamper-evident ledger on this context's database (design/ledger.md)."""
         return Ledger.open(self.settings, self.db, self.clock)
+
+    @cached_property
+    def live(self) -> LiveHub:
+        """Where the recorder in this process offers its live feeds to the viewer (live view)."""
+        from appliance.viewing.live import LiveHub
+
+        return LiveHub()
 
     def close(self) -> None:
         self.db.dispose()

@@ -176,6 +176,9 @@ class AccessService:
         if not verify_password(user.password_hash, password):
             self._count_failure(session, user, now)
             return "wrong password"
+        if permits(user.role, Permission.agency_api):
+            # An agency acts through its scoped API token; a browser session would not be scoped.
+            return "agency accounts sign in with their API token"
         if user.totp_secret is None:
             return None
         if not totp_code:
@@ -689,7 +692,7 @@ class AccessService:
 def _public_reason(reason: str) -> str:
     # Say why only when it tells an attacker nothing new (the password was already right,
     # or the account is locked whatever is typed); everything else reads the same.
-    if reason.startswith(("account locked", "TOTP code required", "wrong TOTP")):
+    if reason.startswith(("account locked", "TOTP code required", "wrong TOTP", "agency")):
         return reason
     return "invalid username or password"
 
