@@ -19,7 +19,7 @@ from sqlmodel import col, select
 from appliance.context import AppContext
 from appliance.media import PrivateKeyFileOpener, build_fmp4, iter_packets
 from appliance.models.media import Run, Segment
-from appliance.settings import CameraConfig
+from appliance.settings import CameraConfig, LocationType
 from recorder.segments import SegmentIndexer
 from recorder.status import StatusBoard
 from recorder.vaultkey import VaultPublicKey
@@ -48,7 +48,7 @@ def hostile_stream(tmp_path: Path) -> Path:
 
 def test_parameter_change_jumps_and_garbage(ctx: AppContext, hostile_stream: Path) -> None:
     camera = CameraConfig.model_construct(
-        id="cam01", name="x", location="x", location_type="lobby", url=str(hostile_stream),
+        id="cam01", name="x", location="x", location_type=LocationType.lobby, url=str(hostile_stream),
         group="general", enabled=True,
     )  # fmt: skip
     indexer = SegmentIndexer(ctx.db, ctx.clock)
