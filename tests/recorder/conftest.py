@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -195,3 +196,31 @@ def frame_needles(frames: list[bytes], count: int = 16, size: int = 32) -> list[
     step = max(1, len(frames) // count)
     picked = [f for f in frames[::step] if len(f) > 3 * size][:count]
     return [f[len(f) // 2 : len(f) // 2 + size] for f in picked]
+
+
+def to_toml(data: dict[str, Any], prefix: str = "") -> str:
+    """Enough TOML for a configuration dict (tables, arrays of tables, scalars, lists)."""
+
+    def value(item: Any) -> str:
+        if isinstance(item, bool):
+            return "true" if item else "false"
+        if isinstance(item, int | float):
+            return repr(item)
+        if isinstance(item, str):
+            return json.dumps(item, ensure_ascii=False)
+        return "[" + ", ".join(value(v) for v in item) + "]"
+
+    def is_tables(item: Any) -> bool:
+        return isinstance(item, list) and bool(item) and isinstance(item[0], dict)
+
+    lines = [
+        f"{k} = {value(v)}" for k, v in data.items() if not isinstance(v, dict) and not is_tables(v)
+    ]
+    for key, item in data.items():
+        name = f"{prefix}{key}"
+        if isinstance(item, dict):
+            lines += ["", f"[{name}]", to_toml(item, f"{name}.")]
+        elif is_tables(item):
+            for table in item:
+                lines += ["", f"[[{name}]]", to_toml(table, f"{name}.")]
+    return "\n".join(lines)

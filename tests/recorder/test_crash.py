@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import json
 import random
 import signal
 import subprocess
@@ -32,38 +31,11 @@ from tests.recorder.conftest import (
     segments_of,
     served_frames,
     sim_kwargs,
+    to_toml,
     wait_for,
 )
 
 OpenCtx = Callable[[dict[str, Any]], AppContext]
-
-
-def to_toml(data: dict[str, Any], prefix: str = "") -> str:
-    """Enough TOML for a configuration dict (tables, arrays of tables, scalars, lists)."""
-
-    def value(item: Any) -> str:
-        if isinstance(item, bool):
-            return "true" if item else "false"
-        if isinstance(item, int | float):
-            return repr(item)
-        if isinstance(item, str):
-            return json.dumps(item, ensure_ascii=False)
-        return "[" + ", ".join(value(v) for v in item) + "]"
-
-    def is_tables(item: Any) -> bool:
-        return isinstance(item, list) and bool(item) and isinstance(item[0], dict)
-
-    lines = [
-        f"{k} = {value(v)}" for k, v in data.items() if not isinstance(v, dict) and not is_tables(v)
-    ]
-    for key, item in data.items():
-        name = f"{prefix}{key}"
-        if isinstance(item, dict):
-            lines += ["", f"[{name}]", to_toml(item, f"{name}.")]
-        elif is_tables(item):
-            for table in item:
-                lines += ["", f"[[{name}]]", to_toml(table, f"{name}.")]
-    return "\n".join(lines)
 
 
 def _has_segments(ctx: AppContext, count: int) -> bool:

@@ -48,9 +48,14 @@ def hostile_stream(tmp_path: Path) -> Path:
 
 def test_parameter_change_jumps_and_garbage(ctx: AppContext, hostile_stream: Path) -> None:
     camera = CameraConfig.model_construct(
-        id="cam01", name="x", location="x", location_type=LocationType.lobby, url=str(hostile_stream),
-        group="general", enabled=True,
-    )  # fmt: skip
+        id="cam01",
+        name="x",
+        location="x",
+        location_type=LocationType.lobby,
+        url=str(hostile_stream),
+        group="general",
+        enabled=True,
+    )
     indexer = SegmentIndexer(ctx.db, ctx.clock)
     deps = WorkerDeps(
         db=ctx.db,
