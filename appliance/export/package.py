@@ -31,11 +31,12 @@ from typing import Any
 import nacl.bindings as sodium
 import nacl.exceptions
 import nacl.pwhash
-from nacl.public import PrivateKey, PublicKey, SealedBox
+from nacl.public import PublicKey, SealedBox
 from nacl.secret import SecretBox
 from nacl.signing import SigningKey, VerifyKey
 
 from appliance.errors import IntegrityError, NotFound, ValidationFailed
+from appliance.media.sealing import SegmentKeyOpener
 
 __all__ = [
     "FORMAT",
@@ -366,15 +367,15 @@ def _file_key(header: PackageHeader, passphrase: str) -> bytes:
         raise IntegrityError(f"passphrase slot is malformed: {exc}") from exc
 
 
-def unseal_vault_slot(header: PackageHeader, private_key: PrivateKey) -> bytes:
-    """The content key from the vault slot (the vault owns ``private_key``)."""
+def unseal_vault_slot(header: PackageHeader, opener: SegmentKeyOpener) -> bytes:
+    """The content key from the vault slot; ``opener`` is the unlocked vault."""
     slot = header.slot("vault")
     if slot is None:
         raise NotFound("the package has no vault slot")
     try:
-        return bytes(SealedBox(private_key).decrypt(bytes.fromhex(slot["sealed_key"])))
-    except nacl.exceptions.CryptoError as exc:
-        raise IntegrityError("the vault slot does not open with this key") from exc
+        return opener.open_segment_key(str(slot["key_id"]), bytes.fromhex(slot["sealed_key"]))
+    except (KeyError, ValueError) as exc:
+        raise IntegrityError(f"the vault slot is malformed: {exc}") from exc
 
 
 def _unzip(archive: bytes) -> dict[str, bytes]:

@@ -10,7 +10,8 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from nacl.public import PrivateKey
+from nacl.exceptions import CryptoError
+from nacl.public import PrivateKey, SealedBox
 from nacl.signing import SigningKey
 from typer.testing import CliRunner
 
@@ -169,12 +170,24 @@ def test_inner_checks_catch_a_swapped_video_and_an_edited_manifest(
     assert [c.name for c in report.failed] == ["file video/extra.mp4"]
 
 
+class _Opener:
+    def __init__(self, key: PrivateKey) -> None:
+        self.key = key
+
+    def open_segment_key(self, vault_key_id: str, sealed_key: bytes) -> bytes:
+        assert vault_key_id == "v1"
+        try:
+            return bytes(SealedBox(self.key).decrypt(sealed_key))
+        except CryptoError as exc:
+            raise IntegrityError("does not open") from exc
+
+
 def test_the_vault_slot_opens_with_the_vault_key(package: bytes, vault: PrivateKey) -> None:
     header = read_header(package)
-    file_key = unseal_vault_slot(header, vault)
+    file_key = unseal_vault_slot(header, _Opener(vault))
     assert open_package(package, file_key=file_key).files["video/cam01.mp4"] == VIDEO
     with pytest.raises(IntegrityError):
-        unseal_vault_slot(header, PrivateKey.generate())
+        unseal_vault_slot(header, _Opener(PrivateKey.generate()))
 
 
 def test_build_refuses_bad_input(key: SigningKey) -> None:
