@@ -130,16 +130,19 @@ def run(db: Database, key_dir: Path, entries: int, batch: int, single: int, thre
         _line(f"append_many, {batch} per transaction", _rate(count, seconds), "appends/s", targets)
 
     ledger.sign_head()
-    start = time.perf_counter()
-    report = ledger.verify()
-    seconds = time.perf_counter() - start
-    assert report.ok, report.summary()
-    _line(
-        f"verify {report.entries_checked:,} entries",
-        _rate(report.entries_checked, seconds),
-        "entries/s",
-        [("target 200,000/s", TARGET_VERIFY)],
-    )
+    # The first pass reads pages just written (PostgreSQL also sets their hint bits then); a
+    # verification on site reads a ledger written over days, like the second pass.
+    for label in ("first pass", "second pass"):
+        start = time.perf_counter()
+        report = ledger.verify()
+        seconds = time.perf_counter() - start
+        assert report.ok, report.summary()
+        _line(
+            f"verify {report.entries_checked:,} entries, {label}",
+            _rate(report.entries_checked, seconds),
+            "entries/s",
+            [("target 200,000/s", TARGET_VERIFY)],
+        )
 
 
 def main() -> None:

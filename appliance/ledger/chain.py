@@ -1,11 +1,11 @@
 """The hash chain, as pure functions (no I/O): canonical encodings and the entry hash.
 
 An entry's hash is ``BLAKE2b-256(prev_hash || E)`` where ``E`` is the UTF-8 of the JSON array
-``[seq, ts_ms, event, actor, camera_id, ref, data]`` written with no spaces, non-ASCII kept as is
-(Python's ``json`` with ``ensure_ascii=False, separators=(",", ":")``); ``data`` is the stored
-canonical JSON text of the entry's data, embedded as a string; ``camera_id``/``ref`` may be null.
-The first entry's ``prev_hash`` is ``GENESIS`` (32 zero bytes). design/ledger.md has the details
-an outside verifier needs.
+``[seq, ts_ms, event, actor, camera_id, ref]`` written with no spaces and non-ASCII kept as is
+(Python's ``json`` with ``ensure_ascii=False, separators=(",", ":")``; ``camera_id``/``ref`` may
+be null), followed directly by the entry's stored canonical data JSON (``canonical_data``). The
+array delimits itself, so the concatenation is unambiguous. The first entry's ``prev_hash`` is
+``GENESIS`` (32 zero bytes). design/ledger.md has the details an outside verifier needs.
 """
 
 from __future__ import annotations
@@ -77,7 +77,7 @@ def entry_preimage(
     data: str,
 ) -> bytes:
     """The bytes hashed (after the previous hash) for one entry."""
-    return _ENCODE([seq, ts_ms, event, actor, camera_id, ref, data]).encode()
+    return _ENCODE([seq, ts_ms, event, actor, camera_id, ref]).encode() + data.encode()
 
 
 def entry_hash(

@@ -516,8 +516,8 @@ class Ledger:
         if self._db.is_sqlite:
             cur = driver.cursor()
         else:
-            cur = driver.cursor(name="ledger_walk")  # server-side: rows arrive in batches
-            cur.itersize = _FETCH_ROWS
+            # Server-side, so rows arrive in batches; binary, so bytea needs no hex decoding.
+            cur = driver.cursor(name="ledger_walk", binary=True)
         try:
             cur.execute(sql, args)
             while batch := cur.fetchmany(_FETCH_ROWS):

@@ -63,8 +63,9 @@ def walk_chain(
                     f"entry {expected} is missing (the next entry is {seq})",
                     matched,
                 )
+            # chain.entry_hash, inlined: this loop is the verification speed.
             digest = blake2b(
-                prev + encode([seq, ts_ms, event, actor, camera_id, ref, data]).encode(),
+                prev + encode([seq, ts_ms, event, actor, camera_id, ref]).encode() + data.encode(),
                 digest_size=HASH_BYTES,
             ).digest()
             if digest != stored:

@@ -43,19 +43,21 @@ def test_non_json_data_is_refused(bad: dict[str, object]) -> None:
 def test_entry_hash_is_blake2b_of_prev_and_json_array() -> None:
     # The documented encoding (design/ledger.md), recomputed independently.
     pre = json.dumps(
-        [7, 123, "purge", "retention", "cam01", None, '{"n":1}'],
-        ensure_ascii=False,
-        separators=(",", ":"),
+        [7, 123, "purge", "retention", "cam01", None], ensure_ascii=False, separators=(",", ":")
     ).encode()
+    pre += b'{"n":1}'
+    assert pre == b'[7,123,"purge","retention","cam01",null]{"n":1}'
     want = hashlib.blake2b(GENESIS + pre, digest_size=32).digest()
     assert entry_hash(GENESIS, 7, 123, "purge", "retention", "cam01", None, '{"n":1}') == want
 
 
 def test_fields_are_not_ambiguous() -> None:
-    # Moving text between adjacent fields must change the hash.
+    # Moving text between adjacent fields, or into the data, must change the hash.
     a = entry_hash(GENESIS, 1, 1, "logout", "ab", "c", None, "{}")
     b = entry_hash(GENESIS, 1, 1, "logout", "a", "bc", None, "{}")
-    assert a != b
+    c = entry_hash(GENESIS, 1, 1, "logout", "a", "bc", "]", "{}")
+    d = entry_hash(GENESIS, 1, 1, "logout", "a", "bc", None, "]{}")
+    assert len({a, b, c, d}) == 4
 
 
 def test_walk_accepts_an_intact_chain_and_names_the_first_bad_entry() -> None:
