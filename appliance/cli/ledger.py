@@ -54,6 +54,13 @@ def _day(text: str, settings: Settings) -> datetime:
     return datetime.combine(day, time(0), tzinfo=settings.zone)
 
 
+def _paper(text: str) -> tuple[int, str]:
+    seq, _, prefix = text.partition(":")
+    if not seq.strip().isdigit() or not prefix.strip():
+        raise ValidationFailed(f"--paper {text!r}: expected SEQ:HASH, e.g. 1234:90306db9f95ec7ae")
+    return int(seq), prefix
+
+
 def _write(path: Path, text: str, encoding: str = "utf-8") -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding=encoding, newline="")
@@ -74,18 +81,23 @@ def register(app: typer.Typer) -> None:
             list[Path] | None,
             typer.Option("--head", help="An exported head (JSON) to check against; repeatable."),
         ] = None,
+        paper: Annotated[
+            list[str] | None,
+            typer.Option(
+                "--paper",
+                help="A head copied from the paper ledger, SEQ:HASH (16+ hex digits); repeatable.",
+            ),
+        ] = None,
     ) -> None:
         """Check every entry, the tip and the signed heads; exit 1 naming the first bad entry."""
         settings = load(config)
         with _context(settings) as ctx:
             heads = [SignedHead.read(path) for path in head or []]
-            reports = [ctx.ledger.verify(h) for h in heads] or [ctx.ledger.verify()]
-        bad = next((r for r in reports if not r.ok), None)
-        report = bad or reports[0]
+            report = ctx.ledger.verify(heads=heads, paper=[_paper(p) for p in paper or []])
         for note in report.notes:
             console.print(f"note: {note}", highlight=False)
-        if bad is not None:
-            err_console.print(f"[bold red]{bad.summary()}[/]", highlight=False)
+        if not report.ok:
+            err_console.print(f"[bold red]{report.summary()}[/]", highlight=False)
             raise typer.Exit(EXIT_TAMPERED)
         console.print(f"[green]{report.summary()}[/]", highlight=False)
 

@@ -382,12 +382,30 @@ class Ledger:
 
     # -- verification ------------------------------------------------------------------------
 
-    def verify(self, head: SignedHead | None = None) -> VerifyReport:
-        """Check the whole chain, the tip, every stored signed head and ``head`` (an exported one).
+    def verify(
+        self,
+        head: SignedHead | None = None,
+        *,
+        heads: Sequence[SignedHead] = (),
+        paper: Sequence[tuple[int, str]] = (),
+    ) -> VerifyReport:
+        """Check the whole chain, the tip and every stored signed head, plus exported heads
+        (``head``, ``heads``) and paper records (seq, hash prefix of 16+ hex digits).
 
         Reports the first bad seq; never raises for tampering (``report.raise_if_bad()`` does).
         """
         verify_key = self._verify_key()
+        given = ([head] if head is not None else []) + list(heads)
+        records: list[tuple[int, bytes]] = []
+        for seq, prefix in paper:
+            text = prefix.replace(" ", "").lower()
+            try:
+                want = bytes.fromhex(text)
+            except ValueError:
+                want = b""
+            if len(text) < 16 or len(want) * 2 != len(text):
+                raise ValidationFailed(f"paper record {seq}: give at least 16 hex digits")
+            records.append((seq, want))
         notes: list[str] = []
         with self._snapshot() as (raw, param):
             cur = raw.cursor()
@@ -422,24 +440,35 @@ class Ledger:
                     )
                 if signed.kind == HeadKind.checkpoint and signed.seq >= start_seq:
                     start_seq, start_hash = signed.seq, bytes.fromhex(signed.hash_hex)
-            if head is not None and not head.check_signature(verify_key):
-                return bad(head.seq, "the given head is not signed by this appliance's key")
+            for exported in given:
+                if not exported.check_signature(verify_key):
+                    return bad(
+                        exported.seq,
+                        f"the given head at seq {exported.seq} is not signed by this "
+                        "appliance's key",
+                    )
             if tip_row is None:
                 return bad(None, "the ledger tip row is missing")
             tip_seq, tip_hash = int(tip_row[0]), bytes(tip_row[1])
 
             anchors: dict[int, list[tuple[str, bytes]]] = {}
-            checks = [(f"signed {s.kind} #{i}", s) for i, s in stored if s.kind == HeadKind.head]
-            if head is not None:
-                checks.append((f"the exported head signed at {head.signed_ms}", head))
-            for label, signed in checks:
-                want = bytes.fromhex(signed.hash_hex)
-                if signed.seq > start_seq:
-                    anchors.setdefault(signed.seq, []).append((label, want))
-                elif signed.seq == start_seq and want != start_hash:
-                    return bad(signed.seq, f"the retention checkpoint does not match {label}")
-                elif signed.seq < start_seq:
-                    notes.append(f"{label} (seq {signed.seq}) predates the retention cut")
+            checks = [
+                (f"signed {s.kind} #{i}", s.seq, bytes.fromhex(s.hash_hex))
+                for i, s in stored
+                if s.kind == HeadKind.head
+            ]
+            checks += [
+                (f"the exported head signed at {s.signed_ms}", s.seq, bytes.fromhex(s.hash_hex))
+                for s in given
+            ]
+            checks += [(f"the paper record of seq {seq}", seq, want) for seq, want in records]
+            for label, seq, want in checks:
+                if seq > start_seq:
+                    anchors.setdefault(seq, []).append((label, want))
+                elif seq == start_seq and start_hash[: len(want)] != want:
+                    return bad(seq, f"the retention checkpoint does not match {label}")
+                elif seq < start_seq:
+                    notes.append(f"{label} (seq {seq}) predates the retention cut")
 
             walk = walk_chain(
                 self._stream(raw, param, start_seq, None), start_seq, start_hash, anchors

@@ -36,9 +36,15 @@ def test_head_verify_export_cut(ctx: AppContext, tmp_path: Path) -> None:
     assert signed.exit_code == 0, signed.output
     assert "seq   2" in signed.output and head_file.exists()
 
-    ok = runner.invoke(app, ["ledger", "verify", *config, "--head", str(head_file)])
+    hash_line = next(line for line in signed.output.splitlines() if line.startswith("hash"))
+    paper = "2:" + hash_line.removeprefix("hash").replace(" ", "")
+    ok = runner.invoke(
+        app, ["ledger", "verify", *config, "--head", str(head_file), "--paper", paper]
+    )
     assert ok.exit_code == 0, ok.output
-    assert "ledger verified" in ok.output
+    assert "ledger verified" in ok.output and "3 signed heads match" in ok.output
+    wrong = runner.invoke(app, ["ledger", "verify", *config, "--paper", "2:" + "0" * 32])
+    assert wrong.exit_code == 1 and "paper record" in wrong.output
 
     out = tmp_path / "관리대장.csv"
     exported = runner.invoke(

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from appliance.errors import LedgerTampered
+from appliance.errors import LedgerTampered, ValidationFailed
 from appliance.ledger import EventType, NewEntry, SignedHead, canonical_data, entry_hash
 from tests.appliance.ledger.conftest import Backend
 
@@ -144,6 +144,24 @@ def test_rewritten_chain_is_caught_by_a_signed_head(backend: Backend) -> None:
     assert _bad_seq(backend) == head.seq  # the stored signed head
     backend.execute("DELETE FROM ledger_signed_head")
     assert _bad_seq(backend, head) == head.seq  # the exported copy
+    # ... and the 32 hex digits the paper ledger keeps of it.
+    paper = [(head.seq, head.hash_hex[:32])]
+    report = backend.ledger.verify(paper=paper)
+    assert not report.ok and report.first_bad_seq == head.seq
+    assert "paper record" in (report.problem or "")
+
+
+def test_paper_records_match_an_untouched_ledger(backend: Backend) -> None:
+    _fill(backend)
+    head = backend.ledger.sign_head()
+    printed = head.to_text(backend.ledger.zone)
+    hash_line = next(line for line in printed.splitlines() if line.startswith("hash"))
+    prefix = hash_line.removeprefix("hash").strip()  # "90306db9 f95ec7ae ..." as printed
+    _fill(backend, 3)
+    report = backend.ledger.verify(paper=[(head.seq, prefix)])
+    assert report.ok and report.heads_checked == 2  # the stored head and the paper record
+    with pytest.raises(ValidationFailed):
+        backend.ledger.verify(paper=[(head.seq, "abcd")])  # too short to mean anything
 
 
 def test_forged_heads_are_refused(backend: Backend) -> None:
