@@ -187,10 +187,12 @@ class RequestService:
         *,
         actor: str,
         data: dict[str, Any],
+        new: RequestState | None = None,
     ) -> None:
-        """Move the state machine, save, and append the ledger entry (last)."""
-        decision = Decision(request.decision) if request.decision else None
-        new = next_state(RequestState(request.state), action, decision)
+        """Move the state machine (to ``new`` if the caller checked the move before changing
+        the row), save, and append the ledger entry (last)."""
+        if new is None:
+            new = next_state(RequestState(request.state), action, _decision(request))
         request.state = new.value
         request.updated_ms = self._now()
         session.add(request)
@@ -485,6 +487,7 @@ class RequestService:
                     raise ValidationFailed(
                         f"destruction record #{record_id} is not about the requested cameras"
                     )
+            new_state = next_state(RequestState(request.state), Action.decide, _decision(request))
             d = decision.decision
             approving = d in (Decision.accepted, Decision.partial)
             request.decision = d.value
@@ -517,6 +520,7 @@ class RequestService:
                 session,
                 request,
                 Action.decide,
+                new=new_state,
                 actor=actor,
                 data={
                     "decision": d.value,
@@ -1085,6 +1089,10 @@ class RequestService:
             counts[entry.status.value] += 1
         counts["open_requests"] = len(report.entries)
         return counts
+
+
+def _decision(request: FootageRequest) -> Decision | None:
+    return Decision(request.decision) if request.decision else None
 
 
 def _or(value: int | None, default: int) -> int:

@@ -1,0 +1,251 @@
+"""RequestService against a real database, vault, ledger and retention: deletion, the
+operating-room rule, postponement, withdrawal, fees, encrypted documents, fail closed."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+from sqlmodel import select
+
+from appliance.clock import FakeClock
+from appliance.context import AppContext
+from appliance.errors import Conflict, LedgerUnavailable, PermissionDenied, ValidationFailed
+from appliance.ledger import EventType
+from appliance.models import DestructionRecord, FootageRequest, Hold, Segment
+from appliance.requests import (
+    Channel,
+    DeadlineStatus,
+    Decision,
+    DecisionInput,
+    DocumentKind,
+    NewRequest,
+    RefusalGround,
+    RequesterKind,
+    RequestKind,
+    RequestService,
+    RequestState,
+    Upload,
+)
+from appliance.retention import get_hold
+from appliance.settings import Settings
+from tests.appliance.requests.footage import astronaut_clip, store_segment
+from tests.conftest import SettingsFactory, base_config
+
+HOUR = 3_600_000
+DAY = 86_400_000
+
+
+@pytest.fixture
+def settings(make_settings: SettingsFactory, tmp_path: Any) -> Settings:
+    cameras = base_config(tmp_path)["cameras"]
+    cameras.append(
+        {
+            "id": "or01",
+            "name": "수술실 1",
+            "location": "3층 수술실",
+            "location_type": "operating_room",
+            "url": "rtsp://127.0.0.1:8554/or01",
+            "group": "operating-room",
+        }
+    )
+    return make_settings(cameras=cameras, requests={"hold_grace_days": 0})
+
+
+@pytest.fixture
+def service(ctx: AppContext) -> RequestService:
+    return RequestService(ctx)
+
+
+def _new(kind: RequestKind, camera: str, start: int, who: RequesterKind = RequesterKind.subject,
+         **kw: Any) -> NewRequest:  # fmt: skip
+    return NewRequest(kind, who, "홍길동", (camera,), start, start + 2000, **kw)
+
+
+def _verified(service: RequestService, new: NewRequest, **kw: Any) -> FootageRequest:
+    request = service.receive(new, actor="officer1")
+    assert request.id is not None
+    return service.verify_identity(
+        request.id, id_document="주민등록증", checked_by="officer1", actor="officer1", **kw
+    )
+
+
+def test_deletion_releases_its_own_hold_and_destroys_the_footage(
+    ctx: AppContext, service: RequestService, clock: FakeClock
+) -> None:
+    start = clock.now_ms() - HOUR
+    store_segment(ctx, "cam01", start, astronaut_clip(2))
+    request = _verified(service, _new(RequestKind.deletion, "cam01", start))
+    assert request.id is not None and request.hold_id is not None
+    assert service.propose(request.id).decision is Decision.accepted
+    service.decide(request.id, DecisionInput(Decision.accepted), actor="officer1")
+    with pytest.raises(Conflict):
+        service.execute_deletion(request.id, actor="officer1")  # notify first
+    service.notify(request.id, channel=Channel.mail, actor="officer1")
+    result = service.execute_deletion(request.id, actor="officer1")
+    assert result.segments == 1 and result.record_ids
+    with ctx.db.session() as session:
+        assert session.exec(select(Segment)).all() == []
+        record = session.get(DestructionRecord, result.record_ids[0])
+        assert record is not None and record.reason == "deletion request"
+        assert not get_hold(session, request.hold_id).active
+    assert service.get(request.id).state == RequestState.fulfilled.value
+    service.close(request.id, actor="officer1")
+
+
+def test_operating_room_footage_follows_r_req_9(
+    ctx: AppContext, service: RequestService, clock: FakeClock
+) -> None:
+    start = clock.now_ms() - HOUR
+    store_segment(ctx, "or01", start, astronaut_clip(1))
+    subject = _verified(service, _new(RequestKind.copy, "or01", start))
+    assert subject.id is not None
+    proposal = service.propose(subject.id)
+    assert proposal.decision is Decision.refused and proposal.ground is RefusalGround.other_law
+    with pytest.raises(PermissionDenied, match="R-REQ-9"):
+        service.decide(subject.id, DecisionInput(Decision.accepted), actor="officer1")
+    consented = _verified(
+        service, _new(RequestKind.copy, "or01", start), consent_ref="전원 동의서 2026-01"
+    )
+    assert consented.id is not None
+    service.decide(consented.id, DecisionInput(Decision.accepted), actor="officer1")
+    mediation = _verified(
+        service,
+        _new(
+            RequestKind.copy, "or01", start, RequesterKind.mediation, letter_reference="중재원-77"
+        ),
+    )
+    assert mediation.id is not None
+    assert service.propose(mediation.id).decision is Decision.accepted
+    # Deleting operating-room footage within its 30-day minimum is refused by law.
+    deletion = _verified(service, _new(RequestKind.deletion, "or01", start))
+    assert deletion.id is not None
+    assert service.propose(deletion.id).ground is RefusalGround.other_law
+
+
+def test_postponement_then_decision_and_the_korean_notices(
+    ctx: AppContext, service: RequestService, clock: FakeClock
+) -> None:
+    start = clock.now_ms() - HOUR
+    request = _verified(service, _new(RequestKind.viewing, "cam01", start))
+    assert request.id is not None
+    until = clock.now_ms() + 20 * DAY
+    service.decide(
+        request.id,
+        DecisionInput(
+            Decision.postponed, reason="수사기관의 수사 진행 중", postponed_until_ms=until
+        ),
+        actor="officer1",
+    )
+    notice = service.notify(request.id, channel=Channel.email, actor="officer1")
+    assert "연기 통지서" in notice.body_html and "수사기관의 수사 진행 중" in notice.body_html
+    assert "이의제기 방법" in notice.body_html and "1833-6972" in notice.body_html
+    assert service.deadline(service.get(request.id)) == (DeadlineStatus.open, until)
+    clock.advance(timedelta(days=15))
+    service.decide(
+        request.id,
+        DecisionInput(
+            Decision.partial,
+            ground=RefusalGround.others_privacy,
+            reason="다른 환자가 식별되는 구간 제외",
+            approved_start_ms=start,
+            approved_end_ms=start + 1000,
+            viewing_ms=clock.now_ms() + DAY,
+            viewing_place="본원 회의실",
+            officer="김보호",
+            fee_krw=5000,
+        ),
+        actor="officer1",
+    )
+    second = service.notify(request.id, channel=Channel.in_person, actor="officer1")
+    html = second.body_html
+    assert "열람 일부 승인 통지서" in html and "본원 회의실" in html and "5,000원" in html
+    assert "마스킹" in html and "제한 사유" in html
+    assert len(service.notices(request.id)) == 2
+    record = service.record_fee(request.id, 3000, "USB 실비", actor="officer1")
+    assert record.fee_krw == 3000
+    fees = [
+        e.data.get("fee_krw")
+        for e in ctx.ledger.entries(
+            refs=[str(request.id)], events=[EventType.request_state], limit=None
+        )
+    ]
+    assert fees[-1] == 3000
+
+
+def test_withdrawal_releases_the_hold_at_once_with_no_grace(
+    ctx: AppContext, service: RequestService, clock: FakeClock
+) -> None:
+    request = service.receive(_new(RequestKind.viewing, "cam02", clock.now_ms() - HOUR),
+                              actor="officer1")  # fmt: skip
+    assert request.id is not None and request.hold_id is not None
+    closed = service.close(request.id, actor="officer1", note="요청인 철회", withdrawn=True)
+    assert closed.state == RequestState.closed.value
+    with ctx.db.session() as session:
+        assert not get_hold(session, request.hold_id).active
+    with pytest.raises(Conflict):
+        service.close(request.id, actor="officer1")
+
+
+def test_receipt_rules_and_encrypted_documents(
+    ctx: AppContext, service: RequestService, clock: FakeClock
+) -> None:
+    now = clock.now_ms()
+    with pytest.raises(ValidationFailed, match="official letter"):
+        service.receive(_new(RequestKind.copy, "cam01", now - HOUR, RequesterKind.police),
+                        actor="officer1")  # fmt: skip
+    with pytest.raises(ValidationFailed):
+        service.receive(_new(RequestKind.copy, "cam01", now + HOUR), actor="officer1")
+    letter = Upload(DocumentKind.power_of_attorney, "위임장.pdf", "application/pdf",
+                    b"%PDF power of attorney for Hong")  # fmt: skip
+    request = service.receive(_new(RequestKind.copy, "cam01", now - HOUR, RequesterKind.delegate),
+                              actor="officer1", documents=[letter])  # fmt: skip
+    assert request.id is not None
+    (stored,) = service.documents(request.id)
+    assert b"Hong" not in stored.ciphertext and stored.size_bytes == len(letter.data)
+    assert service.read_document(request.id, stored.id or 0)[1] == letter.data
+    with ctx.db.session() as session:
+        raw = session.execute(text("SELECT ciphertext FROM request_document")).scalar_one()
+        assert b"power of attorney" not in raw
+
+
+def test_fail_closed_when_the_ledger_cannot_be_written(
+    ctx: AppContext, service: RequestService, clock: FakeClock
+) -> None:
+    with ctx.db.engine.begin() as conn:
+        conn.execute(text("ALTER TABLE ledger_entry RENAME TO ledger_entry_gone"))
+    with pytest.raises(LedgerUnavailable):
+        service.receive(_new(RequestKind.viewing, "cam01", clock.now_ms() - HOUR),
+                        actor="officer1")  # fmt: skip
+    with ctx.db.session() as session:
+        assert session.exec(select(FootageRequest)).all() == []
+        assert session.exec(select(Hold)).all() == []
+
+
+@pytest.mark.postgres
+def test_the_walk_on_postgresql(make_settings: SettingsFactory, clock: FakeClock,
+                                pg_url: str) -> None:  # fmt: skip
+    from appliance.cli.main import initialize
+
+    settings = make_settings(database={"url": pg_url})
+    initialize(settings, clock)
+    ctx = AppContext.open(settings, clock)
+    try:
+        service = RequestService(ctx)
+        request = _verified(service, _new(RequestKind.existence, "cam01", clock.now_ms() - HOUR))
+        assert request.id is not None
+        proposal = service.propose(request.id)
+        assert proposal.ground is RefusalGround.no_footage
+        service.decide(
+            request.id,
+            DecisionInput(Decision.refused, ground=proposal.ground, reason=proposal.reason),
+            actor="officer1",
+        )
+        service.notify(request.id, channel=Channel.mail, actor="officer1")
+        assert service.close(request.id, actor="officer1").state == RequestState.closed.value
+        assert service.list_requests(open_only=True) == []
+        assert ctx.ledger.verify().ok
+    finally:
+        ctx.close()
