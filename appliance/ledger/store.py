@@ -152,14 +152,16 @@ class _GroupCommit:
         if waiter.seqs is None and waiter.error is None:  # leading (first, or handed over)
             with self._lock:
                 batch, self._queue = self._queue, []
-            self._commit(batch)
-            with self._lock:
-                if self._queue:
-                    self._queue[0].done.set()  # the next leader
-                else:
-                    self._busy = False
-            for other in batch:
-                other.done.set()
+            try:
+                self._commit(batch)
+            finally:  # whatever happens, never leave the queue without a leader
+                with self._lock:
+                    if self._queue:
+                        self._queue[0].done.set()  # the next leader
+                    else:
+                        self._busy = False
+                for other in batch:
+                    other.done.set()
         if waiter.error is not None:
             raise LedgerUnavailable(f"ledger write failed: {waiter.error}") from waiter.error
         assert waiter.seqs is not None
