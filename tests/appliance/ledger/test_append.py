@@ -8,6 +8,7 @@ import textwrap
 import threading
 
 import pytest
+from sqlalchemy import event
 from sqlmodel import select
 
 from appliance.errors import ValidationFailed
@@ -144,3 +145,30 @@ def test_bad_entries_are_refused_before_anything_is_written(
     with pytest.raises(ValidationFailed, match=message):
         backend.ledger.append_many([NewEntry(EventType.logout, "kim"), entry])
     assert backend.ledger.tip().seq == 1
+
+
+def test_concurrent_appends_share_commits(sqlite_backend: Backend) -> None:
+    """Group commit: appends waiting while another commits go into one transaction together."""
+    commits = 0
+
+    def count(_conn: object) -> None:
+        nonlocal commits
+        commits += 1
+
+    event.listen(sqlite_backend.db.engine, "commit", count)
+    ledger = sqlite_backend.ledger
+    start = threading.Barrier(8)
+
+    def work() -> None:
+        start.wait()
+        for i in range(50):
+            ledger.append(EventType.view_live_end, actor="kim", ref=str(i))
+
+    threads = [threading.Thread(target=work) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    event.remove(sqlite_backend.db.engine, "commit", count)
+    assert ledger.tip().seq == 400
+    assert commits < 400, "every append had a transaction of its own"
