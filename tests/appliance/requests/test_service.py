@@ -3,6 +3,7 @@ operating-room rule, postponement, withdrawal, fees, encrypted documents, fail c
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -10,12 +11,14 @@ import pytest
 from sqlalchemy import text
 from sqlmodel import select
 
+from appliance.cli.main import initialize
 from appliance.clock import FakeClock
 from appliance.context import AppContext
 from appliance.errors import Conflict, LedgerUnavailable, PermissionDenied, ValidationFailed
 from appliance.ledger import EventType
-from appliance.models import DestructionRecord, FootageRequest, Hold, Segment
+from appliance.models import Alarm, DestructionRecord, FootageRequest, Hold, Segment
 from appliance.requests import (
+    ALARM_OVERDUE,
     Channel,
     DeadlineStatus,
     Decision,
@@ -29,6 +32,7 @@ from appliance.requests import (
     RequestState,
     Upload,
 )
+from appliance.requests.service import create_service
 from appliance.retention import get_hold
 from appliance.settings import Settings
 from tests.appliance.requests.footage import astronaut_clip, store_segment
@@ -227,8 +231,6 @@ def test_fail_closed_when_the_ledger_cannot_be_written(
 @pytest.mark.postgres
 def test_the_walk_on_postgresql(make_settings: SettingsFactory, clock: FakeClock,
                                 pg_url: str) -> None:  # fmt: skip
-    from appliance.cli.main import initialize
-
     settings = make_settings(database={"url": pg_url})
     initialize(settings, clock)
     ctx = AppContext.open(settings, clock)
@@ -249,3 +251,25 @@ def test_the_walk_on_postgresql(make_settings: SettingsFactory, clock: FakeClock
         assert ctx.ledger.verify().ok
     finally:
         ctx.close()
+
+
+def test_the_deadline_service_raises_the_overdue_alarm(
+    ctx: AppContext, service: RequestService, clock: FakeClock
+) -> None:
+    request = service.receive(_new(RequestKind.existence, "cam01", clock.now_ms() - HOUR),
+                              actor="officer1")  # fmt: skip
+    clock.advance(timedelta(days=12))
+    watcher = create_service(ctx)
+    watcher.start()
+    try:
+        deadline = time.monotonic() + 30
+        alarms: list[Alarm] = []
+        while time.monotonic() < deadline and not alarms:
+            with ctx.db.session() as session:
+                alarms = list(session.exec(select(Alarm).where(Alarm.kind == ALARM_OVERDUE)).all())
+            time.sleep(0.05)
+        assert [a.subject for a in alarms] == [f"request:{request.id}"]
+        assert watcher.alive()
+    finally:
+        watcher.stop()
+    assert not watcher.alive()
