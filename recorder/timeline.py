@@ -73,7 +73,12 @@ class WallClockMap:
     time_base: Fraction
 
     def wall_ms(self, ts: int) -> int:
-        return self.anchor_wall_ms + int((ts - self.anchor_ts) * self.time_base * 1000)
+        # Integer arithmetic, truncating toward zero like SegmentHead.wall_ms (Fraction is
+        # slow, and this runs on the recorder's per-key-frame path).
+        scaled = (ts - self.anchor_ts) * self.time_base.numerator * 1000
+        den = self.time_base.denominator
+        offset = scaled // den if scaled >= 0 else -(-scaled // den)
+        return self.anchor_wall_ms + offset
 
     def reanchored(self, ts: int, now_ms: int, floor_ms: int) -> WallClockMap:
         """This map, or a new one anchored at (ts, now) if it drifted; never below ``floor_ms``."""

@@ -239,20 +239,21 @@ class SegmentWriter:
 
     def add(self, sample: Sample) -> None:
         """Append one sample; a full chunk is encrypted and written."""
-        size = len(sample.data)
+        self.add_raw(
+            sample.stream_index, sample.data, sample.pts, sample.dts, sample.duration, sample.is_key
+        )
+
+    def add_raw(
+        self, stream_index: int, data: bytes, pts: int, dts: int, duration: int, is_key: bool
+    ) -> None:
+        """``add`` without building a Sample (the recorder's per-packet path)."""
+        size = len(data)
         if size + 64 > MAX_MESSAGE_BYTES:
             raise MediaError(f"sample of {size} bytes is too large")
         self._records.append(
-            _RECORD.pack(
-                sample.stream_index,
-                _FLAG_KEY if sample.is_key else 0,
-                size,
-                sample.pts,
-                sample.dts,
-                sample.duration,
-            )
+            _RECORD.pack(stream_index, _FLAG_KEY if is_key else 0, size, pts, dts, duration)
         )
-        self._payloads.append(sample.data)
+        self._payloads.append(data)
         self._pending += size + _RECORD.size
         self.samples += 1
         self.payload_bytes += size

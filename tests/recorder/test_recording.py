@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -190,3 +191,32 @@ def test_statuses_and_audio_while_others_record(tmp_path: Path, open_recorder_ct
     check_camera_segments(ctx, "cam01", with_audio)
     check_camera_segments(ctx, "cam02", with_audio)
     check_camera_segments(ctx, "cam05", served_frames())
+
+
+def test_a_camera_that_hangs_is_detected(tmp_path: Path, open_recorder_ctx: OpenCtx) -> None:
+    """A camera whose connection stays open but sends nothing: the socket timeout ends the
+    session (no read blocks forever), and recording resumes when it answers again."""
+    with CameraSimulator(1, **sim_kwargs()) as sim:
+        ctx = open_recorder_ctx(
+            recorder_config(tmp_path, [camera_entry("cam01", sim.url("cam1"))], rtsp_timeout_s=1.5)
+        )
+        service = RecorderService(ctx)
+        service.start()
+        server = sim._proc  # the RTSP server process: frozen to play a hung camera
+        assert server is not None
+        try:
+            wait_for(lambda: len(segments_of(ctx, "cam01")) >= 1, 30, "footage")
+            server.send_signal(signal.SIGSTOP)
+            try:
+                wait_for(
+                    lambda: service.status()["cam01"].state is not CameraState.recording,
+                    15,
+                    "the hang to be noticed",
+                )
+            finally:
+                server.send_signal(signal.SIGCONT)
+            count = len(segments_of(ctx, "cam01"))
+            wait_for(lambda: len(segments_of(ctx, "cam01")) >= count + 2, 30, "footage again")
+        finally:
+            service.stop()
+    check_camera_segments(ctx, "cam01", served_frames())

@@ -1,0 +1,265 @@
+"""Ingest benchmark: the recorder against 30 x ``ffmpeg -c copy -f segment`` on the same cameras.
+
+    .venv/bin/python -m bench.ingest                       # 30 cameras, 60 s windows, search
+    .venv/bin/python -m bench.ingest --window 30 --search ""   # quicker, no max-camera search
+
+Simulated cameras (recorder.sim): 1080p H.264 at 4 Mbit/s, 25 fps, a key frame every 2 s.
+The recorder runs as ``appliance run --only recorder`` in its own process, encrypting to a temp
+data dir; its CPU is utime+stime of that process from /proc over the steady window (after the
+warm-up), as % of one core; its memory is the largest VmRSS seen in the window. Then, on the same
+simulator, the baseline: N ffmpeg processes (how Frigate records, no encryption), CPU and VmRSS
+summed over them. Ratios are printed against the baseline and the issue's targets (CPU <= 1.0 x
+baseline, RSS <= 300 MB). The simulator's own CPU is printed too: it shares the 2 cores.
+
+Lost frames: every stored segment is decrypted and each frame is located in the clip the
+simulator loops; a frame missing between two stored ones within a run counts as lost. The search
+steps the camera count up and reports the largest count with no lost frame.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from appliance.cli.main import initialize
+from appliance.clock import SystemClock
+from appliance.context import AppContext
+from appliance.media import PrivateKeyFileOpener, iter_packets
+from appliance.settings import Settings
+from recorder.sim import CameraSimulator
+from recorder.sim._clips import prepare_clip
+from tests.recorder.conftest import (
+    camera_entry,
+    recorder_config,
+    segments_of,
+    to_toml,
+    vcl_signature,
+)
+
+TICKS_S = os.sysconf("SC_CLK_TCK")
+TARGET_CPU_RATIO = 1.0
+TARGET_RSS_MB = 300.0
+SIM: dict[str, Any] = {
+    "width": 1920,
+    "height": 1080,
+    "bitrate_kbps": 4000,
+    "gop_s": 2.0,
+    "clip_duration_s": 10,
+}
+
+
+def cpu_ticks(pid: int) -> int:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])  # utime, stime
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def sim_pid() -> int:
+    """The RTSP server process started by this process's simulator."""
+    me = str(os.getpid())
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if stat.rsplit(")", 1)[1].split()[1] == me and b"rtsp_server.py" in cmdline:
+            return int(entry.name)
+    raise RuntimeError("simulator process not found")
+
+
+@dataclass
+class Window:
+    cpu_pct: float  # of one core
+    rss_mb: float
+    sim_cpu_pct: float
+
+
+def measure(pids: list[int], warmup_s: float, window_s: float) -> Window:
+    """CPU of ``pids`` (and the simulator) over the window after the warm-up; peak RSS sum."""
+    time.sleep(warmup_s)
+    server = sim_pid()
+    start = sum(cpu_ticks(p) for p in pids), cpu_ticks(server), time.monotonic()
+    peak = 0.0
+    deadline = start[2] + window_s
+    while time.monotonic() < deadline:
+        peak = max(peak, sum(rss_mb(p) for p in pids))
+        time.sleep(1.0)
+    elapsed = time.monotonic() - start[2]
+    used = sum(cpu_ticks(p) for p in pids) - start[0]
+    sim_used = cpu_ticks(server) - start[1]
+    return Window(100 * used / TICKS_S / elapsed, peak, 100 * sim_used / TICKS_S / elapsed)
+
+
+def run_recorder(
+    sim: CameraSimulator, cameras: int, root: Path, warmup_s: float, window_s: float
+) -> tuple[Window, AppContext]:
+    entries = [camera_entry(f"cam{i:03d}", sim.url(f"cam{i}")) for i in range(1, cameras + 1)]
+    data = recorder_config(root, entries, segment_target_s=60)
+    settings = Settings(**data)
+    initialize(settings, SystemClock())
+    config = root / "appliance.toml"
+    config.write_text(to_toml(data), encoding="utf-8")
+    with (root / "recorder.log").open("wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-c", "from appliance.cli import app; app()", "run", "--only",
+             "recorder", "--config", str(config)],
+            stdout=log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    try:
+        window = measure([proc.pid], warmup_s, window_s)
+    finally:
+        proc.send_signal(signal.SIGTERM)  # clean stop: the current segments are indexed
+        proc.wait(60)
+    return window, AppContext.open(settings, SystemClock())
+
+
+def run_ffmpeg(
+    sim: CameraSimulator, cameras: int, root: Path, warmup_s: float, window_s: float
+) -> Window:
+    procs = []
+    for i in range(1, cameras + 1):
+        out = root / f"ff{i}"
+        out.mkdir(parents=True)
+        procs.append(
+            subprocess.Popen(
+                [
+                    "ffmpeg",
+                    "-nostdin",
+                    "-loglevel",
+                    "error",
+                    "-rtsp_transport",
+                    "tcp",
+                    "-i",
+                    sim.url(f"cam{i}"),
+                    "-c",
+                    "copy",
+                    "-f",
+                    "segment",
+                    "-segment_time",
+                    "60",
+                    str(out / "%03d.mp4"),
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        )
+    try:
+        return measure([p.pid for p in procs], warmup_s, window_s)
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            proc.wait(30)
+
+
+def lost_frames(ctx: AppContext, cameras: int) -> tuple[int, int]:
+    """(frames stored, frames missing between stored ones within a run), over all cameras."""
+    clip = prepare_clip(
+        None, "h264", SIM["width"], SIM["height"], SIM["bitrate_kbps"], 25, SIM["gop_s"],
+        SIM["clip_duration_s"], False,
+    )  # fmt: skip
+    import av
+
+    stream = b"".join(p.read_bytes() for p in clip.video_files())
+    with tempfile.NamedTemporaryFile(suffix=".h264") as tmp:
+        tmp.write(stream)
+        tmp.flush()
+        with av.open(tmp.name, format="h264") as container:
+            served = [vcl_signature(bytes(p)) for p in container.demux(video=0) if p.size]
+    position = {sig: i for i, sig in enumerate(served)}
+    opener = PrivateKeyFileOpener(ctx.settings.storage.key_dir)
+    stored = lost = 0
+    for i in range(1, cameras + 1):
+        last: dict[int | None, int] = {}
+        for segment in segments_of(ctx, f"cam{i:03d}"):
+            for sample in iter_packets(segment, opener, ctx.settings.segments_dir):
+                index = position.get(vcl_signature(sample.data))
+                stored += 1
+                if index is None:
+                    lost += 1  # a damaged frame counts as lost
+                    continue
+                previous = last.get(segment.run_id)
+                if previous is not None:
+                    lost += (index - previous - 1) % len(served)
+                last[segment.run_id] = index
+    return stored, lost
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--cameras", type=int, default=30)
+    parser.add_argument("--warmup", type=float, default=10.0)
+    parser.add_argument("--window", type=float, default=60.0)
+    parser.add_argument("--search", default="60,90,120,150", help="camera counts to try")
+    parser.add_argument("--search-window", type=float, default=20.0)
+    args = parser.parse_args(argv)
+    print(f"load average before: {os.getloadavg()}")
+    root = Path(tempfile.mkdtemp(prefix="bench-ingest-"))
+    results: dict[str, Any] = {}
+    try:
+        with CameraSimulator(args.cameras, **SIM) as sim:
+            rec, ctx = run_recorder(sim, args.cameras, root / "rec", args.warmup, args.window)
+            stored, lost = lost_frames(ctx, args.cameras)
+            ctx.close()
+            shutil.rmtree(root / "rec")
+            base = run_ffmpeg(sim, args.cameras, root / "ff", args.warmup, args.window)
+            shutil.rmtree(root / "ff")
+        results.update(rec=rec, base=base)
+        print(f"\n{args.cameras} cameras, 1080p H.264 4 Mbit/s, {args.window:.0f} s window")
+        print(f"recorder (encrypting): CPU {rec.cpu_pct:5.1f} % of one core,"
+              f" RSS {rec.rss_mb:6.0f} MB   (simulator {rec.sim_cpu_pct:.0f} %)")  # fmt: skip
+        print(
+            f"ffmpeg -c copy x {args.cameras}: CPU {base.cpu_pct:5.1f} %,"
+            f" RSS {base.rss_mb:6.0f} MB   (simulator {base.sim_cpu_pct:.0f} %)"
+        )
+        print(
+            f"ratio CPU recorder/ffmpeg: {rec.cpu_pct / base.cpu_pct:.2f} x"
+            f" (target <= {TARGET_CPU_RATIO})"
+        )
+        print(
+            f"ratio RSS recorder/ffmpeg: {rec.rss_mb / base.rss_mb:.3f} x;"
+            f" recorder RSS / target: {rec.rss_mb / TARGET_RSS_MB:.2f} x (target <= 300 MB)"
+        )
+        print(f"frames stored {stored}, lost {lost}")
+        best = 0
+        for count in [int(c) for c in args.search.split(",") if c.strip()]:
+            with CameraSimulator(count, **SIM) as sim:
+                step_root = root / f"search{count}"
+                win, ctx = run_recorder(sim, count, step_root, 5.0, args.search_window)
+                stored, lost = lost_frames(ctx, count)
+                ctx.close()
+                shutil.rmtree(step_root)
+            print(f"search: {count} cameras: recorder CPU {win.cpu_pct:.0f} %, RSS "
+                  f"{win.rss_mb:.0f} MB, simulator CPU {win.sim_cpu_pct:.0f} %, "
+                  f"frames {stored}, lost {lost}")  # fmt: skip
+            if lost:
+                break
+            best = count
+        if args.search:
+            print(f"most cameras recorded with no lost frame: {best} (target >= 100)")
+        print(f"load average after: {os.getloadavg()}")
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
