@@ -16,6 +16,7 @@ import hashlib
 import io
 from collections import deque
 from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from fractions import Fraction
@@ -180,6 +181,58 @@ def _clipped(boxes: Sequence[Box], width: int, height: int) -> list[Box]:
     return [c for c in (clip_box(b, width, height) for b in boxes) if c is not None]
 
 
+class _Detections:
+    """Runs the detectors on a worker thread while the caller decodes and encodes (OpenCV and
+    libx264 release the GIL), and feeds the results to the box memories in frame order."""
+
+    def __init__(self, plan: MaskPlan, summary: MaskSummary) -> None:
+        opts = plan.options
+        self._opts = opts
+        self._summary = summary
+        self._faces = FaceDetector(
+            scale_factor=opts.face_scale_factor, min_neighbors=opts.face_min_neighbors
+        )
+        self._people = PersonDetector(detect_width=opts.person_detect_width)
+        self.faces = BoxMemory(back=opts.face_every_n - 1, forward=opts.face_hold_frames)
+        self.people = BoxMemory(back=opts.person_every_n - 1, forward=opts.person_hold_frames)
+        # A frame is encoded once every detection whose window may reach back to it has run.
+        self.lag = max(self.faces.back if opts.faces else 0, self.people.back if opts.people else 0)
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mask-detect")
+        self._queue: deque[tuple[int, Future[tuple[list[Box], list[Box]]]]] = deque()
+
+    def _detect(self, grey: Plane, faces: bool, people: bool) -> tuple[list[Box], list[Box]]:
+        opts = self._opts
+        found_faces = self._faces.detect(grey) if faces else []
+        found_people = self._people.detect(grey) if people else []
+        return (
+            [expand_box(b, opts.face_margin) for b in found_faces],
+            [expand_box(b, opts.person_margin) for b in found_people],
+        )
+
+    def submit(self, index: int, grey: Plane) -> None:
+        """Detect on frame ``index``; ``grey`` must not change until it is resolved."""
+        opts = self._opts
+        faces = opts.faces and index % opts.face_every_n == 0
+        people = opts.people and index % opts.person_every_n == 0
+        if faces or people:
+            self._queue.append((index, self._pool.submit(self._detect, grey, faces, people)))
+
+    def resolve_through(self, index: int) -> None:
+        """Wait for every detection up to frame ``index`` and remember its boxes."""
+        while self._queue and self._queue[0][0] <= index:
+            frame, future = self._queue.popleft()
+            faces, people = future.result()
+            if self._opts.faces and frame % self._opts.face_every_n == 0:
+                self.faces.add(frame, faces)
+                self._summary.detections[MaskKind.face.value] += len(faces)
+            if self._opts.people and frame % self._opts.person_every_n == 0:
+                self.people.add(frame, people)
+                self._summary.detections[MaskKind.person.value] += len(people)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+
 @dataclass
 class _Pending:
     index: int
@@ -203,18 +256,13 @@ def mask_video(
     regions and the ``start_ms``/``end_ms`` trim are in that clock. Audio is never exported.
     """
     opts = plan.options
-    faces = FaceDetector(scale_factor=opts.face_scale_factor, min_neighbors=opts.face_min_neighbors)
-    people = PersonDetector(detect_width=opts.person_detect_width)
-    face_memory = BoxMemory(back=opts.face_every_n - 1, forward=opts.face_hold_frames)
-    person_memory = BoxMemory(back=opts.person_every_n - 1, forward=opts.person_hold_frames)
-    # A frame is encoded once every detection whose window may reach back to it has run.
-    lag = max(face_memory.back if opts.faces else 0, person_memory.back if opts.people else 0)
     summary = MaskSummary(
         officer_regions=[r.as_dict() for r in plan.officer_regions],
         exemptions=[r.as_dict() for r in plan.exemptions],
         options={k: (v.value if isinstance(v, StrEnum) else v) for k, v in asdict(opts).items()},
     )
     out_buffer = io.BytesIO()
+    detections = _Detections(plan, summary)
     try:
         with av.open(io.BytesIO(source), "r") as container:
             if not container.streams.video:
@@ -241,8 +289,10 @@ def mask_video(
                     masked = _mask_frame(
                         item.planes,
                         {
-                            MaskKind.face: _clipped(face_memory.at(item.index), width, height),
-                            MaskKind.person: _clipped(person_memory.at(item.index), width, height),
+                            MaskKind.face: _clipped(detections.faces.at(item.index), width, height),
+                            MaskKind.person: _clipped(
+                                detections.people.at(item.index), width, height
+                            ),
                         },
                         _clipped(
                             regions_at(plan.officer_regions, item.t_ms, width, height),
@@ -280,27 +330,25 @@ def mask_video(
                         frame = frame.reformat(format="yuv420p")
                     planes = _Planes(np.asarray(frame.to_ndarray(), np.uint8), width, height)
                     n = summary.frames
-                    if opts.faces and n % opts.face_every_n == 0:
-                        found = faces.detect(planes.y)
-                        face_memory.add(n, [expand_box(b, opts.face_margin) for b in found])
-                        summary.detections[MaskKind.face.value] += len(found)
-                    if opts.people and n % opts.person_every_n == 0:
-                        found = people.detect(planes.y)
-                        person_memory.add(n, [expand_box(b, opts.person_margin) for b in found])
-                        summary.detections[MaskKind.person.value] += len(found)
+                    detections.submit(n, planes.y)
                     summary.frames += 1
                     if summary.first_ms is None:
                         summary.first_ms = t_ms
                     summary.last_ms = t_ms
                     pending.append(_Pending(n, t_ms, frame.pts, frame.time_base, planes))
-                    while pending and pending[0].index <= n - lag:
+                    # Keep a frame of slack so the worker detects while this thread encodes.
+                    while pending and pending[0].index < n - detections.lag - 1:
+                        detections.resolve_through(pending[0].index + detections.lag)
                         emit(pending.popleft())
                 while pending:
+                    detections.resolve_through(pending[0].index + detections.lag)
                     emit(pending.popleft())
                 for packet in encoder.encode(None):
                     output.mux(packet)
     except av.error.FFmpegError as exc:
         raise MediaError(f"masking failed: {exc}") from exc
+    finally:
+        detections.close()
     if summary.frames == 0:
         raise MediaError("no frame of the source lies in the requested range")
     return MaskedVideo(out_buffer.getvalue(), summary)
