@@ -170,6 +170,38 @@ def run_ffmpeg(
             proc.wait(30)
 
 
+def demux_floor(urls: list[str]) -> None:
+    """PyAV demux only, one thread per camera, nothing stored: the floor of any PyAV design."""
+    import threading
+
+    import av
+
+    def read(url: str) -> None:
+        options = {"rtsp_transport": "tcp", "allowed_media_types": "video"}
+        with av.open(url, options=options, timeout=(10.0, None)) as container:
+            for packet in container.demux(video=0):
+                bytes(packet)
+
+    threads = [threading.Thread(target=read, args=(u,), daemon=True) for u in urls]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+
+def run_floor(sim: CameraSimulator, cameras: int, warmup_s: float, window_s: float) -> Window:
+    urls = [sim.url(f"cam{i}") for i in range(1, cameras + 1)]
+    proc = subprocess.Popen(
+        [sys.executable, "-c", f"from bench.ingest import demux_floor; demux_floor({urls!r})"],
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        return measure([proc.pid], warmup_s, window_s)
+    finally:
+        proc.kill()
+        proc.wait()
+
+
 def lost_frames(ctx: AppContext, cameras: int) -> tuple[int, int]:
     """(frames stored, frames missing between stored ones within a run), over all cameras."""
     clip = prepare_clip(
@@ -213,7 +245,6 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     print(f"load average before: {os.getloadavg()}")
     root = Path(tempfile.mkdtemp(prefix="bench-ingest-"))
-    results: dict[str, Any] = {}
     try:
         with CameraSimulator(args.cameras, **SIM) as sim:
             rec, ctx = run_recorder(sim, args.cameras, root / "rec", args.warmup, args.window)
@@ -222,7 +253,7 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(root / "rec")
             base = run_ffmpeg(sim, args.cameras, root / "ff", args.warmup, args.window)
             shutil.rmtree(root / "ff")
-        results.update(rec=rec, base=base)
+            floor = run_floor(sim, args.cameras, args.warmup, args.window)
         print(f"\n{args.cameras} cameras, 1080p H.264 4 Mbit/s, {args.window:.0f} s window")
         print(f"recorder (encrypting): CPU {rec.cpu_pct:5.1f} % of one core,"
               f" RSS {rec.rss_mb:6.0f} MB   (simulator {rec.sim_cpu_pct:.0f} %)")  # fmt: skip
@@ -231,8 +262,13 @@ def main(argv: list[str] | None = None) -> int:
             f" RSS {base.rss_mb:6.0f} MB   (simulator {base.sim_cpu_pct:.0f} %)"
         )
         print(
+            f"PyAV demux only x {args.cameras} (floor): CPU {floor.cpu_pct:5.1f} %,"
+            f" RSS {floor.rss_mb:6.0f} MB   (simulator {floor.sim_cpu_pct:.0f} %)"
+        )
+        print(
             f"ratio CPU recorder/ffmpeg: {rec.cpu_pct / base.cpu_pct:.2f} x"
-            f" (target <= {TARGET_CPU_RATIO})"
+            f" (target <= {TARGET_CPU_RATIO}); floor/ffmpeg {floor.cpu_pct / base.cpu_pct:.2f} x;"
+            f" recorder/floor {rec.cpu_pct / floor.cpu_pct:.2f} x"
         )
         print(
             f"ratio RSS recorder/ffmpeg: {rec.rss_mb / base.rss_mb:.3f} x;"

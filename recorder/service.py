@@ -16,6 +16,7 @@ from appliance.errors import NotFound
 from appliance.ledger import EventType
 from appliance.models.media import Gap, Run, Segment
 from recorder.fanout import PacketFanout
+from recorder.memory import release_free_memory, tune_allocator
 from recorder.segments import ReconcileReport, SegmentIndexer, reconcile
 from recorder.status import FailReason, StatusBoard, StatusInfo
 from recorder.vaultkey import VaultPublicKey
@@ -38,13 +39,14 @@ class RecorderService:
             ctx.db,
             ctx.clock,
             on_indexed=self._on_indexed,
-            after_index=lambda s: self.status_board.segment_indexed(s.camera_id, s.end_ms),
+            after_index=self._after_index,
         )
         self.workers: dict[str, CameraWorker] = {}
         self.report: ReconcileReport | None = None
 
     def start(self) -> None:
         settings = self.ctx.settings
+        tune_allocator()
         vault_key = VaultPublicKey(settings.storage.key_dir)
         self.report = reconcile(
             self.ctx.db, settings.segments_dir, self.ctx.clock, on_indexed=self._on_indexed
@@ -94,6 +96,10 @@ class RecorderService:
             return self.workers[camera_id].fanout
         except KeyError as exc:
             raise NotFound(f"camera {camera_id} is not being recorded") from exc
+
+    def _after_index(self, segment: Segment) -> None:
+        self.status_board.segment_indexed(segment.camera_id, segment.end_ms)
+        release_free_memory()
 
     def _on_indexed(self, session: Session, segment: Segment) -> None:
         """The ledger entry of a new segment, in the row's own transaction (R-REC-4): the

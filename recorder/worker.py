@@ -146,7 +146,14 @@ class CameraWorker:
 
     def _open(self) -> Any:
         timeout_s = self.deps.config.rtsp_timeout_s
-        options = {"rtsp_transport": "tcp", "timeout": str(int(timeout_s * 1_000_000))}
+        options = {
+            "rtsp_transport": "tcp",
+            "timeout": str(int(timeout_s * 1_000_000)),
+            # The SDP and the first key frame give the parameters: probe briefly (faster
+            # reconnects, and less memory held per camera).
+            "analyzeduration": "1000000",
+            "probesize": "1000000",
+        }
         if not self.audio_allowed:
             # Audio is never even set up, let alone stored (R-REC-3).
             options["allowed_media_types"] = "video"

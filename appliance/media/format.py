@@ -235,7 +235,8 @@ class SegmentWriter:
 
     def _push(self, plain: bytes, *, ad: bytes | None = None, tag: int = _TAG_MESSAGE) -> None:
         cipher = crypto_secretstream_xchacha20poly1305_push(self._state, plain, ad, tag)
-        self._write(_U32.pack(len(cipher)) + cipher)
+        self._write(_U32.pack(len(cipher)))
+        self._write(cipher)
 
     def add(self, sample: Sample) -> None:
         """Append one sample; a full chunk is encrypted and written."""
