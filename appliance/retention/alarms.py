@@ -25,20 +25,20 @@ class AlarmKind(StrEnum):
 
 
 def raise_alarm(
-    session: Session, kind: AlarmKind, message: str, now_ms: int, subject: str = ""
+    session: Session, kind: AlarmKind | str, message: str, now_ms: int, subject: str = ""
 ) -> Alarm:
-    """Open (or refresh) the alarm ``(kind, subject)``."""
+    """Open (or refresh) the alarm ``(kind, subject)``; other domains may use their own kinds
+    (a short snake_case string)."""
+    kind = str(kind)
     alarm = session.exec(
         select(Alarm).where(
-            Alarm.kind == kind.value,
+            Alarm.kind == kind,
             Alarm.subject == subject,
             col(Alarm.cleared_ms).is_(None),
         )
     ).first()
     if alarm is None:
-        alarm = Alarm(
-            kind=kind.value, subject=subject, message=message, raised_ms=now_ms, last_ms=now_ms
-        )
+        alarm = Alarm(kind=kind, subject=subject, message=message, raised_ms=now_ms, last_ms=now_ms)
     else:
         alarm.message, alarm.last_ms = message, now_ms
     session.add(alarm)
@@ -46,11 +46,11 @@ def raise_alarm(
     return alarm
 
 
-def clear_alarm(session: Session, kind: AlarmKind, now_ms: int, subject: str = "") -> bool:
+def clear_alarm(session: Session, kind: AlarmKind | str, now_ms: int, subject: str = "") -> bool:
     """Close the open alarm ``(kind, subject)``; False if none was open."""
     alarm = session.exec(
         select(Alarm).where(
-            Alarm.kind == kind.value,
+            Alarm.kind == str(kind),
             Alarm.subject == subject,
             col(Alarm.cleared_ms).is_(None),
         )

@@ -20,6 +20,7 @@ import hashlib
 import logging
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -49,6 +50,7 @@ log = logging.getLogger(__name__)
 PurgeHook = Callable[[str, int], None]
 
 _CHUNK = 500  # ids per IN (...) list
+_UNLINK_THREADS = 4
 
 
 @dataclass
@@ -77,6 +79,14 @@ def fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def _unlink_dir(item: tuple[Path, list[Path]]) -> None:
+    directory, paths = item
+    for path in paths:
+        path.unlink(missing_ok=True)
+    if directory.is_dir():
+        fsync_dir(directory)
 
 
 def _chunks(ids: Sequence[int], size: int = _CHUNK) -> Iterable[Sequence[int]]:
@@ -281,16 +291,18 @@ class Purger:
                 .join(PurgeItem, col(PurgeItem.segment_id) == Segment.id)
                 .where(PurgeItem.job_id == job_id)
             ).all()
-        dirs: set[Path] = set()
-        for index, relative in enumerate(paths):
+        by_dir: dict[Path, list[Path]] = {}
+        for relative in paths:
             path = self._segments_dir / relative
-            path.unlink(missing_ok=True)
-            dirs.add(path.parent)
-            if index == 0:
-                self._step("unlinking", job_id)
-        for directory in dirs:
-            if directory.is_dir():
-                fsync_dir(directory)
+            by_dir.setdefault(path.parent, []).append(path)
+        if paths:
+            first = self._segments_dir / paths[0]
+            first.unlink(missing_ok=True)
+            self._step("unlinking", job_id)
+        # Unlink is bound by file-system latency, and directories lock separately: a few
+        # threads, one directory each, overlap the waits. Each directory is fsynced once.
+        with ThreadPoolExecutor(max_workers=_UNLINK_THREADS) as pool:
+            list(pool.map(_unlink_dir, by_dir.items()))
         self._step("unlinked", job_id)
 
     def _finish(self, job_id: int) -> None:
