@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import errno
 import logging
+import re
 import threading
 from dataclasses import dataclass, replace
 from enum import StrEnum
@@ -18,7 +19,14 @@ from appliance.clock import Clock
 from appliance.db import Database
 from appliance.models.media import CameraStatus
 
-__all__ = ["CameraState", "FailReason", "StatusBoard", "StatusInfo", "classify_error"]
+__all__ = [
+    "CameraState",
+    "FailReason",
+    "StatusBoard",
+    "StatusInfo",
+    "classify_error",
+    "redact_credentials",
+]
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +65,15 @@ _UNREACHABLE_ERRNOS = {
     errno.ENETDOWN,
     errno.EPIPE,
 }
+
+
+_USERINFO = re.compile(r"(?i)\b(rtsps?|https?)://[^/@\s'\"]*@")
+
+
+def redact_credentials(text: str) -> str:
+    """Remove ``user:password@`` from URLs: FFmpeg's messages quote the camera URL, and the
+    status detail, the run's end reason and the logs must not carry the camera password."""
+    return _USERINFO.sub(lambda m: f"{m.group(1)}://***@", text)
 
 
 def classify_error(exc: BaseException, *, opening: bool = False) -> FailReason:
@@ -123,7 +140,7 @@ class StatusBoard:
                 camera_id,
                 state,
                 reason,
-                detail[:500],
+                redact_credentials(detail)[:500],
                 now,
                 run_id,
                 old.last_segment_end_ms if old else None,

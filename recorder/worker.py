@@ -26,7 +26,13 @@ from appliance.models.media import Gap, Run
 from appliance.settings import CameraConfig, RecorderConfig
 from recorder.fanout import PacketFanout
 from recorder.segments import OpenSegment, SegmentIndexer
-from recorder.status import CameraState, FailReason, StatusBoard, classify_error
+from recorder.status import (
+    CameraState,
+    FailReason,
+    StatusBoard,
+    classify_error,
+    redact_credentials,
+)
 from recorder.timeline import StreamTimeline, WallClockMap, should_cut
 from recorder.vaultkey import VaultPublicKey
 
@@ -184,7 +190,7 @@ class CameraWorker:
         except Exception as exc:
             reason, detail = classify_error(exc), str(exc)
             if reason is FailReason.stream_error:
-                log.warning("camera %s: %s", self.camera.id, exc, exc_info=True)
+                log.warning("camera %s: %s", self.camera.id, redact_credentials(str(exc)))
         finally:
             session.close(reason, detail)
             try:
@@ -483,7 +489,6 @@ class _Session:
                 run = db.get(Run, self.run_id)
                 if run is not None:
                     run.ended_ms = self._last_end_ms or self.deps.clock.now_ms()
-                    run.end_reason = (reason.value or "stopped") + (
-                        f": {detail}"[:150] if reason else ""
-                    )
+                    suffix = f": {redact_credentials(detail)}"[:150] if reason else ""
+                    run.end_reason = (reason.value or "stopped") + suffix
                     db.add(run)

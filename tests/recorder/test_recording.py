@@ -145,7 +145,7 @@ def test_statuses_and_audio_while_others_record(tmp_path: Path, open_recorder_ct
         cameras = [
             camera_entry("cam01", sim.url("plain")),
             camera_entry("cam02", sim.url("consented"), group="or-audio"),
-            camera_entry("cam03", sim.url("locked", credentials=False)),
+            camera_entry("cam03", f"rtsp://admin:wrongpass@127.0.0.1:{sim.port}/locked"),
             camera_entry("cam04", f"rtsp://127.0.0.1:{sim.port}/no-such-camera"),
             camera_entry("cam05", sim.url("locked")),
         ]
@@ -173,11 +173,13 @@ def test_statuses_and_audio_while_others_record(tmp_path: Path, open_recorder_ct
         FailReason.unreachable,
     )
     assert "401" in status["cam03"].detail
+    assert "wrongpass" not in status["cam03"].detail  # camera passwords never leave the config
     for camera_id in ("cam01", "cam02", "cam05"):
         assert status[camera_id].state is CameraState.recording
     with ctx.db.session() as session:
         rows = {r.camera_id: r for r in session.exec(select(CameraStatus)).all()}
-    assert rows["cam03"].state == "stopped"  # after stop(); the reason of the failure stays
+    assert rows["cam03"].state == "stopped"  # after stop()
+    assert all("wrongpass" not in r.detail for r in rows.values())
     assert segments_of(ctx, "cam03") == [] and segments_of(ctx, "cam04") == []
     opener = PrivateKeyFileOpener(ctx.settings.storage.key_dir)
     for camera_id, audio in (("cam01", False), ("cam02", True)):

@@ -7,7 +7,7 @@ import socket
 import av
 import pytest
 
-from recorder.status import FailReason, classify_error
+from recorder.status import FailReason, classify_error, redact_credentials
 from recorder.worker import SLOW_RETRY_S, backoff_s
 
 
@@ -35,6 +35,14 @@ def test_silent_server_times_out_as_unreachable() -> None:
                 timeout=(1.0, 1.0),
             )
     assert classify_error(caught.value, opening=True) is FailReason.unreachable
+
+
+def test_camera_passwords_never_reach_the_status() -> None:
+    message = "Server returned 401 Unauthorized: 'rtsp://admin:s3cret@10.0.0.5:554/ch1'"
+    assert redact_credentials(message) == (
+        "Server returned 401 Unauthorized: 'rtsp://***@10.0.0.5:554/ch1'"
+    )
+    assert redact_credentials("rtsp://10.0.0.5/x") == "rtsp://10.0.0.5/x"
 
 
 def test_other_errors() -> None:
