@@ -1,5 +1,6 @@
-"""Export commands: ``verify-export`` (anyone holding a package) and ``unpack-export`` (the
-recipient, on their own machine: it writes the plaintext MP4s)."""
+"""Export and request commands: ``verify-export`` (anyone holding a package),
+``unpack-export`` (the recipient, on their own machine: it writes the plaintext MP4s), and
+``requests deadlines`` / ``requests notice`` for the officer at the console."""
 
 from __future__ import annotations
 
@@ -64,7 +65,77 @@ def _pinned_key(verify_key: str | None, config: Path | None) -> bytes | None:
         return load_verify_key(settings.storage.key_dir)
 
 
+def _requests_app() -> typer.Typer:
+    requests_app = typer.Typer(help="Requests: deadlines and notices.", no_args_is_help=True)
+
+    @requests_app.command("deadlines")
+    def deadlines(config: ConfigOption = None) -> None:
+        """List open requests by deadline; raise their alarms; exit 1 if any is overdue."""
+        # Imported here: the request service pulls in PyAV and OpenCV, which other commands
+        # do not need at start.
+        from appliance.context import AppContext
+        from appliance.requests.notices import format_when
+        from appliance.requests.service import RequestService
+
+        settings = load(config)
+        with reported():
+            ctx = AppContext.open(settings)
+            try:
+                report = RequestService(ctx).check_deadlines()
+            finally:
+                ctx.close()
+        table = Table(title=f"{len(report.entries)} open request(s)")
+        for column in ("id", "kind", "requester", "state", "status", "deadline"):
+            table.add_column(column)
+        for entry in report.entries:
+            request = entry.request
+            deadline = format_when(entry.deadline_ms, settings.zone) if entry.deadline_ms else "-"
+            table.add_row(
+                str(request.id),
+                request.kind,
+                request.requester_name,
+                request.state,
+                entry.status.value,
+                deadline,
+            )
+        console.print(table)
+        if report.overdue:
+            err_console.print(f"[bold red]{len(report.overdue)} overdue[/]", highlight=False)
+            raise typer.Exit(1)
+
+    @requests_app.command("notice")
+    def notice(
+        request_id: Annotated[int, typer.Argument(help="Request id.")],
+        out: Annotated[
+            Path | None, typer.Option("--out", "-o", help="Write the HTML here.")
+        ] = None,
+        config: ConfigOption = None,
+    ) -> None:
+        """Print the last notice sent for a request (or the draft of its decision) as HTML."""
+        from appliance.context import AppContext
+        from appliance.requests.service import RequestService
+
+        settings = load(config)
+        with reported():
+            ctx = AppContext.open(settings)
+            try:
+                service = RequestService(ctx)
+                sent = service.notices(request_id)
+                body = sent[-1].body_html if sent else service.preview_notice(request_id)
+            finally:
+                ctx.close()
+        if out is None:
+            typer.echo(body)
+        else:
+            out.write_text(body, encoding="utf-8")
+            console.print(f"wrote {out}")
+
+    return requests_app
+
+
 def register(app: typer.Typer) -> None:
+    app.add_typer(_requests_app(), name="requests")
+
     @app.command("verify-export")
     def verify_export(
         package: Annotated[Path, typer.Argument(help="The .cctvexp package file.")],
