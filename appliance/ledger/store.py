@@ -19,7 +19,7 @@ from types import MappingProxyType
 from typing import Any, cast
 
 from nacl.signing import SigningKey
-from sqlalchemy import Connection, Table, delete, func, insert, select, update
+from sqlalchemy import Connection, Table, bindparam, delete, func, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
@@ -39,6 +39,19 @@ __all__ = ["CutResult", "Entry", "Ledger", "NewEntry", "Tip"]
 _ENTRY = cast(Table, LedgerEntry.__table__)  # type: ignore[attr-defined]
 _TIP = cast(Table, LedgerTip.__table__)  # type: ignore[attr-defined]
 _SIGNED = cast(Table, LedgerSignedHead.__table__)  # type: ignore[attr-defined]
+
+# Built once: constructing statements costs more than running them on a small transaction.
+_TIP_COLUMNS = (_TIP.c.seq, _TIP.c.hash, _TIP.c.ts_ms)
+_LOCK_TIP_PG = select(*_TIP_COLUMNS).where(_TIP.c.id == 1).with_for_update()
+_LOCK_TIP_SQLITE = (
+    update(_TIP).where(_TIP.c.id == 1).values(seq=_TIP.c.seq).returning(*_TIP_COLUMNS)
+)
+_INSERT_ENTRY = insert(_ENTRY)
+_MOVE_TIP = (
+    update(_TIP)
+    .where(_TIP.c.id == 1)
+    .values(seq=bindparam("new_seq"), hash=bindparam("new_hash"), ts_ms=bindparam("new_ts_ms"))
+)
 
 _EMPTY: Mapping[str, JSONValue] = MappingProxyType({})
 _DAY_MS = 86_400_000
@@ -248,14 +261,12 @@ class Ledger:
             raise LedgerUnavailable(f"ledger write failed: {exc}") from exc
 
     def _lock_tip(self, conn: Connection) -> tuple[int, bytes, int]:
-        query = select(_TIP.c.seq, _TIP.c.hash, _TIP.c.ts_ms).where(_TIP.c.id == 1)
         if conn.dialect.name == "postgresql":
-            row = conn.execute(query.with_for_update()).first()
+            row = conn.execute(_LOCK_TIP_PG).first()
         else:
-            # A write takes SQLite's one write lock now (waiting up to the busy timeout), so the
-            # read below sees the newest tip and nobody else can move it before we commit.
-            conn.execute(update(_TIP).where(_TIP.c.id == 1).values(seq=_TIP.c.seq))
-            row = conn.execute(query).first()
+            # A write takes SQLite's one write lock now (waiting up to the busy timeout), so what
+            # it returns is the newest tip and nobody else can move it before we commit.
+            row = conn.execute(_LOCK_TIP_SQLITE).first()
         if row is None:
             raise LedgerUnavailable("the ledger tip row is missing: run `appliance ledger verify`")
         return int(row[0]), bytes(row[1]), int(row[2])
@@ -280,8 +291,8 @@ class Ledger:
                     "hash": prev,
                 }
             )
-        conn.execute(insert(_ENTRY), rows)
-        conn.execute(update(_TIP).where(_TIP.c.id == 1).values(seq=seq, hash=prev, ts_ms=ts_ms))
+        conn.execute(_INSERT_ENTRY, rows)
+        conn.execute(_MOVE_TIP, {"new_seq": seq, "new_hash": prev, "new_ts_ms": ts_ms})
         return list(range(first, seq + 1))
 
     # -- reading -----------------------------------------------------------------------------
