@@ -40,6 +40,8 @@ _Officer = Annotated[Principal, Depends(require(Role.officer))]
 _Reader = Annotated[Principal, Depends(require(Role.officer, Role.auditor))]
 RequestId = Annotated[int, Path(ge=1, le=2**31)]
 _CAMERA = r"^[a-z0-9][a-z0-9_-]{0,62}$"
+#: 2100-01-01 UTC: times beyond it are typing errors (and would not format on a notice).
+MAX_MS = 4_102_444_800_000
 _HTML: dict[int | str, dict[str, Any]] = {
     200: {"content": {"text/html": {}}, "description": "Printable HTML (A4)."}
 }
@@ -76,14 +78,14 @@ class RequestIn(BaseModel):
         default="", max_length=200, description="Official letter number (agencies, R-REQ-1)."
     )
     camera_ids: list[Annotated[str, Field(pattern=_CAMERA)]] = Field(min_length=1, max_length=64)
-    start_ms: int = Field(ge=0, le=2**53)
-    end_ms: int = Field(ge=0, le=2**53)
+    start_ms: int = Field(ge=0, le=MAX_MS)
+    end_ms: int = Field(ge=0, le=MAX_MS)
 
 
 class StaffRequestIn(RequestIn):
     channel: Channel = Channel.in_person
     received_ms: int | None = Field(
-        default=None, ge=0, le=2**53, description="When it arrived (default: now)."
+        default=None, ge=0, le=MAX_MS, description="When it arrived (default: now)."
     )
 
 
@@ -194,15 +196,15 @@ class DecisionIn(BaseModel):
     decision: Decision
     reason: str = Field(default="", max_length=2000)
     ground: RefusalGround | None = None
-    viewing_ms: int | None = Field(default=None, ge=0, le=2**53)
+    viewing_ms: int | None = Field(default=None, ge=0, le=MAX_MS)
     viewing_place: str = Field(default="", max_length=300)
     officer: str = Field(default="", max_length=200)
-    postponed_until_ms: int | None = Field(default=None, ge=0, le=2**53)
+    postponed_until_ms: int | None = Field(default=None, ge=0, le=MAX_MS)
     approved_camera_ids: list[Annotated[str, Field(pattern=_CAMERA)]] = Field(
         default_factory=list, max_length=64
     )
-    approved_start_ms: int | None = Field(default=None, ge=0, le=2**53)
-    approved_end_ms: int | None = Field(default=None, ge=0, le=2**53)
+    approved_start_ms: int | None = Field(default=None, ge=0, le=MAX_MS)
+    approved_end_ms: int | None = Field(default=None, ge=0, le=MAX_MS)
     destruction_refs: list[Annotated[int, Field(ge=1, le=2**62)]] = Field(
         default_factory=list, max_length=1000
     )
@@ -269,8 +271,8 @@ class RegionIn(BaseModel):
     w: float = Field(gt=0, le=1)
     h: float = Field(gt=0, le=1)
     camera_id: str | None = Field(default=None, pattern=_CAMERA)
-    start_ms: int | None = Field(default=None, ge=0, le=2**53)
-    end_ms: int | None = Field(default=None, ge=0, le=2**53)
+    start_ms: int | None = Field(default=None, ge=0, le=MAX_MS)
+    end_ms: int | None = Field(default=None, ge=0, le=MAX_MS)
     label: str = Field(default="", max_length=200)
 
     def region(self) -> Region:

@@ -243,8 +243,8 @@ class RequestService:
             raise ValidationFailed("the footage range ends before it starts")
         if received > now:
             raise ValidationFailed("a request cannot be received in the future")
-        if new.start_ms > received:
-            raise ValidationFailed("the footage range starts after the request was received")
+        if new.end_ms > received:
+            raise ValidationFailed("the footage range ends after the request was received")
         if new.requester_kind in AGENCY_KINDS and not new.letter_reference.strip():
             raise ValidationFailed(
                 "police, agencies and courts ask by official letter: give its reference (R-REQ-1)"
