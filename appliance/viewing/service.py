@@ -35,7 +35,7 @@ from appliance.errors import (
 from appliance.ledger import EventType, Ledger
 from appliance.media import build_fmp4
 from appliance.models import Camera, Segment, User
-from appliance.models.access import ViewingSession, ViewingSpan
+from appliance.models.access import LoginSession, ViewingSession, ViewingSpan
 from appliance.settings import Settings
 from appliance.viewing.frames import samples_in_range
 from appliance.viewing.live import LiveHub, live_fmp4
@@ -516,6 +516,11 @@ class ViewingService:
             user = session.get(User, user_id)
             if user is None or user.disabled:
                 return False
+            if viewing.login_session_id is not None:
+                # Signing out (or an ended sign-in session) stops what it opened.
+                login = session.get(LoginSession, viewing.login_session_id)
+                if login is None or login.ended_ms is not None:
+                    return False
             return may_view_camera(user.role, granted_cameras(session, user_id), camera_id)
 
 

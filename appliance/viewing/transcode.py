@@ -57,6 +57,7 @@ class _Decoder:
         stream = self._template.streams.video[0]
         self.context: Any = av.CodecContext.create(stream.codec_context.name, "r")
         self.context.extradata = stream.codec_context.extradata
+        self.context.thread_type = "AUTO"  # frame threads: both cores decode
         self.time_base = video.time_base
 
     def decode(self, item: TimedSample) -> list[Any]:
@@ -84,7 +85,10 @@ def transcode_to_h264(samples: Iterator[TimedSample], start_ms: int) -> Iterator
         raise NotFound("no frames in that range")
     rate = _rate(first)
     sink = _Sink()
-    out: Any = av.open(sink, "w", format="mp4", options={"movflags": FMP4_FLAGS})
+    # Fragments also close every second (not only at key frames), so pictures flow sooner.
+    out: Any = av.open(
+        sink, "w", format="mp4", options={"movflags": FMP4_FLAGS, "frag_duration": "1000000"}
+    )
     stream: Any = None
     decoder: _Decoder | None = None
     wall_by_pts: dict[int, int] = {}
