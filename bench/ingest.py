@@ -2,6 +2,7 @@
 
     .venv/bin/python -m bench.ingest                       # 30 cameras, 60 s windows, search
     .venv/bin/python -m bench.ingest --window 30 --search ""   # quicker, no max-camera search
+    .venv/bin/python -m bench.ingest --cameras 0 --search 90,120   # the search only
 
 Simulated cameras (recorder.sim): 1080p H.264 at 4 Mbit/s, 25 fps, a key frame every 2 s.
 The recorder runs as ``appliance run --only recorder`` in its own process, encrypting to a temp
@@ -202,8 +203,9 @@ def run_floor(sim: CameraSimulator, cameras: int, warmup_s: float, window_s: flo
         proc.wait()
 
 
-def lost_frames(ctx: AppContext, cameras: int) -> tuple[int, int]:
-    """(frames stored, frames missing between stored ones within a run), over all cameras."""
+def lost_frames(ctx: AppContext, cameras: int) -> tuple[int, int, int]:
+    """(frames stored, frames missing between stored ones within a run, fewest frames any
+    camera stored), over all cameras."""
     clip = prepare_clip(
         None, "h264", SIM["width"], SIM["height"], SIM["bitrate_kbps"], 25, SIM["gop_s"],
         SIM["clip_duration_s"], False,
@@ -219,8 +221,10 @@ def lost_frames(ctx: AppContext, cameras: int) -> tuple[int, int]:
     position = {sig: i for i, sig in enumerate(served)}
     opener = PrivateKeyFileOpener(ctx.settings.storage.key_dir)
     stored = lost = 0
+    fewest = None
     for i in range(1, cameras + 1):
         last: dict[int | None, int] = {}
+        before = stored
         for segment in segments_of(ctx, f"cam{i:03d}"):
             for sample in iter_packets(segment, opener, ctx.settings.segments_dir):
                 index = position.get(vcl_signature(sample.data))
@@ -232,7 +236,8 @@ def lost_frames(ctx: AppContext, cameras: int) -> tuple[int, int]:
                 if previous is not None:
                     lost += (index - previous - 1) % len(served)
                 last[segment.run_id] = index
-    return stored, lost
+        fewest = stored - before if fewest is None else min(fewest, stored - before)
+    return stored, lost, fewest or 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -246,47 +251,50 @@ def main(argv: list[str] | None = None) -> int:
     print(f"load average before: {os.getloadavg()}")
     root = Path(tempfile.mkdtemp(prefix="bench-ingest-"))
     try:
-        with CameraSimulator(args.cameras, **SIM) as sim:
-            rec, ctx = run_recorder(sim, args.cameras, root / "rec", args.warmup, args.window)
-            stored, lost = lost_frames(ctx, args.cameras)
-            ctx.close()
-            shutil.rmtree(root / "rec")
-            base = run_ffmpeg(sim, args.cameras, root / "ff", args.warmup, args.window)
-            shutil.rmtree(root / "ff")
-            floor = run_floor(sim, args.cameras, args.warmup, args.window)
-        print(f"\n{args.cameras} cameras, 1080p H.264 4 Mbit/s, {args.window:.0f} s window")
-        print(f"recorder (encrypting): CPU {rec.cpu_pct:5.1f} % of one core,"
-              f" RSS {rec.rss_mb:6.0f} MB   (simulator {rec.sim_cpu_pct:.0f} %)")  # fmt: skip
-        print(
-            f"ffmpeg -c copy x {args.cameras}: CPU {base.cpu_pct:5.1f} %,"
-            f" RSS {base.rss_mb:6.0f} MB   (simulator {base.sim_cpu_pct:.0f} %)"
-        )
-        print(
-            f"PyAV demux only x {args.cameras} (floor): CPU {floor.cpu_pct:5.1f} %,"
-            f" RSS {floor.rss_mb:6.0f} MB   (simulator {floor.sim_cpu_pct:.0f} %)"
-        )
-        print(
-            f"ratio CPU recorder/ffmpeg: {rec.cpu_pct / base.cpu_pct:.2f} x"
-            f" (target <= {TARGET_CPU_RATIO}); floor/ffmpeg {floor.cpu_pct / base.cpu_pct:.2f} x;"
-            f" recorder/floor {rec.cpu_pct / floor.cpu_pct:.2f} x"
-        )
-        print(
-            f"ratio RSS recorder/ffmpeg: {rec.rss_mb / base.rss_mb:.3f} x;"
-            f" recorder RSS / target: {rec.rss_mb / TARGET_RSS_MB:.2f} x (target <= 300 MB)"
-        )
-        print(f"frames stored {stored}, lost {lost}")
+        if args.cameras:
+            with CameraSimulator(args.cameras, **SIM) as sim:
+                rec, ctx = run_recorder(sim, args.cameras, root / "rec", args.warmup, args.window)
+                stored, lost, fewest = lost_frames(ctx, args.cameras)
+                ctx.close()
+                shutil.rmtree(root / "rec")
+                base = run_ffmpeg(sim, args.cameras, root / "ff", args.warmup, args.window)
+                shutil.rmtree(root / "ff")
+                floor = run_floor(sim, args.cameras, args.warmup, args.window)
+            print(f"\n{args.cameras} cameras, 1080p H.264 4 Mbit/s, {args.window:.0f} s window")
+            print(f"recorder (encrypting): CPU {rec.cpu_pct:5.1f} % of one core,"
+                  f" RSS {rec.rss_mb:6.0f} MB   (simulator {rec.sim_cpu_pct:.0f} %)")  # fmt: skip
+            print(
+                f"ffmpeg -c copy x {args.cameras}: CPU {base.cpu_pct:5.1f} %,"
+                f" RSS {base.rss_mb:6.0f} MB   (simulator {base.sim_cpu_pct:.0f} %)"
+            )
+            print(
+                f"PyAV demux only x {args.cameras} (floor): CPU {floor.cpu_pct:5.1f} %,"
+                f" RSS {floor.rss_mb:6.0f} MB   (simulator {floor.sim_cpu_pct:.0f} %)"
+            )
+            print(
+                f"ratio CPU recorder/ffmpeg: {rec.cpu_pct / base.cpu_pct:.2f} x"
+                f" (target <= {TARGET_CPU_RATIO});"
+                f" floor/ffmpeg {floor.cpu_pct / base.cpu_pct:.2f} x;"
+                f" recorder/floor {rec.cpu_pct / floor.cpu_pct:.2f} x"
+            )
+            print(
+                f"ratio RSS recorder/ffmpeg: {rec.rss_mb / base.rss_mb:.3f} x;"
+                f" recorder RSS / target: {rec.rss_mb / TARGET_RSS_MB:.2f} x (target <= 300 MB)"
+            )
+            print(f"frames stored {stored}, lost {lost}, fewest for one camera {fewest}")
         best = 0
         for count in [int(c) for c in args.search.split(",") if c.strip()]:
             with CameraSimulator(count, **SIM) as sim:
                 step_root = root / f"search{count}"
                 win, ctx = run_recorder(sim, count, step_root, 5.0, args.search_window)
-                stored, lost = lost_frames(ctx, count)
+                stored, lost, fewest = lost_frames(ctx, count)
                 ctx.close()
                 shutil.rmtree(step_root)
             print(f"search: {count} cameras: recorder CPU {win.cpu_pct:.0f} %, RSS "
                   f"{win.rss_mb:.0f} MB, simulator CPU {win.sim_cpu_pct:.0f} %, "
-                  f"frames {stored}, lost {lost}")  # fmt: skip
-            if lost:
+                  f"frames {stored}, lost {lost}, fewest for one camera {fewest}")  # fmt: skip
+            # Every camera must have recorded the whole window, with no frame missing.
+            if lost or fewest < args.search_window * 25:
                 break
             best = count
         if args.search:

@@ -18,10 +18,10 @@ from sqlmodel import col, select
 
 from appliance.context import AppContext
 from appliance.media import PrivateKeyFileOpener, build_fmp4, iter_packets
-from appliance.models.media import Run, Segment
+from appliance.models.media import Gap, Run, Segment
 from appliance.settings import CameraConfig, LocationType
 from recorder.segments import SegmentIndexer
-from recorder.status import StatusBoard
+from recorder.status import CameraState, FailReason, StatusBoard
 from recorder.vaultkey import VaultPublicKey
 from recorder.worker import CameraWorker, WorkerDeps
 
@@ -46,13 +46,14 @@ def hostile_stream(tmp_path: Path) -> Path:
     return path
 
 
-def test_parameter_change_jumps_and_garbage(ctx: AppContext, hostile_stream: Path) -> None:
+def _worker(ctx: AppContext, source: Path) -> tuple[CameraWorker, SegmentIndexer]:
+    """A worker for cam01 reading ``source`` (a file: the same demuxing path as RTSP)."""
     camera = CameraConfig.model_construct(
         id="cam01",
         name="x",
         location="x",
         location_type=LocationType.lobby,
-        url=str(hostile_stream),
+        url=str(source),
         group="general",
         enabled=True,
     )
@@ -60,13 +61,55 @@ def test_parameter_change_jumps_and_garbage(ctx: AppContext, hostile_stream: Pat
     deps = WorkerDeps(
         db=ctx.db,
         clock=ctx.clock,
-        config=ctx.settings.recorder,  # 60 s target: only the parameter change cuts
+        config=ctx.settings.recorder,  # 60 s target: only a parameter change cuts
         segments_dir=ctx.settings.segments_dir,
         vault_key=VaultPublicKey(ctx.settings.storage.key_dir),
         indexer=indexer,
         status=StatusBoard(ctx.db, ctx.clock),
     )
-    worker = CameraWorker(camera, deps, audio_allowed=False)
+    return CameraWorker(camera, deps, audio_allowed=False), indexer
+
+
+@pytest.mark.parametrize(
+    ("args", "reason"),
+    [
+        (["-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25", "-c:v", "mpeg2video"],
+         FailReason.unsupported_codec),
+        (["-f", "lavfi", "-i", "sine=frequency=440", "-c:a", "aac"], FailReason.no_video),
+    ],
+)  # fmt: skip
+def test_streams_it_cannot_record(
+    ctx: AppContext, tmp_path: Path, args: list[str], reason: FailReason
+) -> None:
+    source = tmp_path / "camera.ts"
+    subprocess.run(
+        ["ffmpeg", "-loglevel", "error", "-y", *args, "-t", "2", "-f", "mpegts", str(source)],
+        check=True,
+    )
+    worker, indexer = _worker(ctx, source)
+    indexer.start()
+    worker.start()
+    deadline = time.monotonic() + 20
+    failed = None
+    while failed is None and time.monotonic() < deadline:
+        status = worker.deps.status.get("cam01")
+        if status is not None and status.state is CameraState.failed:
+            failed = status
+        time.sleep(0.05)
+    worker.stop()
+    worker.join(10)
+    indexer.stop()
+    assert failed is not None and failed.reason is reason
+    assert worker.segments == 0
+    with ctx.db.session() as session:
+        gap = session.exec(select(Gap)).first()
+        runs = session.exec(select(Run)).all()
+    assert gap is not None and gap.reason == reason.value  # the camera is down: a gap
+    assert runs == []  # nothing was recorded, so no run
+
+
+def test_parameter_change_jumps_and_garbage(ctx: AppContext, hostile_stream: Path) -> None:
+    worker, indexer = _worker(ctx, hostile_stream)
     indexer.start()
     worker.start()
     deadline = time.monotonic() + 30
