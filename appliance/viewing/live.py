@@ -147,6 +147,24 @@ class _LiveMuxer:
                 container.close()
 
 
+def _resync(
+    subscription: LiveSubscription, keep_going: Callable[[], bool], wait_s: float
+) -> Sample | None:
+    """The next video key frame after emptying the queue, with nothing lost since (or None)."""
+    while keep_going():
+        subscription.dropped = 0
+        while subscription.get(timeout=0) is not None:
+            pass
+        sample = subscription.get(timeout=wait_s)
+        while sample is not None and not (sample.stream_index == 0 and sample.is_key):
+            if not keep_going():
+                return None
+            sample = subscription.get(timeout=wait_s)
+        if sample is not None and not subscription.dropped:
+            return sample
+    return None
+
+
 def live_fmp4(
     feed: LiveFeed,
     *,
@@ -183,14 +201,11 @@ def live_fmp4(
             elif streams and streams[0] != muxer.video:
                 return
             if subscription.dropped:
-                # Fell behind: skip to the next key frame rather than show broken pictures.
-                subscription.dropped = 0
-                while sample is not None and not (sample.stream_index == 0 and sample.is_key):
-                    sample = subscription.get(timeout=wait_s)
-                    if not keep_going():
-                        return
+                # Fell behind: samples were lost after the ones still queued. Drop the queue and
+                # start again at a fresh key frame rather than show broken pictures.
+                sample = _resync(subscription, keep_going, wait_s)
                 if sample is None:
-                    continue
+                    return
             data = muxer.feed(sample)
             if on_sample is not None:
                 on_sample(sample)

@@ -1,0 +1,198 @@
+"""Live streams over a real packet fan-out (no camera needed): what stops them, what they send."""
+
+from __future__ import annotations
+
+import io
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import av
+import pytest
+
+from appliance.access import AccessService, Principal
+from appliance.clock import FakeClock
+from appliance.context import AppContext
+from appliance.errors import NotFound
+from appliance.media import StreamInfo
+from appliance.media.format import Sample
+from appliance.media.mp4 import init_from_keyframe
+from appliance.models import Role
+from appliance.viewing import ViewingService, ViewKind, make_purpose
+from recorder.fanout import PacketFanout
+from tests.appliance.viewing.footage import FRAME_TICKS, TB, Clip, make_clip
+
+PASSWORD = "correct horse battery"
+
+
+class Recorder:
+    """Stands where the recorder service stands: cam01 has a live fan-out, others do not."""
+
+    def __init__(self, fanout: PacketFanout) -> None:
+        self._fanout = fanout
+
+    def fanout(self, camera_id: str) -> PacketFanout:
+        if camera_id != "cam01":
+            raise NotFound(f"camera {camera_id} is not being recorded")
+        return self._fanout
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory: pytest.TempPathFactory) -> Clip:
+    return make_clip(tmp_path_factory.mktemp("clips") / "l.h264", "h264", 2)
+
+
+@pytest.fixture
+def camera(clip: Clip, ctx: AppContext) -> Iterator[PacketFanout]:
+    """cam01 publishing the clip in a loop, about ten times real time."""
+    fanout = PacketFanout()
+    init, width, height = init_from_keyframe("h264", clip[0][0])
+    fanout.set_streams((StreamInfo(0, "video", "h264", 1, TB, width, height, init=init),))
+    stop = threading.Event()
+
+    def publish() -> None:
+        ts = 0
+        while not stop.is_set():
+            for data, key in clip:
+                fanout.publish(Sample(0, data, ts, ts, FRAME_TICKS, key, 0))
+                ts += FRAME_TICKS
+                if stop.wait(0.004):
+                    return
+
+    thread = threading.Thread(target=publish, daemon=True)
+    thread.start()
+    recorder = Recorder(fanout)
+    ctx.live.attach(recorder)
+    yield fanout
+    stop.set()
+    thread.join(5)
+    ctx.live.detach(recorder)
+
+
+@pytest.fixture
+def viewer(ctx: AppContext) -> tuple[AccessService, ViewingService, Principal]:
+    access = AccessService(ctx.db, ctx.clock, ctx.settings.server, ctx.ledger)
+    root = Principal.local("root")
+    user, _ = access.create_user(
+        root, username="guard", role=Role.viewer, display_name="경비", password=PASSWORD
+    )
+    assert user.id is not None
+    access.change_grants(root, user.id, add=["cam01", "cam02"])
+    service = ViewingService(ctx.db, ctx.clock, ctx.settings, ctx.ledger, ctx.vault, ctx.live)
+    return access, service, access.login("guard", PASSWORD).principal
+
+
+def _open(service: ViewingService, principal: Principal, cameras: list[str]) -> int:
+    opened = service.open(
+        principal,
+        kind=ViewKind.live,
+        cameras=cameras,
+        purpose=make_purpose("safety", "출입문 확인"),
+    )
+    assert opened.id is not None
+    return opened.id
+
+
+def _drain(stream: Any, into: bytearray) -> threading.Thread:
+    def run() -> None:
+        for chunk in stream:
+            into.extend(chunk)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread
+
+
+def _wait(predicate: Any, what: str) -> None:
+    import time
+
+    deadline = time.monotonic() + 10
+    while not predicate():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {what}")
+        time.sleep(0.02)
+
+
+def test_live_stream_is_playable_mp4(
+    camera: PacketFanout, viewer: tuple[AccessService, ViewingService, Principal]
+) -> None:
+    _, service, principal = viewer
+    viewing_id = _open(service, principal, ["cam01"])
+    stream = service.live_stream(principal, viewing_id, "cam01")
+    received = bytearray()
+    thread = _drain(stream, received)
+    _wait(lambda: received.count(b"moof") >= 4, "four fragments")
+    stream.close()
+    thread.join(5)
+    container: Any
+    with av.open(io.BytesIO(bytes(received))) as container:
+        frames = list(container.decode(video=0))
+    assert len(frames) >= 10 and frames[0].key_frame
+    (span,) = service.spans(principal, viewing_id)
+    assert span.bytes_sent == len(received) and span.finished_ms is not None
+
+
+@pytest.mark.parametrize("how", ["logout", "end", "revoke", "disable"])
+def test_live_stream_stops(
+    how: str,
+    camera: PacketFanout,
+    viewer: tuple[AccessService, ViewingService, Principal],
+    clock: FakeClock,
+) -> None:
+    access, service, principal = viewer
+    viewing_id = _open(service, principal, ["cam01"])
+    stream = service.live_stream(principal, viewing_id, "cam01")
+    received = bytearray()
+    thread = _drain(stream, received)
+    _wait(lambda: b"moof" in received, "the first fragment")
+    root = Principal.local("root")
+    if how == "logout":
+        access.logout(principal)
+    elif how == "end":
+        service.end(principal, viewing_id)
+    elif how == "revoke":
+        access.change_grants(root, principal.user_id, revoke=["cam01"])
+    else:
+        access.set_disabled(root, principal.user_id, True)
+    clock.advance(3)  # the stream re-reads its session every 2 s (of the injected clock)
+    thread.join(10)
+    assert not thread.is_alive(), f"the stream went on after {how}"
+    assert camera.subscribers == 0
+
+
+def test_camera_not_live_is_a_4xx_and_recorded(
+    camera: PacketFanout, viewer: tuple[AccessService, ViewingService, Principal]
+) -> None:
+    _, service, principal = viewer
+    viewing_id = _open(service, principal, ["cam02"])
+    with pytest.raises(NotFound):
+        service.live_stream(principal, viewing_id, "cam02")
+    (span,) = service.spans(principal, viewing_id)
+    assert span.outcome == "not live" and span.bytes_sent == 0
+
+
+def test_slow_viewer_resumes_at_a_key_frame(
+    camera: PacketFanout, viewer: tuple[AccessService, ViewingService, Principal]
+) -> None:
+    import time
+
+    _, service, principal = viewer
+    viewing_id = _open(service, principal, ["cam01"])
+    stream = service.live_stream(principal, viewing_id, "cam01")
+    iterator = iter(stream)
+    received = bytearray(next(iterator))
+    while received.count(b"moof") < 2:  # some pictures out before falling behind
+        received += next(iterator)
+    time.sleep(4)  # several hundred samples published into a queue of 256: some are dropped
+    deadline = time.monotonic() + 5
+    while received.count(b"moof") < 42 and time.monotonic() < deadline:  # past the backlog
+        received += next(iterator)
+    stream.close()
+    container: Any
+    with av.open(io.BytesIO(bytes(received))) as container:
+        packets = [p for p in container.demux(video=0) if p.size]
+    times = [float(p.dts * p.time_base) for p in packets]
+    gaps = [i for i in range(1, len(times)) if times[i] - times[i - 1] > 0.06]
+    assert gaps, "no sample was dropped: the test did not fall behind"
+    # After each gap the stream resumes at a key frame, never at a picture that needs the lost ones.
+    assert all(packets[i].is_keyframe for i in gaps)
