@@ -492,7 +492,7 @@ def main(argv: list[str] | None = None) -> int:
             finally:
                 stop_appliance(proc)
             ctx = AppContext.open(Settings(**site.data), SystemClock())
-            stored, lost = lost_frames(ctx, args.cameras)
+            stored, lost, fewest = lost_frames(ctx, args.cameras)
             ctx.close()
         shutil.rmtree(root / "busy")
         live = timed("live view", lambda: phase_live(root / "live", args.live_seconds))
@@ -530,7 +530,10 @@ def main(argv: list[str] | None = None) -> int:
         )
         if "first_error" in busy:
             print(f"  first viewer error: {busy['first_error']}")
-        print(f"recorder frames stored {stored}, lost {lost} (target 0)")
+        print(
+            f"recorder frames stored {stored} (fewest for one camera {fewest}), lost {lost}"
+            " (target 0)"
+        )
         print(
             f"live view: {live['live_fragments']} fragments ({live['live_unmatched']} unmatched);"
             f" first picture after {live['live_first_picture_s']:.2f} s; recorder-to-client delay"
