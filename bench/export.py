@@ -9,7 +9,7 @@ wood grain, the detector's worst case: texture keeps more windows alive in the c
 CPU is the process's own user+system time, so the ms/frame figures hold even when other
 work shares the machine; the fps figures do not.
 
-Run: .venv/bin/python bench/export.py [--seconds 10]
+Run: .venv/bin/python -m bench.export [--seconds 10] [--scenes plain textured]
 """
 
 from __future__ import annotations
