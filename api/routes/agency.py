@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, File, Form, Path, UploadFile
+from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, ValidationError
 
@@ -21,7 +21,9 @@ from api.routes.requests import (
     RequestIn,
     RequestsDep,
     export_out,
+    multipart_body,
     notice_out,
+    read_upload,
 )
 from api.security import require
 from appliance.access import Principal, Scope
@@ -112,27 +114,35 @@ _PAYLOAD_HELP = (
 )
 
 
-@router.post("/requests", response_model=AgencyRequestOut, status_code=201)
-async def submit(
-    principal: _Submitter,
-    service: RequestsDep,
-    request: Annotated[str, Form(description=_PAYLOAD_HELP, max_length=20_000)],
-    letter: Annotated[UploadFile, File(description="The official letter (stored encrypted).")],
-) -> AgencyRequestOut:
+@router.post(
+    "/requests",
+    response_model=AgencyRequestOut,
+    status_code=201,
+    openapi_extra=multipart_body(
+        {
+            "request": {"type": "string", "description": _PAYLOAD_HELP},
+            "letter": {
+                "type": "string",
+                "format": "binary",
+                "description": "The official letter (stored encrypted).",
+            },
+        },
+        ["request", "letter"],
+    ),
+)
+async def submit(http: Request, principal: _Submitter, service: RequestsDep) -> AgencyRequestOut:
     """Submit a request with its official letter (R-REQ-1); the footage is held at once."""
+    limit = http.app.state.ctx.settings.requests.max_document_bytes
+    fields, letter = await read_upload(http, file_field="letter", max_bytes=limit)
     try:
-        body = RequestIn.model_validate(json.loads(request))
+        body = RequestIn.model_validate(json.loads(fields.get("request", "")))
     except (ValueError, ValidationError) as exc:
         raise ValidationFailed(f"the request field is not a valid request: {exc}") from exc
     if body.requester_kind not in AGENCY_KINDS:
         raise ValidationFailed("requester_kind must be police, agency, court or mediation")
-    data = await letter.read()
-    upload = Upload(
-        DocumentKind.official_letter,
-        letter.filename or "letter",
-        letter.content_type or "",
-        data,
-    )
+    if letter is None:
+        raise ValidationFailed("attach the official letter (R-REQ-1)")
+    upload = Upload(DocumentKind.official_letter, letter.filename, letter.content_type, letter.data)
     new = NewRequest(
         **body.model_dump(exclude={"camera_ids"}),
         camera_ids=tuple(body.camera_ids),

@@ -6,15 +6,18 @@ Writes admit the officer only; the auditor may read (requests hold personal data
 
 from __future__ import annotations
 
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, File, Form, Path, Request, UploadFile
+from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, Field
+from starlette.formparsers import MultiPartException, MultiPartParser
 
 from api.security import require
 from appliance.access import Principal
+from appliance.errors import ValidationFailed
 from appliance.export.masking import MaskingOptions, MaskMethod, MaskPlan
 from appliance.export.regions import NormRect, Region
 from appliance.models import FootageRequest, RequestDocument, RequestExport, RequestNotice, Role
@@ -58,6 +61,69 @@ def get_requests(request: Request) -> RequestService:
 
 
 RequestsDep = Annotated[RequestService, Depends(get_requests)]
+
+
+class _InMemoryParser(MultiPartParser):
+    # Starlette spools uploads above 1 MiB to a temporary file, in clear. Documents (ID
+    # copies, official letters) stay in memory instead; the body size is capped below this.
+    spool_max_size = 64 * 1024 * 1024
+
+
+async def _capped(stream: AsyncIterator[bytes], limit: int) -> AsyncGenerator[bytes, None]:
+    total = 0
+    async for chunk in stream:
+        total += len(chunk)
+        if total > limit:
+            raise ValidationFailed(f"the upload exceeds {limit} bytes")
+        yield chunk
+
+
+async def read_upload(
+    request: Request, *, file_field: str, max_bytes: int
+) -> tuple[dict[str, str], Upload | None]:
+    """Parse a multipart body in memory: its text fields and its one file (not yet typed)."""
+    if not request.headers.get("content-type", "").startswith("multipart/form-data"):
+        raise ValidationFailed("send multipart/form-data")
+    limit = min(max_bytes + 256 * 1024, _InMemoryParser.spool_max_size)
+    parser = _InMemoryParser(
+        request.headers,
+        _capped(request.stream(), limit),
+        max_files=1,
+        max_fields=8,
+        max_part_size=64 * 1024,
+    )
+    try:
+        form = await parser.parse()
+    except MultiPartException as exc:
+        raise ValidationFailed(f"bad multipart body: {exc.message}") from exc
+    fields: dict[str, str] = {}
+    upload: Upload | None = None
+    try:
+        for key, value in form.multi_items():
+            if isinstance(value, str):
+                fields[key] = value
+            elif key == file_field:
+                data = await value.read()
+                upload = Upload(
+                    DocumentKind.other, value.filename or "document", value.content_type or "", data
+                )
+    finally:
+        await form.close()
+    return fields, upload
+
+
+def multipart_body(properties: dict[str, Any], required: list[str]) -> dict[str, Any]:
+    """The OpenAPI request body of a route that reads its multipart form itself."""
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {
+                "multipart/form-data": {
+                    "schema": {"type": "object", "properties": properties, "required": required}
+                }
+            },
+        }
+    }
 
 
 # -- bodies ---------------------------------------------------------------------------------
@@ -431,16 +497,31 @@ def get_request(request_id: RequestId, principal: _Reader, service: RequestsDep)
     return request_out(service, service.get(request_id))
 
 
-@router.post("/{request_id}/documents", response_model=DocumentOut, status_code=201)
+@router.post(
+    "/{request_id}/documents",
+    response_model=DocumentOut,
+    status_code=201,
+    openapi_extra=multipart_body(
+        {
+            "kind": {"type": "string", "enum": [k.value for k in DocumentKind]},
+            "file": {"type": "string", "format": "binary", "description": "Stored encrypted."},
+        },
+        ["kind", "file"],
+    ),
+)
 async def upload_document(
-    request_id: RequestId,
-    principal: _Officer,
-    service: RequestsDep,
-    kind: Annotated[DocumentKind, Form()],
-    file: Annotated[UploadFile, File(description="Stored encrypted.")],
+    request_id: RequestId, request: Request, principal: _Officer, service: RequestsDep
 ) -> DocumentOut:
-    data = await file.read()
-    upload = Upload(kind, file.filename or "document", file.content_type or "", data)
+    """Attach a document (ID copy, power of attorney, consent ...); kept encrypted."""
+    limit = request.app.state.ctx.settings.requests.max_document_bytes
+    fields, upload = await read_upload(request, file_field="file", max_bytes=limit)
+    try:
+        kind = DocumentKind(fields.get("kind", ""))
+    except ValueError as exc:
+        raise ValidationFailed("kind must be one of the document kinds") from exc
+    if upload is None:
+        raise ValidationFailed("the file is missing")
+    upload = Upload(kind, upload.filename, upload.content_type, upload.data)
     return document_out(service.attach_document(request_id, upload, actor=principal.actor))
 
 

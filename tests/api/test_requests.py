@@ -338,3 +338,53 @@ def test_an_agency_downloads_its_masked_copy(
     assert len(provisions) == 1 and provisions[0].data["recipient"].endswith("(서울강남경찰서)")
     created = ctx.ledger.entries(events=[EventType.export_created], limit=None)
     assert [e.ref for e in created] == [export["id"]]
+
+
+def test_documents_are_uploaded_in_memory_and_stored_encrypted(
+    ctx: AppContext, clock: FakeClock, staff: Staff, login: Login, app: FastAPI
+) -> None:
+    now = clock.now_ms()
+    officer = _officer(login)
+    rid = _ok(officer.post("/api/requests", json={
+        "kind": "viewing", "requester_kind": "delegate", "requester_name": "김대리",
+        "camera_ids": ["cam01"], "start_ms": now - HOUR_MS, "end_ms": now}), 201)["id"]  # fmt: skip
+    # Larger than the 1 MiB above which Starlette would spool an upload to a temp file.
+    body = b"%PDF-1.4 power of attorney " + bytes(range(256)) * 8192
+    created = _ok(
+        officer.post(
+            f"/api/requests/{rid}/documents",
+            data={"kind": "power_of_attorney"},
+            files={"file": ("위임장.pdf", body, "application/pdf")},
+        ),
+        201,
+    )
+    assert created["size_bytes"] == len(body) and created["kind"] == "power_of_attorney"
+    read = officer.get(f"/api/requests/{rid}/documents/{created['id']}")
+    assert read.status_code == 200 and read.content == body
+    limit = ctx.settings.requests.max_document_bytes
+    too_big = officer.post(
+        f"/api/requests/{rid}/documents",
+        data={"kind": "other"},
+        files={"file": ("big.bin", b"x" * (limit + 300 * 1024), "application/octet-stream")},
+    )
+    assert too_big.status_code == 422
+    missing = officer.post(f"/api/requests/{rid}/documents", data={"kind": "other"})
+    assert missing.status_code == 422
+    agency = _agency(app, staff.agency_token)
+    no_letter = agency.post(
+        "/api/agency/requests",
+        data={
+            "request": json.dumps(
+                {
+                    "kind": "copy",
+                    "requester_kind": "police",
+                    "requester_name": "x",
+                    "letter_reference": "y",
+                    "camera_ids": ["cam01"],
+                    "start_ms": now - HOUR_MS,
+                    "end_ms": now,
+                }
+            )
+        },
+    )
+    assert no_letter.status_code == 422
