@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from sqlmodel import Session, select
 
-from appliance.errors import NotFound
+from appliance.errors import AuthenticationFailed, NotFound
 from appliance.keys import read_vault_key_record
 from appliance.models import VaultKey
 from appliance.vault._vault import Vault
@@ -76,8 +76,20 @@ def rotate_vault_key(ctx: AppContext, actor: str) -> str:
 
 
 def unlock_vault(ctx: AppContext, passphrase: str, actor: str) -> None:
-    """Unlock ``ctx.vault`` and record who did it; AuthenticationFailed on a wrong passphrase."""
-    ctx.vault.unlock(passphrase)
+    """Unlock ``ctx.vault`` and record who did it; AuthenticationFailed on a wrong passphrase
+    (recorded as a ``login_failure`` with the reason "wrong vault passphrase")."""
+    try:
+        ctx.vault.unlock(passphrase)
+    except AuthenticationFailed:
+        with ctx.db.session() as session:
+            record_event(
+                ctx,
+                session,
+                "login_failure",
+                actor=actor,
+                data={"username": actor, "remote": "vault", "reason": "wrong vault passphrase"},
+            )
+        raise
     with ctx.db.session() as session:
         record_event(
             ctx, session, "vault_unlocked", actor=actor, data={"key_id": ctx.vault.current_key_id()}

@@ -101,8 +101,7 @@ def test_unlock_and_lock_are_in_the_ledger(ctx: AppContext) -> None:
         unlock_vault(ctx, "wrong passphrase!", actor="operator")
     unlock_vault(ctx, PASS, actor="operator")
     lock_vault(ctx, actor="operator")
-    events = [
-        e.event
-        for e in ctx.ledger.entries(events=[EventType.vault_unlocked, EventType.vault_locked])
-    ]
-    assert events == ["vault_unlocked", "vault_locked"]
+    kinds = [EventType.login_failure, EventType.vault_unlocked, EventType.vault_locked]
+    entries = ctx.ledger.entries(events=kinds)
+    assert [e.event for e in entries] == ["login_failure", "vault_unlocked", "vault_locked"]
+    assert entries[0].data["reason"] == "wrong vault passphrase"
