@@ -390,6 +390,30 @@ class RequestService:
                 raise NotFound(f"no document {document_id} on request {request_id}")
         return document, open_document(self._ctx.vault, document)
 
+    def reseal_documents(self) -> int:
+        """Re-seal document keys sealed to a vault key that is no longer current, so a rotated
+        key can be destroyed without losing them. Needs the unlocked vault; returns the count.
+        """
+        vault = self._ctx.vault
+        current = vault.current_key_id()
+        if not vault.is_unlocked:
+            return 0
+        count = 0
+        with self._ctx.db.session() as session:
+            stale = session.exec(
+                select(RequestDocument).where(
+                    RequestDocument.vault_key_id != current,
+                    col(RequestDocument.sealed_key).is_not(None),
+                )
+            ).all()
+            for document in stale:
+                assert document.sealed_key is not None
+                key = vault.open_segment_key(document.vault_key_id, document.sealed_key)
+                document.vault_key_id, document.sealed_key = vault.seal_segment_key(key)
+                session.add(document)
+                count += 1
+        return count
+
     # -- identity, proposal, decision --------------------------------------------------------
 
     def verify_identity(
@@ -1137,7 +1161,8 @@ def _clear_alarms(session: Session, request: FootageRequest, now: int) -> None:
 
 
 class DeadlineService:
-    """``appliance run``'s deadline watcher: alarms for overdue and due-soon requests."""
+    """``appliance run``'s deadline watcher: alarms for overdue and due-soon requests; also
+    moves documents off rotated vault keys while the vault is unlocked."""
 
     name = "requests"
 
@@ -1151,6 +1176,7 @@ class DeadlineService:
         while not self._stop.is_set():
             try:
                 self._service.check_deadlines()
+                self._service.reseal_documents()
             except Exception:
                 log.exception("deadline check failed")
             self._stop.wait(self._interval_s)

@@ -273,3 +273,22 @@ def test_the_deadline_service_raises_the_overdue_alarm(
     finally:
         watcher.stop()
     assert not watcher.alive()
+
+
+def test_documents_move_to_the_current_vault_key(
+    ctx: AppContext, service: RequestService, clock: FakeClock
+) -> None:
+    letter = Upload(DocumentKind.official_letter, "공문.pdf", "application/pdf", b"%PDF letter")
+    request = service.receive(
+        _new(RequestKind.copy, "cam01", clock.now_ms() - HOUR, RequesterKind.police,
+             letter_reference="강남서-1"),
+        actor="officer1", documents=[letter],
+    )  # fmt: skip
+    assert request.id is not None
+    old = ctx.vault.current_key_id()
+    new = ctx.vault.create_key(make_current=True)
+    assert service.reseal_documents() == 1
+    (document,) = service.documents(request.id)
+    assert document.vault_key_id == new != old
+    assert service.read_document(request.id, document.id or 0)[1] == letter.data
+    assert service.reseal_documents() == 0
