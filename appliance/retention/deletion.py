@@ -11,6 +11,7 @@ from sqlmodel import Session, col, select
 
 from appliance.errors import Conflict, NotFound, ValidationFailed
 from appliance.models import Camera
+from appliance.models.media import MAX_SEGMENT_MS
 from appliance.retention._tables import SEGMENT, SPAN_COLUMNS
 from appliance.retention.cycle import camera_rules
 from appliance.retention.destruction import Reason
@@ -24,7 +25,6 @@ if TYPE_CHECKING:
 __all__ = ["MAX_SEGMENT_MS", "DeletionCheck", "check_deletion", "delete_footage", "segments_in"]
 
 #: Longest segment the range queries look back for (the recorder cuts at <= 600 s).
-MAX_SEGMENT_MS = 3_600_000
 
 
 @dataclass

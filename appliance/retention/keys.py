@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
-from appliance.models import DestructionRecord, Segment
+from appliance.models import DestructionRecord, RequestDocument, Segment
 from appliance.retention.destruction import Method, Reason
 from appliance.vault.events import record_event
 from appliance.vault.registry import sync_key_registry
@@ -39,12 +39,7 @@ def destroy_retired_keys(ctx: AppContext, actor: str) -> list[str]:
                 or row.retired_ms + grace_ms > now
             ):
                 continue
-            still_sealed = session.exec(
-                select(Segment.id)
-                .where(Segment.vault_key_id == row.key_id, col(Segment.sealed_key).is_not(None))
-                .limit(1)
-            ).first()
-            if still_sealed is not None:
+            if _still_sealed_to(session, row.key_id):
                 continue
             row.destroyed_ms, row.destroyed_by = now, actor
             session.add(row)
@@ -78,3 +73,17 @@ def destroy_retired_keys(ctx: AppContext, actor: str) -> list[str]:
     for key_id in {*destroyed, *leftovers}:
         vault.destroy_private_key(key_id)
     return destroyed
+
+
+def _still_sealed_to(session: Session, key_id: str) -> bool:
+    """Whether anything still needs this key: a segment's key or a request document's key
+    (documents are re-sealed to the current key by the requests service while unlocked)."""
+    for table in (Segment, RequestDocument):
+        found = session.exec(
+            select(table.id)
+            .where(table.vault_key_id == key_id, col(table.sealed_key).is_not(None))
+            .limit(1)
+        ).first()
+        if found is not None:
+            return True
+    return False

@@ -15,6 +15,7 @@ from sqlmodel import Session, col, or_, select
 
 from appliance.clock import to_ms
 from appliance.models import Gap, Hold, HoldCamera, Segment
+from appliance.models.media import MAX_SEGMENT_MS
 
 __all__ = ["JOIN_TOLERANCE_MS", "CameraDay", "HoldSpan", "camera_day", "day_bounds", "merge_ranges"]
 
@@ -81,13 +82,14 @@ def camera_day(
     spans = session.exec(
         select(Segment.start_ms, Segment.end_ms).where(
             Segment.camera_id == camera_id,
+            Segment.start_ms >= from_ms - MAX_SEGMENT_MS,
             Segment.start_ms < to_ms_,
             Segment.end_ms > from_ms,
             col(Segment.sealed_key).is_not(None),  # shredded footage is no longer recorded
         )
     ).all()
-    # A segment never spans more than its cut length, so the day's rows are found by start_ms
-    # through the (camera_id, start_ms) index; the end_ms filter drops the one before.
+    # A segment never spans more than MAX_SEGMENT_MS, so the day's rows are a bounded range of
+    # the (camera_id, start_ms) index; the end_ms filter drops the ones that end before the day.
     result.recorded = merge_ranges(spans, clip=(from_ms, to_ms_))
     gaps = session.exec(
         select(Gap).where(
