@@ -10,7 +10,12 @@ from sqlmodel import Field, SQLModel
 
 from appliance.models._base import BIG_ID, ms_column
 
-__all__ = ["CameraStatus", "Gap", "PendingSegment", "Run", "Segment"]
+__all__ = ["MAX_SEGMENT_MS", "CameraStatus", "Gap", "PendingSegment", "Run", "Segment"]
+
+
+# The recorder never writes a segment longer than this (it cuts at the latest here even without
+# a key frame), so range queries can bound start_ms from below and use the index.
+MAX_SEGMENT_MS = 3_600_000
 
 
 class Run(SQLModel, table=True):
