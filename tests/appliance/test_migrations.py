@@ -35,3 +35,13 @@ def test_sqlite_up_down(tmp_path: Path) -> None:
 @pytest.mark.postgres
 def test_postgres_up_down(pg_url: str) -> None:
     _roundtrip(pg_url)
+
+
+def test_history_is_linear() -> None:
+    """One head: a PostgreSQL site upgrades through one ordered path."""
+    from alembic.script import ScriptDirectory
+
+    from appliance.db import alembic_config
+
+    script = ScriptDirectory.from_config(alembic_config("sqlite://"))
+    assert len(script.get_heads()) == 1, script.get_heads()

@@ -1,7 +1,7 @@
 """access: sessions, tokens, grants, viewing
 
 Revision ID: 0005
-Revises: 0001
+Revises: 0004
 Create Date: 2026-11-25 14:30:36.072240
 """
 
@@ -12,7 +12,7 @@ import sqlmodel.sql.sqltypes
 from alembic import op
 
 revision = "0005"
-down_revision = "0001"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 

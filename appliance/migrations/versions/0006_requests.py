@@ -1,7 +1,7 @@
 """requests: requests, documents, notices, exports
 
 Revision ID: 0006
-Revises: 0001
+Revises: 0005
 Create Date: 2026-11-25 14:39:51.178403
 """
 
@@ -12,7 +12,7 @@ import sqlmodel.sql.sqltypes
 from alembic import op
 
 revision = "0006"
-down_revision = "0001"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
