@@ -68,8 +68,9 @@ _ABYTES = crypto_secretstream_xchacha20poly1305_ABYTES
 _TAG_FINAL = crypto_secretstream_xchacha20poly1305_TAG_FINAL
 _TAG_MESSAGE = crypto_secretstream_xchacha20poly1305_TAG_MESSAGE
 DATA_OFFSET = len(FILE_HEADER) + _SS_HEADER
-# Large messages keep the per-message cost (one push, one length, 17 bytes of tag) negligible.
-CHUNK_TARGET_BYTES = 256 * 1024
+# Large messages keep the per-message cost (one push, one length, 17 bytes of tag) negligible;
+# below 256 KiB so their buffers are reused from the heap (see recorder/memory.py).
+CHUNK_TARGET_BYTES = 128 * 1024
 # A single message never exceeds this (a sample larger than it is refused: no camera sends one).
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 
