@@ -234,7 +234,10 @@ def lost_frames(ctx: AppContext, cameras: int, window: Window) -> tuple[int, int
     for i in range(1, cameras + 1):
         last: dict[int | None, int] = {}
         inside = 0
-        for segment in segments_of(ctx, f"cam{i:03d}"):
+        first_ms: int | None = None
+        camera_segments = segments_of(ctx, f"cam{i:03d}")
+        for segment in camera_segments:
+            first_ms = segment.start_ms if first_ms is None else first_ms
             for sample in iter_packets(segment, opener, ctx.settings.segments_dir):
                 index = position.get(vcl_signature(sample.data))
                 stored += 1
@@ -246,7 +249,11 @@ def lost_frames(ctx: AppContext, cameras: int, window: Window) -> tuple[int, int
                 if previous is not None:
                     lost += (index - previous - 1) % len(served)
                 last[segment.run_id] = index
-        fewest = inside if fewest is None else min(fewest, inside)
+        if fewest is None or inside < fewest:
+            runs = len({s.run_id for s in camera_segments})
+            start = "never" if first_ms is None else f"{(first_ms - window.start_ms) / 1000:+.1f} s"
+            print(f"  cam{i:03d}: {inside} frames in the window, {runs} run(s), first {start}")
+            fewest = inside
     return stored, lost, fewest or 0
 
 
