@@ -1,0 +1,90 @@
+// Shared by every page: translations, the CSRF token, JSON calls to the API, sign-out.
+"use strict";
+
+const TABLE = JSON.parse(document.getElementById("i18n").textContent);
+
+/** The text of `key` in the page's language, with {name} placeholders filled. */
+export function t(key, params = {}) {
+  let text = TABLE[key];
+  if (text === undefined) {
+    console.error("missing translation", key);
+    return key;
+  }
+  for (const [name, value] of Object.entries(params)) {
+    text = text.replaceAll("{" + name + "}", String(value));
+  }
+  return text;
+}
+
+export const csrfToken = document.querySelector('meta[name="csrf-token"]')?.content || "";
+
+/** Call the JSON API; returns {ok, status, data} (data: the parsed body or null). */
+export async function api(method, url, body) {
+  const headers = { Accept: "application/json" };
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  if (csrfToken && method !== "GET") headers["X-CSRF-Token"] = csrfToken;
+  let response;
+  try {
+    response = await fetch(url, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      credentials: "same-origin",
+    });
+  } catch (err) {
+    return { ok: false, status: 0, data: null };
+  }
+  let data = null;
+  const text = await response.text(); // a 204 has no body, whatever its content type says
+  if (text && (response.headers.get("content-type") || "").includes("application/json")) {
+    try {
+      data = JSON.parse(text);
+    } catch (err) {
+      data = null;
+    }
+  }
+  return { ok: response.ok, status: response.status, data };
+}
+
+/** The API's reason as one line (a string, or pydantic's list of field errors). */
+export function detailOf(data) {
+  if (!data) return "";
+  if (typeof data.detail === "string") return data.detail;
+  if (Array.isArray(data.detail)) {
+    return data.detail.map((e) => `${(e.loc || []).slice(1).join(".")}: ${e.msg}`).join("; ");
+  }
+  return "";
+}
+
+/** A refusal in the page's language: known reasons get their own text. */
+export function refusal(result, known = []) {
+  if (result.status === 0) return t("error.network");
+  if (result.status === 401 && !known.some(([p]) => detailOf(result.data).startsWith(p))) {
+    return t("error.session");
+  }
+  const detail = detailOf(result.data);
+  for (const [prefix, key] of known) {
+    if (typeof prefix === "number" ? result.status === prefix : detail.startsWith(prefix)) {
+      return t(key);
+    }
+  }
+  return t("error.refused", { detail: detail || String(result.status) });
+}
+
+export function show(element, text) {
+  element.textContent = text;
+  element.hidden = !text;
+}
+
+/** Work a page must finish before signing out (e.g. ending an open viewing session). */
+export const beforeSignout = [];
+
+const signout = document.getElementById("signout");
+if (signout) {
+  signout.addEventListener("click", async () => {
+    signout.disabled = true;
+    for (const task of beforeSignout) await task();
+    await api("POST", "/api/auth/logout");
+    window.location.assign("/login?signed_out=true");
+  });
+}
