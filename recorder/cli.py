@@ -31,24 +31,28 @@ def register(app: typer.Typer) -> None:
                     rows = {r.camera_id: r for r in session.exec(select(CameraStatus)).all()}
             finally:
                 ctx.close()
-        table = Table(title="cameras")
-        for column in ("camera", "state", "reason", "since (UTC)", "last footage (UTC)", "detail"):
+        table = Table(title="cameras (times UTC)")
+        for column in ("camera", "state", "reason", "since", "last footage"):
             table.add_column(column)
+        details = []
         for camera in settings.cameras:
             row = rows.get(camera.id)
             if row is None:
-                table.add_row(camera.id, "never started", "", "", "", "")
+                table.add_row(camera.id, "never started", "", "", "")
                 continue
             last = row.last_segment_end_ms
             table.add_row(
                 camera.id,
                 row.state,
                 row.reason,
-                f"{from_ms(row.since_ms):%Y-%m-%d %H:%M:%S}",
-                f"{from_ms(last):%Y-%m-%d %H:%M:%S}" if last else "",
-                row.detail[:60],
+                f"{from_ms(row.since_ms):%m-%d %H:%M:%S}",
+                f"{from_ms(last):%m-%d %H:%M:%S}" if last else "",
             )
+            if row.detail:
+                details.append(f"{camera.id}: {row.detail}")
         console.print(table)
+        for line in details:
+            console.print(line, highlight=False, markup=False)
 
     @group.command("reconcile")
     def reconcile_cmd(config: ConfigOption = None) -> None:
