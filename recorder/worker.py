@@ -126,26 +126,32 @@ class CameraWorker:
         status = self.deps.status
         status.set(self.camera.id, CameraState.starting)
         while not self._stopping.is_set():
-            outcome = self._session()
-            if self._stopping.is_set():
-                break
-            recorded_ever = recorded_ever or outcome.recorded
-            now = self.deps.clock.monotonic()
-            if outcome.recorded or down_since is None:
-                down_since = now
-            attempt = 0 if outcome.recorded else attempt + 1
-            reason, detail = outcome.reason, outcome.detail
-            # A camera that was recording is "reconnecting" for a while; one that never came
-            # up, refuses us, or stays away is "failed" (it needs someone's attention).
-            if recorded_ever and now - down_since < FAILED_AFTER_S and not reason.retry_slowly:
-                status.set(self.camera.id, CameraState.reconnecting, reason, detail)
-            else:
-                status.set(self.camera.id, CameraState.failed, reason, detail)
-            # The gap starts where the footage ends, not when the failure was noticed.
-            self._open_gap(reason, outcome.last_end_ms)
-            self._stopping.wait(
-                backoff_s(attempt, self.deps.config.reconnect_max_backoff_s, reason)
-            )
+            try:
+                outcome = self._session()
+                if self._stopping.is_set():
+                    break
+                recorded_ever = recorded_ever or outcome.recorded
+                now = self.deps.clock.monotonic()
+                if outcome.recorded or down_since is None:
+                    down_since = now
+                attempt = 0 if outcome.recorded else attempt + 1
+                reason, detail = outcome.reason, outcome.detail
+                # A camera that was recording is "reconnecting" for a while; one that never
+                # came up, refuses us, or stays away is "failed" (it needs attention).
+                if recorded_ever and now - down_since < FAILED_AFTER_S and not reason.retry_slowly:
+                    status.set(self.camera.id, CameraState.reconnecting, reason, detail)
+                else:
+                    status.set(self.camera.id, CameraState.failed, reason, detail)
+                # The gap starts where the footage ends, not when the failure was noticed.
+                self._open_gap(reason, outcome.last_end_ms)
+            except Exception:
+                # The database or the disk failed between sessions: the thread must survive
+                # (the supervisor would otherwise start a second recorder beside this one).
+                log.exception("camera %s: recorder loop error", self.camera.id)
+                attempt += 1
+                reason = FailReason.stream_error
+            cap_s = self.deps.config.reconnect_max_backoff_s
+            self._stopping.wait(backoff_s(attempt, cap_s, reason))
         status.set(self.camera.id, CameraState.stopped)
 
     # -- one RTSP session --------------------------------------------------------------------

@@ -135,11 +135,13 @@ def _open_gap(ctx: AppContext, camera_id: str) -> Gap | None:
 
 
 def test_statuses_and_audio_while_others_record(tmp_path: Path, open_recorder_ctx: OpenCtx) -> None:
-    """401 and a wrong URL give their statuses; audio is dropped unless the group allows it."""
+    """401 and a wrong URL give their statuses; audio is dropped unless the group allows it;
+    H.265 is recorded as it comes."""
     cams = [
         SimCamera("plain", audio=True),
         SimCamera("consented", audio=True),
         SimCamera("locked", username="admin", password="secret"),
+        SimCamera("hevc", codec="h265"),
     ]
     with CameraSimulator(cams, **sim_kwargs()) as sim:
         cameras = [
@@ -148,13 +150,16 @@ def test_statuses_and_audio_while_others_record(tmp_path: Path, open_recorder_ct
             camera_entry("cam03", f"rtsp://admin:wrongpass@127.0.0.1:{sim.port}/locked"),
             camera_entry("cam04", f"rtsp://127.0.0.1:{sim.port}/no-such-camera"),
             camera_entry("cam05", sim.url("locked")),
+            camera_entry("cam06", sim.url("hevc")),
         ]
         ctx = open_recorder_ctx(recorder_config(tmp_path, cameras))
         service = RecorderService(ctx)
         service.start()
         try:
             wait_for(
-                lambda: all(len(segments_of(ctx, c)) >= 2 for c in ("cam01", "cam02", "cam05")),
+                lambda: all(
+                    len(segments_of(ctx, c)) >= 2 for c in ("cam01", "cam02", "cam05", "cam06")
+                ),
                 30,
                 "footage from the working cameras",
             )
@@ -174,7 +179,7 @@ def test_statuses_and_audio_while_others_record(tmp_path: Path, open_recorder_ct
     )
     assert "401" in status["cam03"].detail
     assert "wrongpass" not in status["cam03"].detail  # camera passwords never leave the config
-    for camera_id in ("cam01", "cam02", "cam05"):
+    for camera_id in ("cam01", "cam02", "cam05", "cam06"):
         assert status[camera_id].state is CameraState.recording
     with ctx.db.session() as session:
         rows = {r.camera_id: r for r in session.exec(select(CameraStatus)).all()}
@@ -193,6 +198,8 @@ def test_statuses_and_audio_while_others_record(tmp_path: Path, open_recorder_ct
     check_camera_segments(ctx, "cam01", with_audio)
     check_camera_segments(ctx, "cam02", with_audio)
     check_camera_segments(ctx, "cam05", served_frames())
+    assert {s.codec for s in segments_of(ctx, "cam06")} == {"hevc"}  # H.265 as it comes
+    check_camera_segments(ctx, "cam06", served_frames("h265"))
 
 
 def test_a_camera_that_hangs_is_detected(tmp_path: Path, open_recorder_ctx: OpenCtx) -> None:
