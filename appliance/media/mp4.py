@@ -75,26 +75,59 @@ class _Sink:
 
 
 class Fmp4Muxer:
-    """Muxes stored video samples into a fragmented MP4, handing out bytes as fragments close.
+    """Muxes stored samples (video, and audio if given) into a fragmented MP4, handing out
+    bytes as fragments close.
 
     Timestamps are rebased so the output starts at 0 and its decode times strictly increase;
     ``feed`` takes samples in the first stream's time base after the caller's rebasing.
     """
 
-    def __init__(self, video: StreamInfo) -> None:
+    def __init__(self, video: StreamInfo, audio: StreamInfo | None = None) -> None:
         if not video.init:
             raise MediaError("the segment has no MP4 init for its video stream")
         self._codec = video.codec
         self._sink = _Sink()
+        self._templates: list[Any] = []
         try:
-            self._template = av.open(io.BytesIO(video.init))
             self._out = av.open(self._sink, "w", format="mp4", options={"movflags": FMP4_FLAGS})
-            self._stream = self._out.add_stream_from_template(self._template.streams.video[0])
+            self._templates.append(av.open(io.BytesIO(video.init)))
+            self._stream = self._out.add_stream_from_template(self._templates[0].streams.video[0])
+            self._audio_stream = None
+            if audio is not None and audio.init:
+                self._templates.append(av.open(io.BytesIO(audio.init)))
+                template = self._templates[1].streams.audio[0]
+                self._audio_stream = self._out.add_stream_from_template(template)
         except (av.FFmpegError, IndexError) as exc:
+            self.abort()
             raise MediaError(f"cannot open the stored MP4 init: {exc}") from exc
         self.time_base = video.time_base
         self.frames = 0
+        self.audio_frames = 0
         self._last_dts: int | None = None
+        self._last_audio_pts: int | None = None
+
+    @property
+    def has_audio(self) -> bool:
+        return self._audio_stream is not None
+
+    def feed_audio(self, sample: Sample, pts: int, time_base: Fraction) -> bytes:
+        """Mux one audio sample (``pts`` in ``time_base``); dropped if there is no audio track."""
+        if self._audio_stream is None:
+            return b""
+        if self._last_audio_pts is not None and pts <= self._last_audio_pts:
+            pts = self._last_audio_pts + 1
+        self._last_audio_pts = pts
+        packet = av.Packet(sample.data)
+        packet.pts = packet.dts = pts
+        packet.duration = sample.duration
+        packet.time_base = time_base
+        packet.stream = self._audio_stream
+        try:
+            self._out.mux(packet)
+        except av.FFmpegError as exc:
+            raise MediaError(f"muxing audio failed: {exc}") from exc
+        self.audio_frames += 1
+        return self._sink.take()
 
     def feed(self, sample: Sample, pts: int, dts: int, duration: int, time_base: Fraction) -> bytes:
         """Mux one sample (timestamps in ``time_base``); return the bytes ready so far."""
@@ -123,10 +156,12 @@ class Fmp4Muxer:
         try:
             self._out.close()
         finally:
-            self._template.close()
+            for template in self._templates:
+                template.close()
         return self._sink.take()
 
     def abort(self) -> None:
-        for container in (self._out, self._template):
-            with contextlib.suppress(av.FFmpegError):
-                container.close()
+        for container in (getattr(self, "_out", None), *self._templates):
+            if container is not None:
+                with contextlib.suppress(av.FFmpegError):
+                    container.close()

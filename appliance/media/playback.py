@@ -55,13 +55,15 @@ def build_fmp4(
     segments_dir: Path,
     *,
     keep_gaps: bool = False,
+    audio: bool = True,
 ) -> Iterator[bytes]:
-    """A fragmented MP4 of the video in [start_ms, end_ms), across segment boundaries.
+    """A fragmented MP4 of [start_ms, end_ms) of one camera, across segment boundaries.
 
     It starts at the key frame at or before ``start_ms`` (the enclosing key frame) and ends with
     the last frame before ``end_ms``. Gaps between segments are closed (the next segment follows
-    the previous one) unless ``keep_gaps``, which keeps the wall-clock spacing. Yields the MP4
-    bytes as fragments are completed (one per key frame), so a long range streams.
+    the previous one) unless ``keep_gaps``, which keeps the wall-clock spacing. Stored audio
+    (groups that allow it) is included unless ``audio`` is False. Yields the MP4 bytes as
+    fragments are completed (one per key frame), so a long range streams.
     """
     if end_ms <= start_ms:
         raise MediaError("empty time range")
@@ -72,7 +74,7 @@ def build_fmp4(
     if not chosen:
         raise NotFound("no recording in that range")
     muxer: Fmp4Muxer | None = None
-    base: Fraction | None = None  # output time base
+    base = Fraction(1)  # output time base (the first segment's video time base)
     shift = 0
     first_wall_ms = 0
     last_dts: int | None = None
@@ -80,19 +82,31 @@ def build_fmp4(
     try:
         for segment in chosen:
             with open_segment(segment, key_opener, segments_dir) as reader:
-                video = reader.head.video
+                head = reader.head
+                video = head.video
                 if muxer is None:
-                    muxer = Fmp4Muxer(video)
+                    sound = head.streams[1] if audio and len(head.streams) > 1 else None
+                    muxer = Fmp4Muxer(video, sound)
                     base = video.time_base
-                assert base is not None
                 scale = video.time_base / base
-                segment_started = False
+                # Output seconds = stream seconds + offset_s, fixed by the segment's first
+                # emitted video sample; audio follows the same offset (same RTSP clock).
+                offset_s: Fraction | None = None
                 for sample in _in_range(reader, start_ms, end_ms):
+                    if sample.stream_index != 0:
+                        if offset_s is None or not muxer.has_audio:
+                            continue
+                        tb = head.streams[sample.stream_index].time_base
+                        out_s = sample.pts * tb + offset_s
+                        if out_s >= 0:
+                            data = muxer.feed_audio(sample, int(out_s / tb), tb)
+                            if data:
+                                yield data
+                        continue
                     pts, dts = sample.pts, sample.dts
                     if scale != 1:
                         pts, dts = int(pts * scale), int(dts * scale)
-                    if not segment_started:
-                        segment_started = True
+                    if offset_s is None:
                         if last_dts is None:
                             shift, first_wall_ms = -dts, sample.wall_ms
                         else:
@@ -101,6 +115,7 @@ def build_fmp4(
                                 wall_ts = int(Fraction(sample.wall_ms - first_wall_ms, 1000) / base)
                                 target = max(target, wall_ts)
                             shift = target - dts
+                        offset_s = shift * base
                     out_dts = dts + shift
                     if last_dts is not None and out_dts <= last_dts:
                         shift += last_dts + 1 - out_dts
@@ -120,16 +135,20 @@ def build_fmp4(
 
 
 def _in_range(reader: SegmentReader, start_ms: int, end_ms: int) -> Iterator[Sample]:
-    """The video samples from the key frame enclosing ``start_ms`` to before ``end_ms``."""
-    pending: list[Sample] = []  # the current GOP while still before start_ms
+    """Video from the key frame enclosing ``start_ms`` to before ``end_ms``, and the audio
+    from that key frame on, in file order."""
+    pending: list[Sample] = []  # the current GOP (and its audio) while still before start_ms
     started = False
     for sample in reader:
-        if sample.stream_index != 0:
-            continue
-        if sample.wall_ms >= end_ms:
+        is_video = sample.stream_index == 0
+        if is_video and sample.wall_ms >= end_ms:
             break
         if started:
-            yield sample
+            if is_video or sample.wall_ms < end_ms:
+                yield sample
+        elif not is_video:
+            if pending:
+                pending.append(sample)
         elif sample.wall_ms <= start_ms:
             if sample.is_key:
                 pending = [sample]

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import io
 import signal
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import av
 import pytest
 from sqlmodel import col, select
 
 from appliance.context import AppContext
 from appliance.ledger import EventType
-from appliance.media import PrivateKeyFileOpener, iter_packets
+from appliance.media import PrivateKeyFileOpener, build_fmp4, iter_packets
 from appliance.models.media import CameraStatus, Gap, Run
 from recorder.service import RecorderService
 from recorder.sim import CameraSimulator, SimCamera
@@ -194,6 +196,21 @@ def test_statuses_and_audio_while_others_record(tmp_path: Path, open_recorder_ct
                 s.stream_index for s in iter_packets(segment, opener, ctx.settings.segments_dir)
             }
             assert streams == ({0, 1} if audio else {0})
+    # The rebuilt MP4 of the consented camera carries its sound, in step with the picture.
+    consented = segments_of(ctx, "cam02")
+    mp4 = b"".join(
+        build_fmp4(
+            consented, consented[0].start_ms, consented[-1].end_ms, opener,
+            ctx.settings.segments_dir,
+        )
+    )  # fmt: skip
+    with av.open(io.BytesIO(mp4), "r") as container:
+        assert len(container.streams.audio) == 1
+        video_frames = sum(1 for _ in container.decode(video=0))
+    with av.open(io.BytesIO(mp4), "r") as container:
+        audio_s = sum(f.samples / f.sample_rate for f in container.decode(audio=0))
+    assert video_frames == sum(s.frames for s in consented)
+    assert audio_s == pytest.approx(video_frames / 25, abs=0.5)
     with_audio = served_frames(audio=True)
     check_camera_segments(ctx, "cam01", with_audio)
     check_camera_segments(ctx, "cam02", with_audio)
