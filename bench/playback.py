@@ -52,7 +52,7 @@ from appliance.context import AppContext
 from appliance.media._nal import annexb_to_length_prefixed
 from appliance.models import Role
 from appliance.settings import Settings
-from bench.ingest import SIM, TICKS_S, cpu_ticks, lost_frames
+from bench.ingest import SIM, TICKS_S, Window, cpu_ticks, lost_frames
 from recorder.sim import CameraSimulator
 from recorder.sim._clips import prepare_clip
 from tests.appliance.viewing.footage import store_clip
@@ -485,14 +485,18 @@ def main(argv: list[str] | None = None) -> int:
             proc = start_appliance(site, ["recorder", "web"])
             try:
                 time.sleep(10)  # every camera connected and recording
+                window_start_ms = time.time_ns() // 1_000_000
                 busy = timed(
                     f"{args.viewers} viewers while {args.cameras} cameras record",
                     lambda: phase_concurrent(site, args.viewers, args.window, proc.pid),
                 )
+                window_end_ms = time.time_ns() // 1_000_000
             finally:
                 stop_appliance(proc)
             ctx = AppContext.open(Settings(**site.data), SystemClock())
-            stored, lost, fewest = lost_frames(ctx, args.cameras)
+            # Frames are checked inside the window the viewers were served in.
+            window = Window(0.0, 0.0, 0.0, window_start_ms, window_end_ms)
+            stored, lost, fewest = lost_frames(ctx, args.cameras, window)
             ctx.close()
         shutil.rmtree(root / "busy")
         live = timed("live view", lambda: phase_live(root / "live", args.live_seconds))
