@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from api.routes.pages import RECORDER_STATES, safe_next
 from api.web import LANGUAGES, STATIC_DIR, TEMPLATES_DIR, choose_language, translations
-from appliance.access import Principal
+from appliance.access import Principal, Scope
 from appliance.context import AppContext
 from appliance.models import Role
 from appliance.viewing import LABELS_KO, PurposeCategory
@@ -107,10 +107,18 @@ def test_next_stays_on_this_site(target: str | None, expected: str) -> None:
 def client(ctx: AppContext) -> TestClient:
     app = create_app(ctx)
     root = Principal.local("root")
-    for username, role in (("viewer1", Role.viewer), ("auditor1", Role.auditor)):
-        app.state.access.create_user(
+    for username, role in (
+        ("viewer1", Role.viewer),
+        ("auditor1", Role.auditor),
+        ("agency1", Role.agency),
+    ):
+        user, _ = app.state.access.create_user(
             root, username=username, role=role, display_name=username, password=PASSWORD
         )
+    issued = app.state.access.issue_token(
+        root, user.id, name="t", scopes=[Scope.requests_read], ttl_days=1
+    )
+    app.state.agency_token = issued.token
     return TestClient(app, follow_redirects=False)
 
 
@@ -135,6 +143,14 @@ def test_pages_refuse_like_the_api_but_send_browsers_to_sign_in(client: TestClie
     assert home.status_code == 200 and 'href="/ledger"' in home.text
     # Signed in already: the sign-in page moves on.
     assert client.get("/login?next=/password", headers=HTML).headers["location"] == "/password"
+
+
+def test_agencies_have_no_pages(client: TestClient) -> None:
+    bearer = {"Authorization": f"Bearer {client.app.state.agency_token}"}  # type: ignore[attr-defined]
+    for path in ("/", "/view", "/password"):
+        for accept in ({}, HTML):  # refused outright, even a browser: no redirect loop home
+            refused = client.get(path, headers={**bearer, **accept})
+            assert refused.status_code == 403, (path, accept, refused.status_code)
 
 
 def test_pages_carry_security_headers_and_remember_the_language(client: TestClient) -> None:

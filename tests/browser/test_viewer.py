@@ -185,8 +185,12 @@ def test_live_view_plays_through_the_simulator(site: Site, open_tab: Any) -> Non
     )
     assert "출입문" in entry.data["purpose"]
     page.wait_for_function(PLAYING, arg="#video-cam01", timeout=30_000)
-    src = page.evaluate("() => document.querySelector('#video-cam01').currentSrc")
-    assert src.endswith(f"/api/viewing/{viewing.id}/live?camera_id=cam01")
+    # Media Source Extensions fed from the live stream of this session.
+    stream = page.get_attribute("#video-cam01", "data-stream")
+    assert stream == f"/api/viewing/{viewing.id}/live?camera_id=cam01"
+    assert page.evaluate("() => document.querySelector('#video-cam01').currentSrc").startswith(
+        "blob:"
+    )
 
     page.click("#end-viewing")
     page.wait_for_selector("#ended:not([hidden])")

@@ -2,6 +2,7 @@
 // play recorded (/media) or live (/live) fMP4 in <video>, draw the day's timeline, end it.
 "use strict";
 import { api, beforeSignout, refusal, show, t } from "/static/app.js";
+import { playLive } from "/static/live.js";
 
 const root = document.getElementById("view-root");
 
@@ -90,6 +91,13 @@ class Timeline {
     return !!this.data && this.data.recorded.some((r) => r.end_ms > from && r.start_ms < to);
   }
 
+  /** Where a stream asked to start at `ms` begins: footage before the first recording is
+   * skipped, so time 0 of the video is the first recorded moment at or after `ms`. */
+  firstFootage(ms) {
+    const range = this.data && this.data.recorded.find((r) => r.end_ms > ms);
+    return range ? Math.max(ms, range.start_ms) : ms;
+  }
+
   span(cls, start, end, title) {
     const [w0, w1] = this.window;
     const a = Math.max(start, w0);
@@ -169,7 +177,7 @@ if (root) {
   const endButton = document.getElementById("end-viewing");
   let bars = new Map();
   let viewing = null;
-  let liveTimer = null;
+  const liveStops = [];
 
   const chosenCameras = () =>
     [...form.querySelectorAll("input[name=camera]:checked")].map((el) => ({
@@ -316,7 +324,17 @@ if (root) {
         show(problem, none ? `${camera.name}: ${t("view.error.no_footage")}` : t("view.error.video", { camera: camera.name }));
       });
       video.dataset.streamStart = String(opened.start_ms ?? 0);
-      video.src = mediaUrl(opened.id, camera.id);
+      video.dataset.stream = mediaUrl(opened.id, camera.id);
+      if (opened.kind === "live") {
+        const reasons = { codec: "view.error.codec", not_live: "view.error.not_live" };
+        const failed = (reason) => {
+          if (viewing.ended) return;
+          show(problem, t(reasons[reason] || "view.error.video", { camera: camera.name }));
+        };
+        liveStops.push(playLive(video, video.dataset.stream, failed));
+      } else {
+        video.src = video.dataset.stream;
+      }
       tile.append(caption, video, problem);
       videos.append(tile);
       const bar = bars.get(camera.id);
@@ -324,12 +342,11 @@ if (root) {
         bar.focus(opened.start_ms, opened.end_ms);
         bar.onSeek = (ms) => seek(video, ms);
         video.addEventListener("timeupdate", () => {
-          bar.playhead(Number(video.dataset.streamStart) + video.currentTime * 1000);
+          bar.playhead(bar.firstFootage(Number(video.dataset.streamStart)) + video.currentTime * 1000);
         });
       }
     }
     document.getElementById("seek-help").hidden = opened.kind !== "playback";
-    if (opened.kind === "live") liveTimer = setInterval(keepLive, 1000);
     endButton.focus();
   }
 
@@ -337,21 +354,12 @@ if (root) {
     if (!viewing || viewing.ended) return;
     const from = Math.min(Math.max(ms, viewing.start_ms), viewing.end_ms - 1000);
     video.dataset.streamStart = String(from);
-    video.src = mediaUrl(viewing.id, video.dataset.camera, from); // a new request: seeking
-  }
-
-  /** Live: if the player fell behind the received data, jump to its end. */
-  function keepLive() {
-    for (const video of videos.querySelectorAll("video")) {
-      const b = video.buffered;
-      if (b.length && b.end(b.length - 1) - video.currentTime > 3) {
-        video.currentTime = b.end(b.length - 1) - 0.5;
-      }
-    }
+    video.dataset.stream = mediaUrl(viewing.id, video.dataset.camera, from);
+    video.src = video.dataset.stream; // a new request: seeking
   }
 
   function stopVideos() {
-    clearInterval(liveTimer);
+    for (const stop of liveStops.splice(0)) stop();
     for (const video of videos.querySelectorAll("video")) {
       video.pause();
       video.removeAttribute("src"); // closes the stream, which records what was sent
