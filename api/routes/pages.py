@@ -99,8 +99,8 @@ class PageGuard(RoleGuard):
             raise
         if html and principal.must_change_password and not self.allow_password_change:
             raise _redirect("/password")
-        if html and principal.role not in self.roles:
-            raise _redirect("/?denied=1")
+        if html and principal.role not in self.roles and principal.role in STAFF_ROLES:
+            raise _redirect("/?denied=1")  # home admits every staff role: no loop
         return RoleGuard.__call__(self, principal)  # the API's own checks, unchanged
 
     def __repr__(self) -> str:
