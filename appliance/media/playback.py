@@ -55,15 +55,15 @@ def build_fmp4(
     segments_dir: Path,
     *,
     keep_gaps: bool = False,
-    audio: bool = True,
+    audio: bool = False,
 ) -> Iterator[bytes]:
     """A fragmented MP4 of [start_ms, end_ms) of one camera, across segment boundaries.
 
     It starts at the key frame at or before ``start_ms`` (the enclosing key frame) and ends with
     the last frame before ``end_ms``. Gaps between segments are closed (the next segment follows
-    the previous one) unless ``keep_gaps``, which keeps the wall-clock spacing. Stored audio
-    (groups that allow it) is included unless ``audio`` is False. Yields the MP4 bytes as
-    fragments are completed (one per key frame), so a long range streams.
+    the previous one) unless ``keep_gaps``, which keeps the wall-clock spacing. With ``audio``,
+    stored audio (groups that allow it) becomes a second track (declare ``mp4a`` to MSE then).
+    Yields the MP4 bytes as fragments are completed (one per key frame), so a long range streams.
     """
     if end_ms <= start_ms:
         raise MediaError("empty time range")

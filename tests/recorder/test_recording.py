@@ -201,7 +201,7 @@ def test_statuses_and_audio_while_others_record(tmp_path: Path, open_recorder_ct
     mp4 = b"".join(
         build_fmp4(
             consented, consented[0].start_ms, consented[-1].end_ms, opener,
-            ctx.settings.segments_dir,
+            ctx.settings.segments_dir, audio=True,
         )
     )  # fmt: skip
     with av.open(io.BytesIO(mp4), "r") as container:
