@@ -22,7 +22,7 @@ import queue
 import secrets
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -328,18 +328,28 @@ def reconcile(
     clock: Clock,
     *,
     on_indexed: OnIndexed | None = None,
+    cameras: Iterable[str] | None = None,
 ) -> ReconcileReport:
     """Bring files and rows back in line after a crash (invariant 3). Needs no private key.
 
     Temp files are deleted; a complete file without a row is indexed if its pending row (the
     sealed key) exists, else deleted (it could never be read); pending rows without a file are
-    dropped; rows whose file is missing are reported, never deleted here.
+    dropped; rows whose file is missing are reported, never deleted here. With ``cameras``,
+    only those cameras' files and rows are looked at (a recorder reconciles what it records:
+    another node may be writing the others).
     """
     report = ReconcileReport()
+    only = None if cameras is None else set(cameras)
     with db.session() as session:
-        pending = {p.path: p for p in session.exec(select(PendingSegment)).all()}
+        pending = {
+            p.path: p
+            for p in session.exec(select(PendingSegment)).all()
+            if only is None or p.camera_id in only
+        }
     if segments_dir.is_dir():
         for camera_dir in sorted(p for p in segments_dir.iterdir() if p.is_dir()):
+            if only is not None and camera_dir.name not in only:
+                continue
             _reconcile_camera(db, segments_dir, camera_dir, clock, pending, report, on_indexed)
     for path in sorted(pending):
         if path not in report.reindexed:

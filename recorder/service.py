@@ -48,8 +48,13 @@ class RecorderService:
         settings = self.ctx.settings
         tune_allocator()
         vault_key = VaultPublicKey(settings.storage.key_dir)
+        cameras = [c for c in settings.cameras if c.enabled]
         self.report = reconcile(
-            self.ctx.db, settings.segments_dir, self.ctx.clock, on_indexed=self._on_indexed
+            self.ctx.db,
+            settings.segments_dir,
+            self.ctx.clock,
+            on_indexed=self._on_indexed,
+            cameras=[c.id for c in cameras],
         )
         deps = WorkerDeps(
             db=self.ctx.db,
@@ -60,7 +65,6 @@ class RecorderService:
             indexer=self.indexer,
             status=self.status_board,
         )
-        cameras = [c for c in settings.cameras if c.enabled]
         gaps = self._resume_history([c.id for c in cameras])
         self.indexer.start()
         for camera in cameras:
@@ -123,12 +127,17 @@ class RecorderService:
     def _resume_history(self, camera_ids: list[str]) -> dict[str, int]:
         """Close runs a crash left open; open a gap from each camera's last footage to now.
 
+        Only this service's cameras: another recorder node may be recording the others.
+
         Returns the open gap id per camera (closed by its worker when recording starts).
         """
         now = self.ctx.clock.now_ms()
         gaps: dict[str, int] = {}
         with self.ctx.db.session() as session:
-            for run in session.exec(select(Run).where(col(Run.ended_ms).is_(None))).all():
+            open_runs = select(Run).where(
+                col(Run.ended_ms).is_(None), col(Run.camera_id).in_(camera_ids)
+            )
+            for run in session.exec(open_runs).all():
                 last = session.exec(
                     select(func.max(Segment.end_ms)).where(col(Segment.run_id) == run.id)
                 ).one()

@@ -123,6 +123,12 @@ def test_reconcile_after_a_crash_at_each_step(ctx: AppContext, h264_clip: Clip) 
     assert len(list(iter_packets(row, opener, segments_dir))) == 100
     refs = {e.ref for e in ctx.ledger.entries(events=[EventType.segment_created])}
     assert str(row.id) in refs
+    # A reconcile limited to other cameras (another recorder node's) touches nothing here.
+    stray = _finished(ctx, h264_clip, START_MS + 50_000)
+    os.close(stray.fd)
+    assert reconcile(ctx.db, segments_dir, ctx.clock, cameras=["cam02"]).clean
+    assert stray.temp_path.exists()
+    stray.temp_path.unlink()
     # A second run finds nothing left to do but the missing file.
     again = reconcile(ctx.db, segments_dir, ctx.clock)
     assert again.missing_files == [gone.path] and not again.reindexed and not again.orphans_deleted
