@@ -76,10 +76,13 @@ class RecorderService:
             )
             self.workers[camera.id] = worker
             worker.start()
+        # Live view in this process reads the workers' fan-outs (design/access.md).
+        self.ctx.live.attach(self)
         log.info("recording %d cameras", len(cameras))
 
     def stop(self) -> None:
         """Finish every camera's current segment and index it before returning."""
+        self.ctx.live.detach(self)
         for worker in self.workers.values():
             worker.stop()
         timeout_s = self.ctx.settings.recorder.rtsp_timeout_s + 10

@@ -22,7 +22,7 @@ from appliance.errors import ApplianceError, MediaError
 from appliance.media._nal import H264, H265, parameter_sets
 from appliance.media.format import Sample, SegmentHead, StreamInfo
 from appliance.media.mp4 import init_from_keyframe, init_from_stream
-from appliance.models.media import Gap, Run
+from appliance.models.media import MAX_SEGMENT_MS, Gap, Run
 from appliance.settings import CameraConfig, RecorderConfig
 from recorder.fanout import PacketFanout
 from recorder.segments import OpenSegment, SegmentIndexer
@@ -249,6 +249,8 @@ class _Session:
         self._held_video: _Held | None = None  # written when its successor gives its duration
         self._held_audio: _Held | None = None
         self._end_ts = 0  # end of the last written video sample (pts + duration)
+        self._segment_start_ts = 0
+        self._max_segment_ts = 0  # MAX_SEGMENT_MS in the video time base (set in prepare)
         self._wall: WallClockMap | None = None
         self._params: bytes | None = None
         self._infos: tuple[StreamInfo, ...] = ()
@@ -269,6 +271,7 @@ class _Session:
         self.video = video
         self.video_tb = Fraction(video.time_base)
         self.vtimeline = StreamTimeline(self.video_tb)
+        self._max_segment_ts = int(Fraction(MAX_SEGMENT_MS, 1000) / self.video_tb)
         self.streams = [video]
         self.audio = None
         self._audio_info: StreamInfo | None = None
@@ -334,6 +337,13 @@ class _Session:
             held = self._held_video
             if held is not None:
                 self._write_video(held, dts - held[2])
+            if pts + self.vtimeline.typical_step - self._segment_start_ts > self._max_segment_ts:
+                # No key frame for MAX_SEGMENT_MS: close the segment (readers bound their range
+                # queries by that length) and skip to the next key frame.
+                self._held_video = None
+                self._flush_audio()
+                self._finish_segment()
+                return
         self._held_video = (data, pts, dts, is_key)
         fanout = self.worker.fanout
         if fanout.subscribers and self._wall is not None:
@@ -449,6 +459,7 @@ class _Session:
             public_key=public_key,
         )
         self._end_ts = pts
+        self._segment_start_ts = pts
         if not self.recorded:
             self.recorded = True
             self.worker._close_gap(head.start_ms)

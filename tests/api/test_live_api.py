@@ -45,11 +45,9 @@ def live_ctx(tmp_path: Path) -> Iterator[tuple[AppContext, RecorderService]]:
         ctx = AppContext.open(settings, clock)
         recorder = RecorderService(ctx)
         recorder.start()
-        ctx.live.attach(recorder)  # what `appliance run` wiring does (see design/access.md)
         try:
             yield ctx, recorder
         finally:
-            ctx.live.detach(recorder)
             recorder.stop()
             ctx.close()
 

@@ -123,7 +123,6 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         ctx = AppContext.open(settings, clock)
         recorder = RecorderService(ctx)
         recorder.start()
-        ctx.live.attach(recorder)  # as `appliance run` wires it (design/access.md)
         server: uvicorn.Server | None = None
         thread: threading.Thread | None = None
         try:
@@ -152,7 +151,6 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
             if server is not None and thread is not None:
                 server.should_exit = True
                 thread.join(timeout=10)
-            ctx.live.detach(recorder)
             recorder.stop()
             ctx.close()
 

@@ -148,3 +148,37 @@ def test_parameter_change_jumps_and_garbage(ctx: AppContext, hostile_stream: Pat
     with av.open(io.BytesIO(mp4), "r") as container:
         sizes = {(f.width, f.height) for f in container.decode(video=0)}
     assert sizes == {(352, 288)}
+
+
+def test_no_key_frame_for_max_segment_length_closes_the_segment(
+    ctx: AppContext, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Readers bound range queries by MAX_SEGMENT_MS, so the recorder never writes a longer
+    segment: without a key frame it closes the segment and resumes at the next key frame."""
+    import recorder.worker
+
+    monkeypatch.setattr(recorder.worker, "MAX_SEGMENT_MS", 1_500)
+    source = tmp_path / "sparse-keys.ts"
+    subprocess.run(
+        ["ffmpeg", "-loglevel", "error", "-y", "-f", "lavfi", "-i",
+         "testsrc2=size=320x240:rate=25", "-t", "8", "-c:v", "libx264", "-g", "100", "-bf", "0",
+         "-sc_threshold", "0", "-pix_fmt", "yuv420p", "-f", "mpegts", str(source)],
+        check=True,
+    )  # fmt: skip
+    worker, indexer = _worker(ctx, source)
+    indexer.start()
+    worker.start()
+    deadline = time.monotonic() + 30
+    while worker.sessions < 2 and time.monotonic() < deadline:  # one pass over the file
+        time.sleep(0.05)
+    worker.stop()
+    worker.join(10)
+    indexer.stop()
+    with ctx.db.session() as session:
+        first_run = session.exec(select(Run).order_by(col(Run.id))).first()
+        assert first_run is not None
+        segments = session.exec(select(Segment).where(col(Segment.run_id) == first_run.id)).all()
+    # Key frames at 0 s and 4 s: each starts a segment that is closed after 1.5 s, and the
+    # frames up to the next key frame are skipped.
+    assert [(s.frames, s.key_frames) for s in segments] == [(37, 1), (37, 1)]
+    assert all(s.end_ms - s.start_ms <= 1_500 for s in segments)
