@@ -14,12 +14,20 @@ from fractions import Fraction
 from typing import Any
 
 import av
+from av.container import OutputContainer
 
 from appliance.errors import MediaError
 from appliance.media._nal import H264, H265, annexb_to_length_prefixed
 from appliance.media.format import Sample, StreamInfo
 
-__all__ = ["FMP4_FLAGS", "Fmp4Muxer", "init_from_keyframe", "init_from_stream"]
+__all__ = [
+    "FMP4_FLAGS",
+    "Fmp4Muxer",
+    "FragmentSink",
+    "init_from_keyframe",
+    "init_from_stream",
+    "open_fmp4",
+]
 
 FMP4_FLAGS = "frag_keyframe+empty_moov+default_base_moof"
 _RAW_FORMATS = {H264: "h264", H265: "hevc"}
@@ -29,7 +37,7 @@ def init_from_stream(stream: Any) -> bytes:
     """An MP4 init (ftyp+moov, no samples) carrying ``stream``'s codec parameters."""
     sink = io.BytesIO()
     try:
-        with av.open(sink, "w", format="mp4", options={"movflags": FMP4_FLAGS}) as out:
+        with open_fmp4(sink) as out:
             out.add_stream_from_template(stream)
             out.start_encoding()
     except (av.FFmpegError, ValueError) as exc:
@@ -58,8 +66,8 @@ def init_from_keyframe(codec: str, access_unit: bytes) -> tuple[bytes, int, int]
         raise MediaError(f"cannot read the parameters of a {codec} key frame: {exc}") from exc
 
 
-class _Sink:
-    """A write-only file object collecting what the muxer writes, drained by the caller."""
+class FragmentSink:
+    """A write-only file object collecting what a muxer writes, drained by the caller."""
 
     def __init__(self) -> None:
         self._parts: list[bytes] = []
@@ -74,6 +82,18 @@ class _Sink:
         return data
 
 
+def open_fmp4(sink: Any, frag_duration_ms: int | None = None) -> OutputContainer:
+    """A fragmented-MP4 muxer writing into ``sink`` (a ``FragmentSink`` or ``io.BytesIO``).
+
+    Fragments close at every key frame and, if ``frag_duration_ms`` is given, at least that
+    often.
+    """
+    options = {"movflags": FMP4_FLAGS}
+    if frag_duration_ms is not None:
+        options["frag_duration"] = str(frag_duration_ms * 1000)
+    return av.open(sink, "w", format="mp4", options=options)
+
+
 class Fmp4Muxer:
     """Muxes stored samples (video, and audio if given) into a fragmented MP4, handing out
     bytes as fragments close.
@@ -86,10 +106,10 @@ class Fmp4Muxer:
         if not video.init:
             raise MediaError("the segment has no MP4 init for its video stream")
         self._codec = video.codec
-        self._sink = _Sink()
+        self._sink = FragmentSink()
         self._templates: list[Any] = []
         try:
-            self._out = av.open(self._sink, "w", format="mp4", options={"movflags": FMP4_FLAGS})
+            self._out = open_fmp4(self._sink)
             self._templates.append(av.open(io.BytesIO(video.init)))
             self._stream = self._out.add_stream_from_template(self._templates[0].streams.video[0])
             self._audio_stream = None

@@ -20,6 +20,7 @@ import av
 from appliance.errors import MediaError, NotFound
 from appliance.media._nal import annexb_to_length_prefixed
 from appliance.media.format import Sample, StreamInfo
+from appliance.media.mp4 import FragmentSink, open_fmp4
 
 __all__ = [
     "FRAGMENT_MS",
@@ -31,7 +32,6 @@ __all__ = [
 ]
 
 FRAGMENT_MS = 500
-_LIVE_FLAGS = "frag_keyframe+empty_moov+default_base_moof"
 _LENGTH_PREFIXED = frozenset({"h264", "hevc"})
 
 
@@ -85,33 +85,14 @@ class LiveHub:
         raise NotFound(f"camera {camera_id!r} is not live on this node")
 
 
-class _Sink:
-    def __init__(self) -> None:
-        self._parts: list[bytes] = []
-
-    def write(self, data: bytes) -> int:
-        self._parts.append(bytes(data))
-        return len(data)
-
-    def take(self) -> bytes:
-        data = b"".join(self._parts)
-        self._parts.clear()
-        return data
-
-
 class _LiveMuxer:
     def __init__(self, video: StreamInfo) -> None:
         if not video.init:
             raise MediaError("the live stream has no MP4 init yet")
         self.video = video
-        self._sink = _Sink()
+        self._sink = FragmentSink()
         self._template = av.open(io.BytesIO(video.init))
-        self._out = av.open(
-            self._sink,
-            "w",
-            format="mp4",
-            options={"movflags": _LIVE_FLAGS, "frag_duration": str(FRAGMENT_MS * 1000)},
-        )
+        self._out = open_fmp4(self._sink, frag_duration_ms=FRAGMENT_MS)
         self._stream = self._out.add_stream_from_template(self._template.streams.video[0])
         self._shift: int | None = None
         self._last_dts: int | None = None

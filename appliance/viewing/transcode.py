@@ -18,27 +18,13 @@ import av
 
 from appliance.errors import MediaError, NotFound
 from appliance.media._nal import annexb_to_length_prefixed
-from appliance.media.mp4 import FMP4_FLAGS
+from appliance.media.mp4 import FragmentSink, open_fmp4
 from appliance.viewing.frames import TimedSample
 
 __all__ = ["GOP_S", "transcode_to_h264"]
 
 GOP_S = 2  # a key frame (and a fragment) every two seconds of output
 _LENGTH_PREFIXED = frozenset({"h264", "hevc"})
-
-
-class _Sink:
-    def __init__(self) -> None:
-        self._parts: list[bytes] = []
-
-    def write(self, data: bytes) -> int:
-        self._parts.append(bytes(data))
-        return len(data)
-
-    def take(self) -> bytes:
-        data = b"".join(self._parts)
-        self._parts.clear()
-        return data
 
 
 def _rate(item: TimedSample) -> Fraction:
@@ -84,11 +70,9 @@ def transcode_to_h264(samples: Iterator[TimedSample], start_ms: int) -> Iterator
     if first is None:
         raise NotFound("no frames in that range")
     rate = _rate(first)
-    sink = _Sink()
+    sink = FragmentSink()
     # Fragments also close every second (not only at key frames), so pictures flow sooner.
-    out: Any = av.open(
-        sink, "w", format="mp4", options={"movflags": FMP4_FLAGS, "frag_duration": "1000000"}
-    )
+    out: Any = open_fmp4(sink, frag_duration_ms=1000)
     stream: Any = None
     decoder: _Decoder | None = None
     wall_by_pts: dict[int, int] = {}
