@@ -63,6 +63,7 @@ from appliance.retention import (
     find_destruction,
     get_hold,
     place_hold,
+    raise_alarm,
     release_hold,
     segments_in,
     set_hold_expiry,
@@ -1084,20 +1085,20 @@ class RequestService:
                 subject = f"request:{request.id}"
                 if entry.status is DeadlineStatus.overdue:
                     _clear_alarm(session, ALARM_DUE_SOON, subject, now)
-                    _raise_alarm(
+                    raise_alarm(
                         session,
                         ALARM_OVERDUE,
-                        subject,
                         f"요청 #{request.id}의 통지 기한이 지났습니다 (R-REQ-3/4)",
                         now,
+                        subject=subject,
                     )
                 elif entry.status is DeadlineStatus.due_soon:
-                    _raise_alarm(
+                    raise_alarm(
                         session,
                         ALARM_DUE_SOON,
-                        subject,
                         f"요청 #{request.id}의 통지 기한이 임박했습니다",
                         now,
+                        subject=subject,
                     )
                 else:
                     _clear_alarms(session, request, now)
@@ -1129,22 +1130,9 @@ def _counterpart(request: FootageRequest) -> str:
     return request.requester_name
 
 
-def _raise_alarm(session: Session, kind: str, subject: str, message: str, now: int) -> None:
-    """Open or refresh an alarm (the ``alarm`` table of appliance.retention.alarms)."""
-    alarm = session.exec(
-        select(Alarm).where(
-            Alarm.kind == kind, Alarm.subject == subject, col(Alarm.cleared_ms).is_(None)
-        )
-    ).first()
-    if alarm is None:
-        alarm = Alarm(kind=kind, subject=subject, message=message, raised_ms=now, last_ms=now)
-    else:
-        alarm.message, alarm.last_ms = message, now
-    session.add(alarm)
-    session.flush()
-
-
 def _clear_alarm(session: Session, kind: str, subject: str, now: int) -> None:
+    # Not retention's clear_alarm: that closes one open alarm, this closes every open one
+    # for (kind, subject), should two watchers ever have raised it concurrently.
     for alarm in session.exec(
         select(Alarm).where(
             Alarm.kind == kind, Alarm.subject == subject, col(Alarm.cleared_ms).is_(None)
