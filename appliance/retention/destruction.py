@@ -8,6 +8,7 @@ import io
 from collections.abc import Sequence
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, or_, select
@@ -24,6 +25,7 @@ __all__ = [
     "camera_names",
     "find_destruction",
     "list_destruction",
+    "purge_event_data",
     "to_csv",
     "to_html",
 ]
@@ -43,6 +45,20 @@ class Reason(StrEnum):
     deletion_request = "deletion request"
     key_rotation = "key rotation"
     file_missing = "file missing (fsck)"
+
+
+def purge_event_data(record: DestructionRecord) -> dict[str, Any]:
+    """The data of the ledger's ``purge`` entry for ``record`` (a flushed row: it has an id)."""
+    return {
+        "from_ms": record.start_ms,
+        "to_ms": record.end_ms,
+        "segments": record.segment_count,
+        "size_bytes": record.size_bytes,
+        "method": record.method,
+        "reason": record.reason,
+        "destruction_id": record.id,
+        "segments_digest": record.segments_digest,
+    }
 
 
 METHOD_KO = {

@@ -33,7 +33,7 @@ from sqlmodel import Session, col, select
 
 from appliance.models import DestructionRecord, Segment
 from appliance.retention.alarms import AlarmKind, clear_alarm, raise_alarm
-from appliance.retention.destruction import Method, Reason
+from appliance.retention.destruction import Method, Reason, purge_event_data
 from appliance.retention.purge import Purger, fsync_dir
 from appliance.vault.events import record_event
 
@@ -193,20 +193,12 @@ def _check_pair(
         )
         return
     path = root / relative
-    if not verify_hash:
+    actual: str | None = None  # the hash, when verified
+    if verify_hash:
+        actual, actual_size = _hash(path, max(1, len(digest_hex) // 2))
+        report.hashed_bytes += actual_size
+    else:
         actual_size = path.stat().st_size
-        if actual_size != size_bytes:
-            report.problems.append(
-                Problem(
-                    ProblemKind.size_mismatch,
-                    relative,
-                    segment_id,
-                    f"{actual_size} bytes, indexed {size_bytes}",
-                )
-            )
-        return
-    actual, actual_size = _hash(path, max(1, len(digest_hex) // 2))
-    report.hashed_bytes += actual_size
     if actual_size != size_bytes:
         report.problems.append(
             Problem(
@@ -216,7 +208,7 @@ def _check_pair(
                 f"{actual_size} bytes, indexed {size_bytes}",
             )
         )
-    elif actual != digest_hex:
+    elif actual is not None and actual != digest_hex:
         report.problems.append(
             Problem(ProblemKind.hash_mismatch, relative, segment_id, "ciphertext changed")
         )
@@ -328,16 +320,7 @@ def _remove_missing(ctx: AppContext, missing: list[Problem], actor: str) -> None
                 "purge",
                 actor=actor,
                 camera_id=record.camera_id,
-                data={
-                    "from_ms": record.start_ms,
-                    "to_ms": record.end_ms,
-                    "segments": record.segment_count,
-                    "size_bytes": record.size_bytes,
-                    "method": record.method,
-                    "reason": record.reason,
-                    "destruction_id": record.id,
-                    "segments_digest": record.segments_digest,
-                },
+                data=purge_event_data(record),
             )
 
 

@@ -32,7 +32,7 @@ from sqlmodel import Session, col, select
 
 from appliance.models import DestructionRecord, PurgeItem, PurgeJob, Segment
 from appliance.retention._tables import PURGE_ITEM, SEGMENT, SPAN_COLUMNS
-from appliance.retention.destruction import Method, Reason
+from appliance.retention.destruction import Method, Reason, purge_event_data
 from appliance.retention.holds import active_holds, lock_holds
 from appliance.retention.policy import Rule, SegmentSpan, is_held, under_minimum
 from appliance.vault.events import record_event
@@ -271,16 +271,7 @@ class Purger:
                 actor=actor,
                 camera_id=record.camera_id,
                 ref=str(job_id),
-                data={
-                    "from_ms": record.start_ms,
-                    "to_ms": record.end_ms,
-                    "segments": record.segment_count,
-                    "size_bytes": record.size_bytes,
-                    "method": record.method,
-                    "reason": record.reason,
-                    "destruction_id": record.id,
-                    "segments_digest": record.segments_digest,
-                },
+                data=purge_event_data(record),
             )
         return [r.id for r in records if r.id is not None]
 
