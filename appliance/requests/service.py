@@ -12,9 +12,10 @@ import logging
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from appliance.errors import Conflict, NotFound, ValidationFailed
 from appliance.export.masking import MaskPlan
@@ -87,6 +88,7 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+_Row = TypeVar("_Row")
 
 ALARM_OVERDUE = "request_overdue"
 ALARM_DUE_SOON = "request_due_soon"
@@ -180,6 +182,14 @@ class RequestService:
             raise NotFound(f"no request {request_id}")
         return request
 
+    def _rows(
+        self, request_id: int, agency_user_id: int | None, query: SelectOfScalar[_Row]
+    ) -> list[_Row]:
+        """``query``'s rows, once the request is found (and is the agency's, if one asks)."""
+        with self._ctx.db.session() as session:
+            self._load(session, request_id, agency_user_id)
+            return list(session.exec(query).all())
+
     def _state_entry(
         self,
         session: Session,
@@ -195,15 +205,40 @@ class RequestService:
         if new is None:
             new = next_state(RequestState(request.state), action, _decision(request))
         request.state = new.value
+        self._save(
+            session, request, actor=actor, data={"state": new.value, "action": action.value, **data}
+        )
+
+    def _save(
+        self, session: Session, request: FootageRequest, *, actor: str, data: dict[str, Any]
+    ) -> None:
+        """Save a changed request and append its ``request_state`` ledger entry (last)."""
         request.updated_ms = self._now()
         session.add(request)
         session.flush()
         self._ctx.ledger.append(
-            EventType.request_state,
+            EventType.request_state, actor=actor, data=data, ref=_ref(request), session=session
+        )
+
+    def _fulfil(
+        self,
+        session: Session,
+        request: FootageRequest,
+        fulfilment: Fulfilment,
+        *,
+        now: int,
+        actor: str,
+        data: dict[str, Any] | None = None,
+    ) -> None:
+        """Record how the request was fulfilled and move it to ``fulfilled``."""
+        request.fulfilment = fulfilment.value
+        request.fulfilled_ms = now
+        self._state_entry(
+            session,
+            request,
+            Action.fulfil,
             actor=actor,
-            data={"state": new.value, "action": action.value, **data},
-            ref=_ref(request),
-            session=session,
+            data={"fulfilment": request.fulfilment, **(data or {})},
         )
 
     def _restricted_cameras(self, session: Session, camera_ids: Sequence[str]) -> list[str]:
@@ -373,15 +408,13 @@ class RequestService:
     def documents(
         self, request_id: int, *, agency_user_id: int | None = None
     ) -> list[RequestDocument]:
-        with self._ctx.db.session() as session:
-            self._load(session, request_id, agency_user_id)
-            return list(
-                session.exec(
-                    select(RequestDocument)
-                    .where(RequestDocument.request_id == request_id)
-                    .order_by(col(RequestDocument.id))
-                ).all()
-            )
+        return self._rows(
+            request_id,
+            agency_user_id,
+            select(RequestDocument)
+            .where(RequestDocument.request_id == request_id)
+            .order_by(col(RequestDocument.id)),
+        )
 
     def read_document(self, request_id: int, document_id: int) -> tuple[RequestDocument, bytes]:
         """A document's bytes, decrypted in memory (needs the unlocked vault)."""
@@ -632,15 +665,13 @@ class RequestService:
             return notice
 
     def notices(self, request_id: int, *, agency_user_id: int | None = None) -> list[RequestNotice]:
-        with self._ctx.db.session() as session:
-            self._load(session, request_id, agency_user_id)
-            return list(
-                session.exec(
-                    select(RequestNotice)
-                    .where(RequestNotice.request_id == request_id)
-                    .order_by(col(RequestNotice.id))
-                ).all()
-            )
+        return self._rows(
+            request_id,
+            agency_user_id,
+            select(RequestNotice)
+            .where(RequestNotice.request_id == request_id)
+            .order_by(col(RequestNotice.id)),
+        )
 
     def notice(
         self, request_id: int, notice_id: int, *, agency_user_id: int | None = None
@@ -686,19 +717,15 @@ class RequestService:
             if request.kind != RequestKind.viewing.value:
                 raise Conflict(f"request {request_id} asks for {request.kind}, not viewing")
             cameras, lo, hi = self._approved_scope(request)
-            request.fulfilment = Fulfilment.onsite_viewing.value
-            request.fulfilled_ms = now
             request.officer_present = officer_present.strip()
             request.witness = witness.strip()
-            self._state_entry(
+            self._fulfil(
                 session,
                 request,
-                Action.fulfil,
+                Fulfilment.onsite_viewing,
+                now=now,
                 actor=actor,
-                data={
-                    "fulfilment": request.fulfilment,
-                    "officer_present": request.officer_present,
-                },
+                data={"officer_present": request.officer_present},
             )
             self._ctx.ledger.append(
                 EventType.onsite_viewing,
@@ -809,15 +836,13 @@ class RequestService:
         return result
 
     def exports(self, request_id: int, *, agency_user_id: int | None = None) -> list[RequestExport]:
-        with self._ctx.db.session() as session:
-            self._load(session, request_id, agency_user_id)
-            return list(
-                session.exec(
-                    select(RequestExport)
-                    .where(RequestExport.request_id == request_id)
-                    .order_by(col(RequestExport.created_ms))
-                ).all()
-            )
+        return self._rows(
+            request_id,
+            agency_user_id,
+            select(RequestExport)
+            .where(RequestExport.request_id == request_id)
+            .order_by(col(RequestExport.created_ms)),
+        )
 
     def _provide(
         self,
@@ -836,14 +861,13 @@ class RequestService:
             export.handed_over_to = recipient
         session.add(export)
         if request.state == RequestState.notified.value:
-            request.fulfilment = Fulfilment.copy_handed_over.value
-            request.fulfilled_ms = now
-            self._state_entry(
+            self._fulfil(
                 session,
                 request,
-                Action.fulfil,
+                Fulfilment.copy_handed_over,
+                now=now,
                 actor=actor,
-                data={"fulfilment": request.fulfilment, "export_id": export.id},
+                data={"export_id": export.id},
             )
         elif request.state != RequestState.fulfilled.value:
             raise Conflict("a copy is handed over after the decision was notified")
@@ -938,18 +962,13 @@ class RequestService:
         )
         with self._ctx.db.session() as session:
             request = self._load(session, request_id)
-            request.fulfilment = Fulfilment.deletion_executed.value
-            request.fulfilled_ms = self._now()
-            self._state_entry(
+            self._fulfil(
                 session,
                 request,
-                Action.fulfil,
+                Fulfilment.deletion_executed,
+                now=self._now(),
                 actor=actor,
-                data={
-                    "fulfilment": request.fulfilment,
-                    "destruction_ids": result.record_ids,
-                    "segments": result.segments,
-                },
+                data={"destruction_ids": result.record_ids, "segments": result.segments},
             )
         return result
 
@@ -959,14 +978,8 @@ class RequestService:
             request = self._load(session, request_id)
             if request.kind != RequestKind.existence.value:
                 raise Conflict(f"request {request_id} asks for {request.kind}")
-            request.fulfilment = Fulfilment.existence_answered.value
-            request.fulfilled_ms = self._now()
-            self._state_entry(
-                session,
-                request,
-                Action.fulfil,
-                actor=actor,
-                data={"fulfilment": request.fulfilment},
+            self._fulfil(
+                session, request, Fulfilment.existence_answered, now=self._now(), actor=actor
             )
             return request
 
@@ -979,15 +992,11 @@ class RequestService:
             if request.state == RequestState.closed.value:
                 raise Conflict("the request is closed")
             request.fee_krw, request.fee_note = fee_krw, note
-            request.updated_ms = self._now()
-            session.add(request)
-            session.flush()
-            self._ctx.ledger.append(
-                EventType.request_state,
+            self._save(
+                session,
+                request,
                 actor=actor,
                 data={"state": request.state, "fee_krw": fee_krw, "fee_note": note},
-                ref=_ref(request),
-                session=session,
             )
             return request
 
