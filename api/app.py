@@ -8,7 +8,19 @@ from fastapi import Depends, FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from api.errors import install_error_handlers
-from api.routes import agency, auth, cameras, health, pages, requests, timeline, users, viewing
+from api.routes import (
+    agency,
+    auth,
+    cameras,
+    health,
+    ledger,
+    ledger_pages,
+    pages,
+    requests,
+    timeline,
+    users,
+    viewing,
+)
 from api.security import check_routes, describe_security, public
 from appliance import __version__
 from appliance.access import AccessService
@@ -45,7 +57,9 @@ def create_app(ctx: AppContext) -> FastAPI:
         viewing.router,
         requests.router,
         agency.router,
+        ledger.router,
         pages.router,
+        ledger_pages.router,
     ):
         app.include_router(router)
     _install_openapi(app)
