@@ -8,7 +8,7 @@ acting ``Principal`` and check its permission here too, so no caller can widen a
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -572,19 +572,7 @@ class AccessService:
                 )
             for cameras, granted in ((add, True), (revoke, False)):
                 if cameras:
-                    record(
-                        self.ledger,
-                        session,
-                        EventType.grant_changed,
-                        actor=principal.actor,
-                        data={
-                            "username": user.username,
-                            "cameras": list(cameras),
-                            "granted": granted,
-                            "role": user.role,
-                        },
-                        ref=f"user:{user.id}",
-                    )
+                    self._grant_changed(session, principal, user, cameras, granted=granted)
             return grant_rows.granted_cameras(session, user.id)
 
     def cameras_for(self, principal: Principal) -> list[tuple[Camera, bool]]:
@@ -622,24 +610,18 @@ class AccessService:
                 max_days=self.server.api_token_max_days,
                 issued_by=principal.actor,
             )
-            record(
-                self.ledger,
+            self._grant_changed(
                 session,
-                EventType.grant_changed,
-                actor=principal.actor,
-                data={
-                    "username": user.username,
-                    "cameras": [],
-                    "granted": True,
-                    "role": user.role,
-                    "api_token": {
-                        "id": issued.row.id,
-                        "name": name,
-                        "scopes": issued.row.scopes.split(),
-                        "expires_ms": issued.row.expires_ms,
-                    },
+                principal,
+                user,
+                [],
+                granted=True,
+                api_token={
+                    "id": issued.row.id,
+                    "name": name,
+                    "scopes": issued.row.scopes.split(),
+                    "expires_ms": issued.row.expires_ms,
                 },
-                ref=f"user:{user.id}",
             )
             return issued
 
@@ -658,19 +640,13 @@ class AccessService:
                 raise NotFound(f"no API token {token_id}")
             row = api_tokens.revoke(session, self.clock, token_id, by=principal.actor)
             user = _user(session, row.user_id)
-            record(
-                self.ledger,
+            self._grant_changed(
                 session,
-                EventType.grant_changed,
-                actor=principal.actor,
-                data={
-                    "username": user.username,
-                    "cameras": [],
-                    "granted": False,
-                    "role": user.role,
-                    "api_token": {"id": row.id, "name": row.name},
-                },
-                ref=f"user:{user.id}",
+                principal,
+                user,
+                [],
+                granted=False,
+                api_token={"id": row.id, "name": row.name},
             )
             return row
 
@@ -685,6 +661,35 @@ class AccessService:
             EventType.user_changed,
             actor=principal.actor,
             data={"username": user.username, "changes": changes},
+            ref=f"user:{user.id}",
+        )
+
+    def _grant_changed(
+        self,
+        session: Session,
+        principal: Principal,
+        user: User,
+        cameras: Sequence[str],
+        *,
+        granted: bool,
+        api_token: dict[str, Any] | None = None,
+    ) -> None:
+        """Record a grant change: cameras granted or revoked, or an API token issued or
+        revoked (then ``cameras`` is empty)."""
+        data: dict[str, Any] = {
+            "username": user.username,
+            "cameras": list(cameras),
+            "granted": granted,
+            "role": user.role,
+        }
+        if api_token is not None:
+            data["api_token"] = api_token
+        record(
+            self.ledger,
+            session,
+            EventType.grant_changed,
+            actor=principal.actor,
+            data=data,
             ref=f"user:{user.id}",
         )
 
