@@ -24,6 +24,7 @@ from api.routes.requests import (
     multipart_body,
     notice_out,
     read_upload,
+    request_out,
 )
 from api.security import require
 from appliance.access import Principal, Scope
@@ -79,32 +80,9 @@ class AgencyRequestOut(BaseModel):
 
 
 def _out(service: RequestService, request: FootageRequest) -> AgencyRequestOut:
-    assert request.id is not None
-    status, _deadline = service.deadline(request)
-    return AgencyRequestOut(
-        id=request.id,
-        kind=RequestKind(request.kind),
-        state=RequestState(request.state),
-        requester_kind=RequesterKind(request.requester_kind),
-        requester_name=request.requester_name,
-        requester_org=request.requester_org,
-        letter_reference=request.letter_reference,
-        camera_ids=list(request.camera_ids),
-        start_ms=request.start_ms,
-        end_ms=request.end_ms,
-        received_ms=request.received_ms,
-        due_ms=request.due_ms,
-        deadline_status=status,
-        decision=Decision(request.decision) if request.decision else None,
-        decision_reason=request.decision_reason,
-        refusal_ground=RefusalGround(request.refusal_ground) if request.refusal_ground else None,
-        approved_camera_ids=list(request.approved_camera_ids),
-        approved_start_ms=request.approved_start_ms,
-        approved_end_ms=request.approved_end_ms,
-        notified_ms=request.notified_ms,
-        fulfilment=request.fulfilment,
-        closed_ms=request.closed_ms,
-    )
+    # The officer's view of the request, cut down to the fields an agency sees.
+    shown = request_out(service, request).model_dump(include=set(AgencyRequestOut.model_fields))
+    return AgencyRequestOut.model_validate(shown)
 
 
 _PAYLOAD_HELP = (
