@@ -23,7 +23,7 @@ from sqlmodel import Session
 
 from api.deps import ContextDep, SessionDep
 from api.security import require
-from appliance.access import Principal
+from appliance.access import Permission, Principal, roles_with
 from appliance.clock import from_ms, to_ms
 from appliance.context import AppContext
 from appliance.errors import Conflict, NotFound, ValidationFailed
@@ -72,8 +72,11 @@ __all__ = [
 
 router = APIRouter(prefix="/api/ledger", tags=["ledger"])
 
-# Auditors read ledgers but never see video; admins and the officer also sign heads.
-READ_ROLES: tuple[Role, ...] = (Role.admin, Role.officer, Role.auditor)
+# Who viewed what is itself personal data: the officer and the auditor read the ledgers (minimum
+# rights, R-SEC-2); the auditor never sees video. Integrity (verify, the latest signed head)
+# reveals no entry, so the admin who keeps the box running may check it, and sign heads.
+READ_ROLES: tuple[Role, ...] = roles_with(Permission.read_ledger)
+INTEGRITY_ROLES: tuple[Role, ...] = (Role.admin, *READ_ROLES)
 SIGN_ROLES: tuple[Role, ...] = (Role.admin, Role.officer)
 MAX_RANGE_DAYS = 366  # a leap year: one query never reads more than a year of entries
 _EARLIEST = date(2000, 1, 1)  # dates outside this window are typos (and would overflow)
@@ -99,6 +102,7 @@ ToQuery = Annotated[
 ]
 
 _Reader = Annotated[Principal, Depends(require(*READ_ROLES))]
+_Checker = Annotated[Principal, Depends(require(*INTEGRITY_ROLES))]
 _Signer = Annotated[Principal, Depends(require(*SIGN_ROLES))]
 
 # The printable pages carry their own inline style and no script.
@@ -493,7 +497,7 @@ def verify_out(report: VerifyReport, checked_ms: int) -> VerifyOut:
 
 
 @router.get("/verify", response_model=VerifyOut)
-def verify(principal: _Reader, ctx: ContextDep) -> VerifyOut:
+def verify(principal: _Checker, ctx: ContextDep) -> VerifyOut:
     """Walk the whole chain, the tip and every stored signed head; a tampered ledger is an
     answer (``ok: false`` with the first bad entry), not an error."""
     if not _VERIFYING.acquire(blocking=False):
@@ -545,7 +549,7 @@ def sign_head(principal: _Signer, ctx: ContextDep) -> HeadOut:
     responses={200: {"content": {"application/json": {}, "text/plain": {}}}},
 )
 def latest_head(
-    principal: _Reader,
+    principal: _Checker,
     ctx: ContextDep,
     format_: Annotated[HeadFormat, Query(alias="format")] = HeadFormat.json,
 ) -> HeadOut | Response:

@@ -390,8 +390,15 @@ class Ledger:
             return [_head_from_row(r) for r in conn.execute(query).all()]
 
     def latest_head(self) -> SignedHead | None:
-        heads = self.heads(HeadKind.head)
-        return heads[-1] if heads else None
+        query = (
+            select(_SIGNED)
+            .where(_SIGNED.c.kind == HeadKind.head)
+            .order_by(_SIGNED.c.seq.desc(), _SIGNED.c.id.desc())
+            .limit(1)
+        )
+        with self._reading() as conn:
+            row = conn.execute(query).first()
+        return _head_from_row(row) if row is not None else None
 
     # -- verification ------------------------------------------------------------------------
 
