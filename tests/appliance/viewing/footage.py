@@ -8,7 +8,6 @@ what it reads in production.
 from __future__ import annotations
 
 import io
-import os
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,18 +18,26 @@ import numpy as np
 
 from appliance.context import AppContext
 from appliance.keys import load_vault_public_key
-from appliance.media import SegmentHead, SegmentSummary, SegmentWriter, StreamInfo, new_segment_key
-from appliance.media.format import Sample
+from appliance.media import new_segment_key
 from appliance.media.layout import segment_relpath
-from appliance.media.mp4 import init_from_keyframe
 from appliance.models import Segment
+from tests.appliance.media.conftest import FPS, FRAME_TICKS, TB, Clip, write_segment
 
-FPS = 25
-TB = 90_000
-FRAME_TICKS = TB // FPS
+__all__ = [
+    "FPS",
+    "FRAME_MS",
+    "FRAME_TICKS",
+    "TB",
+    "Clip",
+    "Recorded",
+    "decode_clip",
+    "decode_mp4",
+    "make_clip",
+    "psnr",
+    "store_clip",
+]
+
 FRAME_MS = 1000 // FPS
-
-Clip = list[tuple[bytes, bool]]
 
 
 def make_clip(path: Path, codec: str, seconds: int, size: str = "320x240") -> Clip:
@@ -93,58 +100,41 @@ def store_clip(
     """Write ``clip`` as consecutive segments of ``segment_frames`` (cut on key frames)."""
     key_id, public = load_vault_public_key(ctx.settings.storage.key_dir)
     segments_dir = ctx.settings.segments_dir
-    init, width, height = init_from_keyframe(codec, clip[0][0])
-    video = StreamInfo(0, "video", codec, 1, TB, width, height, init=init)
     for first in range(0, len(clip), segment_frames):
         part = clip[first : first + segment_frames]
         assert part[0][1], "segments start on a key frame"
         seg_start = start_ms + first * FRAME_MS
-        base = first * FRAME_TICKS
-        head = SegmentHead(camera_id, seg_start, seg_start, base, (video,))
         key, sealed = new_segment_key(public)
         rel = segment_relpath(camera_id, seg_start, f"t{first}")
         path = segments_dir / rel
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        try:
-            writer = SegmentWriter(fd, key, head, chunk_bytes=64 * 1024)
-            for index, (data, is_key) in enumerate(part):
-                ts = base + index * FRAME_TICKS
-                writer.add(Sample(0, data, ts, ts, FRAME_TICKS, is_key, head.wall_ms(0, ts)))
-            end_ms = seg_start + len(part) * FRAME_MS
-            summary = SegmentSummary(
-                camera_id=camera_id,
-                start_ms=seg_start,
-                end_ms=end_ms,
-                frames=len(part),
-                key_frames=sum(1 for _, k in part if k),
-                samples=len(part),
-                payload_bytes=sum(len(d) for d, _ in part),
-                codec=codec,
-                width=width,
-                height=height,
-                has_audio=False,
-            )
-            size, digest = writer.finish(summary)
-        finally:
-            os.close(fd)
+        summary, size, digest, _ = write_segment(
+            path,
+            key,
+            part,
+            codec=codec,
+            first_frame=first,
+            start_ms=seg_start,
+            camera_id=camera_id,
+            chunk_bytes=64 * 1024,
+        )
         with ctx.db.session() as session:
             session.add(
                 Segment(
                     camera_id=camera_id,
                     start_ms=seg_start,
-                    end_ms=end_ms,
+                    end_ms=summary.end_ms,
                     path=rel,
                     size_bytes=size,
                     blake2b_hex=digest,
                     vault_key_id=key_id,
                     sealed_key=sealed,
                     codec=codec,
-                    width=width,
-                    height=height,
+                    width=summary.width,
+                    height=summary.height,
                     frames=len(part),
                     key_frames=summary.key_frames,
-                    created_ms=end_ms,
+                    created_ms=summary.end_ms,
                 )
             )
     return Recorded(camera_id, start_ms, start_ms + len(clip) * FRAME_MS, len(clip), codec)
