@@ -174,6 +174,7 @@ def _render(
             "site_name": ctx.settings.site.name,
             "principal": principal,
             "can_view": principal is not None and principal.can(Permission.view_footage),
+            "can_read_ledger": principal is not None and principal.can(Permission.read_ledger),
             "csrf_token": (access.csrf_token_for(principal) if principal else None) or "",
             **context,
         },

@@ -111,6 +111,7 @@ def test_the_page_refuses_like_the_other_pages(client: TestClient) -> None:
     assert page.headers["location"] == "/login?next=%2Fledger%3Ftab%3Ddestruction"
     _sign_in(client, "viewer1")
     assert client.get("/ledger").status_code == 403
+    assert 'href="/ledger"' not in client.get("/", headers=HTML).text  # not in the menu either
     assert client.get("/ledger", headers=HTML).headers["location"] == "/?denied=1"
     bearer = {"Authorization": f"Bearer {client.app.state.agency_token}"}  # type: ignore[attr-defined]
     assert client.get("/ledger", headers={**bearer, **HTML}).status_code == 403
@@ -122,6 +123,7 @@ def test_the_page_shows_filters_and_refuses_bad_input_in_place(client: TestClien
     assert page.status_code == 200
     assert "default-src 'self'" in page.headers["content-security-policy"]
     text = page.text
+    assert f'<a href="/ledger">{KO["nav.ledger"]}</a>' in text  # the menu leads here
     assert '<th scope="col" data-field="seq">원장 번호</th>' in text
     assert 'data-kind="viewing"' in text and "홍길동" in text and "이입회" in text
     assert 'id="sign-head"' not in text  # auditors read, never sign
