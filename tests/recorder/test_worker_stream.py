@@ -70,6 +70,20 @@ def _worker(ctx: AppContext, source: Path) -> tuple[CameraWorker, SegmentIndexer
     return CameraWorker(camera, deps, audio_allowed=False), indexer
 
 
+def _record_one_pass(ctx: AppContext, source: Path) -> CameraWorker:
+    """Record ``source`` until the worker reopens it (one pass over the file), then stop."""
+    worker, indexer = _worker(ctx, source)
+    indexer.start()
+    worker.start()
+    deadline = time.monotonic() + 30
+    while worker.sessions < 2 and time.monotonic() < deadline:  # one pass over the file
+        time.sleep(0.05)
+    worker.stop()
+    worker.join(10)
+    indexer.stop()
+    return worker
+
+
 @pytest.mark.parametrize(
     ("args", "reason"),
     [
@@ -109,15 +123,7 @@ def test_streams_it_cannot_record(
 
 
 def test_parameter_change_jumps_and_garbage(ctx: AppContext, hostile_stream: Path) -> None:
-    worker, indexer = _worker(ctx, hostile_stream)
-    indexer.start()
-    worker.start()
-    deadline = time.monotonic() + 30
-    while worker.sessions < 2 and time.monotonic() < deadline:  # one pass over the file
-        time.sleep(0.05)
-    worker.stop()
-    worker.join(10)
-    indexer.stop()
+    worker = _record_one_pass(ctx, hostile_stream)
     assert not worker.alive()
     with ctx.db.session() as session:
         first_run = session.exec(select(Run).order_by(col(Run.id))).first()
@@ -165,15 +171,7 @@ def test_no_key_frame_for_max_segment_length_closes_the_segment(
          "-sc_threshold", "0", "-pix_fmt", "yuv420p", "-f", "mpegts", str(source)],
         check=True,
     )  # fmt: skip
-    worker, indexer = _worker(ctx, source)
-    indexer.start()
-    worker.start()
-    deadline = time.monotonic() + 30
-    while worker.sessions < 2 and time.monotonic() < deadline:  # one pass over the file
-        time.sleep(0.05)
-    worker.stop()
-    worker.join(10)
-    indexer.stop()
+    _record_one_pass(ctx, source)
     with ctx.db.session() as session:
         first_run = session.exec(select(Run).order_by(col(Run.id))).first()
         assert first_run is not None
