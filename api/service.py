@@ -1,15 +1,23 @@
-"""The web/API server as a supervised service (uvicorn in a thread of ``appliance run``)."""
+"""The web/API server as a supervised service (uvicorn in a thread of ``appliance run``),
+with a sweeper that ends viewing sessions past their expiry, so each one's closing ledger
+entry is written on time even when no one calls the API again."""
 
 from __future__ import annotations
 
+import logging
 import threading
 
 import uvicorn
 
 from api.app import create_app
 from appliance.context import AppContext
+from appliance.viewing import ViewingService
 
-__all__ = ["WebService", "create"]
+__all__ = ["SWEEP_INTERVAL_S", "WebService", "create"]
+
+log = logging.getLogger(__name__)
+
+SWEEP_INTERVAL_S = 30.0
 
 
 class WebService:
@@ -17,8 +25,9 @@ class WebService:
 
     def __init__(self, ctx: AppContext) -> None:
         server = ctx.settings.server
+        self.app = create_app(ctx)
         config = uvicorn.Config(
-            create_app(ctx),
+            self.app,
             host=server.host,
             port=server.port,
             ssl_certfile=str(server.tls_cert) if server.tls_cert else None,
@@ -28,13 +37,31 @@ class WebService:
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, name="web", daemon=True)
+        self._stop = threading.Event()
+        self._sweeper = threading.Thread(target=self._sweep_loop, name="web-sweep", daemon=True)
+
+    def sweep(self) -> int:
+        """End every viewing session past its expiry (with its ledger entry); how many."""
+        viewing: ViewingService = self.app.state.viewing
+        return viewing.close_expired()
+
+    def _sweep_loop(self) -> None:
+        while not self._stop.wait(SWEEP_INTERVAL_S):
+            try:
+                self.sweep()
+            except Exception:  # a failed sweep is retried at the next interval
+                log.exception("closing expired viewing sessions failed")
 
     def start(self) -> None:
         self._thread.start()
+        self._sweeper.start()
 
     def stop(self) -> None:
+        self._stop.set()
         self._server.should_exit = True
         self._thread.join(timeout=10)
+        self._sweeper.join(timeout=10)
+        self.sweep()
 
     def alive(self) -> bool:
         return self._thread.is_alive()

@@ -272,3 +272,21 @@ def test_nothing_is_written_to_disk_while_serving(
     after = _files(ctx.settings.storage.data_dir) | _files(Path("/tmp"))
     assert not {f for f in after - before if f.endswith((".mp4", ".h264", ".tmp"))}
     assert _files(ctx.settings.storage.data_dir) == _files(ctx.settings.storage.data_dir) & before
+
+
+def test_the_web_service_closes_expired_sessions_without_a_request(
+    login: Login, recorded: Recorded, ctx: AppContext, clock: FakeClock
+) -> None:
+    """The closing ledger entry of an abandoned session is written by the service's sweeper,
+    not only at the next API call (what `appliance run` runs every SWEEP_INTERVAL_S)."""
+    from api.service import WebService
+
+    viewer = login("viewer1")
+    viewing_id = _open(viewer, recorded).json()["id"]
+    service = WebService(ctx)
+    assert service.sweep() == 0  # still open
+    clock.advance(ctx.settings.server.viewing_max_s + 1)
+    assert service.sweep() == 1
+    (entry,) = ctx.ledger.entries(events=[EventType.view_recorded_end], refs=[f"view:{viewing_id}"])
+    assert entry.data["reason"] == "expired" and entry.actor == "system"
+    assert service.sweep() == 0  # recorded once
