@@ -27,7 +27,7 @@ from appliance.access import Permission, Principal, roles_with
 from appliance.clock import from_ms, to_ms
 from appliance.context import AppContext
 from appliance.errors import Conflict, NotFound, ValidationFailed
-from appliance.ledger import SignedHead, VerifyReport
+from appliance.ledger import EventType, SignedHead, VerifyReport
 from appliance.ledger.heads import FORMAT
 from appliance.ledger.management import (
     COLUMNS,
@@ -67,6 +67,7 @@ __all__ = [
     "management_query",
     "parse_day",
     "parse_kinds",
+    "record_read",
     "router",
 ]
 
@@ -291,6 +292,35 @@ _FILE_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
+def record_read(
+    ctx: AppContext,
+    principal: Principal,
+    ledger: str,
+    span: DayRange,
+    format_: str,
+    rows: int,
+    *,
+    types: Iterable[str] = (),
+    camera: str | None = None,
+    person: str | None = None,
+) -> None:
+    """Write the read into the ledger before anything is shown (R-SEC-3); fails closed with
+    LedgerUnavailable (503), so a read that cannot be recorded shows nothing."""
+    ctx.ledger.append(
+        EventType.ledger_read,
+        actor=principal.actor,
+        camera_id=camera or None,
+        data={
+            "ledger": ledger,
+            "from_ms": span.from_ms,
+            "to_ms": span.to_ms,
+            "format": format_,
+            "rows": rows,
+            "filters": {"types": sorted(types), "camera": camera or "", "person": person or ""},
+        },
+    )
+
+
 @router.get("/management", response_model=ManagementOut, responses=_FILE_RESPONSES)
 def management(
     principal: _Reader,
@@ -310,6 +340,10 @@ def management(
     span = day_range(from_day, to_day, ctx.settings.zone, ctx.clock.now_ms())
     query = management_query(span, type_, camera, person)
     rows = management_rows(ctx.ledger, query)
+    record_read(
+        ctx, principal, "management", span, format_.value, len(rows),
+        types=[k.value for k in type_ or []], camera=camera, person=person,
+    )  # fmt: skip
     if format_ is Format.csv:
         disposition = _filename("개인영상정보_관리대장", "management-ledger", span, "csv")
         return _csv_response(management_csv(rows), disposition)
@@ -438,6 +472,10 @@ def destruction(
     span = day_range(from_day, to_day, zone, ctx.clock.now_ms())
     records = destruction_records(session, span, camera, person)
     names = camera_names(session)
+    record_read(
+        ctx, principal, "destruction", span, format_.value, len(records),
+        camera=camera, person=person,
+    )  # fmt: skip
     if format_ is Format.csv:
         disposition = _filename("개인영상정보_파기대장", "destruction-ledger", span, "csv")
         return _csv_response(destruction_csv(records, zone, names), disposition)

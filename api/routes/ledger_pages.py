@@ -27,6 +27,7 @@ from api.routes.ledger import (
     management_query,
     parse_day,
     parse_kinds,
+    record_read,
 )
 from api.routes.pages import LangDep, _render, page_guard
 from appliance.access import Principal
@@ -80,7 +81,7 @@ def _switch_href(request: Request, other: str) -> str:
 
 
 def _read(
-    ctx: AppContext, filters: _Filters
+    ctx: AppContext, principal: Principal, filters: _Filters
 ) -> tuple[DayRange, list[ManagementRow], list[DestructionOut]]:
     span = day_range(
         parse_day(filters.from_text, "from"),
@@ -92,9 +93,18 @@ def _read(
         with ctx.db.session() as session:
             records = destruction_records(session, span, filters.camera, filters.person)
             names = camera_names(session)
-            return span, [], [destruction_out(ctx, r, names) for r in records]
+        record_read(
+            ctx, principal, "destruction", span, "page", len(records),
+            camera=filters.camera, person=filters.person,
+        )  # fmt: skip
+        return span, [], [destruction_out(ctx, r, names) for r in records]
     query = management_query(span, parse_kinds(filters.kinds), filters.camera, filters.person)
-    return span, management_rows(ctx.ledger, query), []
+    rows = management_rows(ctx.ledger, query)
+    record_read(
+        ctx, principal, "management", span, "page", len(rows),
+        types=filters.kinds, camera=filters.camera, person=filters.person,
+    )  # fmt: skip
+    return span, rows, []
 
 
 @router.get("/ledger", response_class=HTMLResponse)
@@ -128,7 +138,7 @@ def ledger_page(
     try:
         if filters.camera and not any(c.id == filters.camera for c in cameras):
             raise ValidationFailed(f"no camera {filters.camera!r}")
-        span, rows, destroyed = _read(ctx, filters)
+        span, rows, destroyed = _read(ctx, principal, filters)
     except ValidationFailed as exc:
         error = str(exc)
     head = ctx.ledger.latest_head()

@@ -95,6 +95,10 @@ class EventType(StrEnum):
     fsck_repair = "fsck_repair"
     #: The ledger's own retention cut. data: cut_seq, cut_hash, entries_removed, cutoff_ms.
     ledger_checkpoint = "ledger_checkpoint"
+    #: The management or destruction ledger was read (R-SEC-3: reading who viewed what is an
+    #: access too). data: ledger ("management"/"destruction"), from_ms, to_ms, format, rows,
+    #: filters (types, camera, person).
+    ledger_read = "ledger_read"
     #: data: version, services.
     system_start = "system_start"
     #: data: version.

@@ -366,3 +366,28 @@ def test_no_head_yet_is_a_404(login: Login, ctx: AppContext, staff: Staff) -> No
         pytest.skip("initialisation signed a head")
     answer = login("auditor1").get("/api/ledger/heads/latest")
     assert answer.status_code == 404 and "no head" in answer.json()["detail"]
+
+
+def test_reading_a_ledger_is_itself_recorded_and_fails_closed(
+    login: Login, ctx: AppContext, sample: Sample
+) -> None:
+    """Who viewed what is personal data: each read is an entry (R-SEC-3), written before the
+    rows are shown; when the ledger cannot be written nothing is shown."""
+    auditor = login("auditor1")
+    before = ctx.ledger.tip().seq
+    answer = auditor.get("/api/ledger/management", params={"format": "csv", "camera": "cam01"})
+    assert answer.status_code == 200
+    (read,) = ctx.ledger.entries(after_seq=before, events=[EventType.ledger_read])
+    assert read.actor.endswith("auditor1") and read.camera_id == "cam01"
+    assert read.data["ledger"] == "management" and read.data["format"] == "csv"
+    assert read.data["rows"] == len(list(csv.reader(io.StringIO(answer.text)))) - 1
+    assert auditor.get("/api/ledger/destruction").status_code == 200
+    kinds = [e.data["ledger"] for e in ctx.ledger.entries(events=[EventType.ledger_read])]
+    assert kinds == ["management", "destruction"]
+
+    with sqlite3.connect(ctx.db.url.removeprefix("sqlite:///")) as conn:
+        conn.execute("DELETE FROM ledger_tip")  # a real broken ledger
+    refused = auditor.get("/api/ledger/management", params={"format": "csv"})
+    assert refused.status_code == 503
+    assert refused.headers["content-type"].startswith("application/json")  # no CSV at all
+    assert refused.json()["error"] == "LedgerUnavailable"
