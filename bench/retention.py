@@ -111,7 +111,7 @@ def _rows(ctx: AppContext, cameras: int, days: int) -> Iterator[tuple[Any, ...]]
                 start + MINUTE_MS,
                 _path(cam, start),
                 FILE_BYTES,
-                f"{minute * 64 + c:064x}",
+                f"sha256:{minute * 64 + c:064x}",
                 key_id,
                 pool[(minute + c) % 256],
                 "h264",
@@ -125,7 +125,7 @@ def _rows(ctx: AppContext, cameras: int, days: int) -> Iterator[tuple[Any, ...]]
 
 
 _COLUMNS = (
-    "camera_id, start_ms, end_ms, path, size_bytes, blake2b_hex, vault_key_id, sealed_key, "
+    "camera_id, start_ms, end_ms, path, size_bytes, digest, vault_key_id, sealed_key, "
     "codec, width, height, frames, key_frames, has_audio, created_ms"
 )
 

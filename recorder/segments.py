@@ -5,7 +5,7 @@ Durability order (invariant 3), per segment:
 1. samples are encrypted into ``.<name>.seg.tmp`` as they arrive (ciphertext only);
 2. the trailer and footer are written; a ``pending_segment`` row (the sealed key) is committed;
 3. the file is fsynced, renamed to ``<name>.seg``, and its directory fsynced;
-4. one transaction inserts the ``segment`` row (with the BLAKE2b of the file) and deletes the
+4. one transaction inserts the ``segment`` row (with the SHA-256 of the file) and deletes the
    pending row.
 
 A crash before 2 leaves a temp file (deleted at start); between 2 and 4 a complete file with its
@@ -15,7 +15,6 @@ pending row (re-indexed at start); nothing indexed is ever unreadable.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import logging
 import os
 import queue
@@ -31,7 +30,13 @@ from sqlmodel import Session, col, select
 
 from appliance.clock import Clock
 from appliance.db import Database
-from appliance.media.format import SegmentHead, SegmentSummary, SegmentWriter, inspect_segment_file
+from appliance.media.format import (
+    SegmentHead,
+    SegmentSummary,
+    SegmentWriter,
+    file_digest,
+    inspect_segment_file,
+)
 from appliance.media.layout import (
     SEGMENT_SUFFIX,
     TEMP_SUFFIX,
@@ -74,7 +79,7 @@ class FinishedSegment:
     sealed_key: bytes
     summary: SegmentSummary
     size_bytes: int
-    blake2b_hex: str
+    digest: str
 
 
 class OpenSegment:
@@ -136,7 +141,7 @@ class OpenSegment:
             sealed_key=self.sealed_key,
             summary=summary,
             size_bytes=size,
-            blake2b_hex=digest,
+            digest=digest,
         )
 
     def abort(self) -> None:
@@ -152,7 +157,7 @@ def _segment_row(
     relpath: str,
     run_id: int | None,
     size_bytes: int,
-    blake2b_hex: str,
+    digest: str,
     vault_key_id: str,
     sealed_key: bytes,
     created_ms: int,
@@ -164,7 +169,7 @@ def _segment_row(
         end_ms=summary.end_ms,
         path=relpath,
         size_bytes=size_bytes,
-        blake2b_hex=blake2b_hex,
+        digest=digest,
         vault_key_id=vault_key_id,
         sealed_key=sealed_key,
         codec=summary.codec,
@@ -277,7 +282,7 @@ class SegmentIndexer:
                 relpath=job.relpath,
                 run_id=job.run_id,
                 size_bytes=job.size_bytes,
-                blake2b_hex=job.blake2b_hex,
+                digest=job.digest,
                 vault_key_id=job.vault_key_id,
                 sealed_key=job.sealed_key,
                 created_ms=now,
@@ -312,14 +317,6 @@ class ReconcileReport:
             or self.pending_dropped
             or self.missing_files
         )
-
-
-def _blake2b_file(path: Path) -> str:
-    digest = hashlib.blake2b(digest_size=32)
-    with path.open("rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def reconcile(
@@ -417,7 +414,7 @@ def _reindex(
         relpath=rel,
         run_id=holder.run_id,
         size_bytes=path.stat().st_size,
-        blake2b_hex=_blake2b_file(path),
+        digest=file_digest(path),
         vault_key_id=holder.vault_key_id,
         sealed_key=holder.sealed_key,
         created_ms=clock.now_ms(),

@@ -119,7 +119,7 @@ class RecorderService:
             data={
                 "segment_id": segment.id,
                 "path": segment.path,
-                "blake2b": segment.blake2b_hex,
+                "digest": segment.digest,
                 "start_ms": segment.start_ms,
                 "end_ms": segment.end_ms,
                 "size_bytes": segment.size_bytes,

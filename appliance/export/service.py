@@ -190,7 +190,7 @@ def make_export(
                         "start_ms": s.start_ms,
                         "end_ms": s.end_ms,
                         "size_bytes": s.size_bytes,
-                        "blake2b": s.blake2b_hex,
+                        "digest": s.digest,
                         "codec": s.codec,
                     }
                     for s in segments

@@ -1,22 +1,33 @@
 """The encrypted segment file: writer, reader and a key-less structure check.
 
-Layout (all integers little-endian; design/storage.md has the byte-by-byte table)::
+Layout of format version 2, written since issue 3's second session (all integers little-endian;
+design/storage.md has the byte-by-byte table)::
 
     file header      8  magic b"\\x89CCTVSG\\n"
-                     1  format version (1)
-                     3  reserved, zero
-                    24  secretstream header (XChaCha20-Poly1305)
-    records          4  u32 ciphertext length L (> 0)
-                     L  one secretstream message: HEAD first, SAMPLES..., TRAILER last (TAG_FINAL)
+                     1  format version (2)
+                     1  cipher: 1 AES-256-GCM, 2 XChaCha20-Poly1305-IETF (no AES hardware)
+                     2  reserved, zero
+    records          4  u32: ciphertext length L (> 0), bit 31 set on the final message
+                     L  message i (i = 0, 1, ...): AEAD of the plaintext, nonce = u64 i | u32
+                        final, associated data = the 12-byte file header. HEAD first,
+                        SAMPLES..., TRAILER last (final)
     end marker       4  u32 0
     footer           F  plaintext JSON summary (what the DB row holds, for re-indexing)
                      4  u32 F
                      8  magic b"\\x89CCTVND\\n"
 
+The digest of a version 2 file is SHA-256 of all its bytes ("sha256:<hex>").
+
+Version 1 (read only: footage recorded before) differs in the header (3 reserved bytes, then the
+24-byte libsodium secretstream header), in its messages (one secretstream, TAG_FINAL on the
+last, the file header as associated data of the first only) and in its digest (BLAKE2b-256,
+"blake2b:<hex>").
+
 Every message's plaintext starts with its type byte. HEAD carries the streams (codec, time base,
 size, a tiny MP4 init per stream) and the wall-clock anchor; SAMPLES carries whole samples (a
-table of records, then the payloads); TRAILER repeats the summary, authenticated. The file
-header is the associated data of HEAD, so a changed version byte fails authentication.
+table of records, then the payloads); TRAILER repeats the summary, authenticated. A message's
+index and final flag are in its nonce: a message removed, repeated, moved or cut off at the end
+fails, and so does a changed header byte (it is the associated data of every message).
 """
 
 from __future__ import annotations
@@ -25,30 +36,37 @@ import hashlib
 import json
 import os
 import struct
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from fractions import Fraction
 from pathlib import Path
 from types import TracebackType
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Protocol
 
 from nacl.bindings import (
+    crypto_aead_aes256gcm_ABYTES,
+    crypto_aead_aes256gcm_decrypt,
+    crypto_aead_aes256gcm_encrypt,
+    crypto_aead_xchacha20poly1305_ietf_ABYTES,
+    crypto_aead_xchacha20poly1305_ietf_decrypt,
+    crypto_aead_xchacha20poly1305_ietf_encrypt,
     crypto_secretstream_xchacha20poly1305_ABYTES,
     crypto_secretstream_xchacha20poly1305_HEADERBYTES,
     crypto_secretstream_xchacha20poly1305_init_pull,
-    crypto_secretstream_xchacha20poly1305_init_push,
     crypto_secretstream_xchacha20poly1305_pull,
-    crypto_secretstream_xchacha20poly1305_push,
     crypto_secretstream_xchacha20poly1305_state,
     crypto_secretstream_xchacha20poly1305_TAG_FINAL,
     crypto_secretstream_xchacha20poly1305_TAG_MESSAGE,
 )
-from nacl.exceptions import CryptoError
+from nacl.exceptions import CryptoError, UnavailableError
 
 from appliance.errors import IntegrityError, MediaError
 
 __all__ = [
     "CHUNK_TARGET_BYTES",
+    "CIPHER_AES256GCM",
+    "CIPHER_XCHACHA20POLY1305",
+    "DATA_OFFSET",
     "FILE_HEADER",
     "Sample",
     "SegmentHead",
@@ -56,20 +74,29 @@ __all__ = [
     "SegmentSummary",
     "SegmentWriter",
     "StreamInfo",
+    "best_cipher",
+    "file_digest",
+    "hash_file",
     "inspect_segment_file",
 ]
 
 MAGIC = b"\x89CCTVSG\n"
 END_MAGIC = b"\x89CCTVND\n"
-VERSION = 1
-FILE_HEADER = MAGIC + bytes([VERSION, 0, 0, 0])
+VERSION = 2
+_V1 = 1
+CIPHER_AES256GCM = 1
+CIPHER_XCHACHA20POLY1305 = 2
+HEADER_BYTES = len(MAGIC) + 4
+# Where the first message's length is, in a file of the current version.
+DATA_OFFSET = HEADER_BYTES
 _SS_HEADER = crypto_secretstream_xchacha20poly1305_HEADERBYTES
-_ABYTES = crypto_secretstream_xchacha20poly1305_ABYTES
+_V1_DATA_OFFSET = HEADER_BYTES + _SS_HEADER
+_V1_ABYTES = crypto_secretstream_xchacha20poly1305_ABYTES
 _TAG_FINAL = crypto_secretstream_xchacha20poly1305_TAG_FINAL
 _TAG_MESSAGE = crypto_secretstream_xchacha20poly1305_TAG_MESSAGE
-DATA_OFFSET = len(FILE_HEADER) + _SS_HEADER
-# Large messages keep the per-message cost (one push, one length, 17 bytes of tag) negligible;
-# below 256 KiB so their buffers are reused from the heap (see recorder/memory.py).
+_FINAL_BIT = 1 << 31
+# Large messages keep the per-message cost (one AEAD call, one write, 16 bytes of tag)
+# negligible; below 256 KiB so their buffers are reused from the heap (see recorder/memory.py).
 CHUNK_TARGET_BYTES = 128 * 1024
 # A single message never exceeds this (a sample larger than it is refused: no camera sends one).
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024
@@ -78,7 +105,72 @@ _MSG_HEAD, _MSG_SAMPLES, _MSG_TRAILER = 1, 2, 3
 # stream index u8, flags u8 (bit 0: key frame), size u32, pts i64, dts i64, duration u32
 _RECORD = struct.Struct("<BBIqqI")
 _U32 = struct.Struct("<I")
+_NONCE = struct.Struct("<QI")  # message index, final flag
 _FLAG_KEY = 1
+_DIGESTS: dict[int, Callable[[], Any]] = {
+    _V1: lambda: hashlib.blake2b(digest_size=32),
+    VERSION: hashlib.sha256,
+}
+_DIGEST_NAMES = {_V1: "blake2b", VERSION: "sha256"}
+_HASHES = {_DIGEST_NAMES[v]: make for v, make in _DIGESTS.items()}
+
+
+def file_header(cipher: int) -> bytes:
+    return MAGIC + bytes([VERSION, cipher, 0, 0])
+
+
+# The header of a current file with the default cipher (tests and tools use it for offsets).
+FILE_HEADER = file_header(CIPHER_AES256GCM)
+
+
+class _Aead(Protocol):
+    def __call__(self, message: bytes, aad: bytes | None, nonce: bytes, key: bytes, /) -> bytes: ...
+
+
+def _xchacha_encrypt(message: bytes, aad: bytes | None, nonce: bytes, key: bytes) -> bytes:
+    return crypto_aead_xchacha20poly1305_ietf_encrypt(message, aad, nonce + bytes(12), key)
+
+
+def _xchacha_decrypt(message: bytes, aad: bytes | None, nonce: bytes, key: bytes) -> bytes:
+    return crypto_aead_xchacha20poly1305_ietf_decrypt(message, aad, nonce + bytes(12), key)
+
+
+# cipher id -> (encrypt, decrypt, tag bytes, name)
+_CIPHERS: dict[int, tuple[_Aead, _Aead, int, str]] = {
+    CIPHER_AES256GCM: (
+        crypto_aead_aes256gcm_encrypt,
+        crypto_aead_aes256gcm_decrypt,
+        crypto_aead_aes256gcm_ABYTES,
+        "AES-256-GCM",
+    ),
+    CIPHER_XCHACHA20POLY1305: (
+        _xchacha_encrypt,
+        _xchacha_decrypt,
+        crypto_aead_xchacha20poly1305_ietf_ABYTES,
+        "XChaCha20-Poly1305",
+    ),
+}
+
+
+def _aes_available() -> bool:
+    try:
+        crypto_aead_aes256gcm_encrypt(b"", None, bytes(12), bytes(32))
+    except UnavailableError:
+        return False
+    return True
+
+
+def best_cipher() -> int:
+    """AES-256-GCM where the CPU has AES instructions (every x86-64 and ARMv8 appliance), else
+    XChaCha20-Poly1305 (the reader handles both, whatever machine wrote the file)."""
+    return CIPHER_AES256GCM if _AES else CIPHER_XCHACHA20POLY1305
+
+
+_AES = _aes_available()
+
+
+def cipher_name(cipher: int) -> str:
+    return _CIPHERS[cipher][3]
 
 
 @dataclass(frozen=True)
@@ -207,37 +299,52 @@ class SegmentWriter:
     """
 
     def __init__(
-        self, fd: int, key: bytes, head: SegmentHead, *, chunk_bytes: int = CHUNK_TARGET_BYTES
+        self,
+        fd: int,
+        key: bytes,
+        head: SegmentHead,
+        *,
+        chunk_bytes: int = CHUNK_TARGET_BYTES,
+        cipher: int | None = None,
     ) -> None:
         if not head.streams or head.streams[0].kind != "video":
             raise MediaError("a segment's stream 0 must be video")
+        self.cipher = best_cipher() if cipher is None else cipher
+        if self.cipher == CIPHER_AES256GCM and not _AES:
+            raise MediaError("AES-256-GCM needs AES instructions this CPU does not have")
+        self._encrypt = _CIPHERS[self.cipher][0]
         self._fd = fd
-        self._hash = hashlib.blake2b(digest_size=32)
+        self._key = key
+        self._header = file_header(self.cipher)
+        self._hash = hashlib.sha256()
         self._size = 0
+        self._index = 0  # of the next message
         self._chunk_bytes = chunk_bytes
         self._records: list[bytes] = []
         self._payloads: list[bytes] = []
         self._pending = 0
-        self._state = crypto_secretstream_xchacha20poly1305_state()
-        ss_header = crypto_secretstream_xchacha20poly1305_init_push(self._state, key)
-        self._write(FILE_HEADER + ss_header)
-        self._push(_encode_head(head), ad=FILE_HEADER)
+        self._write(self._header)
+        self._push(_encode_head(head))
         self.samples = 0
         self.payload_bytes = 0
         self.finished = False
 
-    def _write(self, data: bytes) -> None:
-        view = memoryview(data)
-        while view:
-            written = os.write(self._fd, view)
-            view = view[written:]
-        self._hash.update(data)
-        self._size += len(data)
+    def _write(self, *parts: bytes) -> None:
+        for part in parts:
+            self._hash.update(part)
+        total = sum(len(part) for part in parts)
+        written = os.writev(self._fd, parts)
+        if written != total:  # a short write (rare: signals, a full disk): finish it
+            rest = memoryview(b"".join(parts))[written:]
+            while rest:
+                rest = rest[os.write(self._fd, rest) :]
+        self._size += total
 
-    def _push(self, plain: bytes, *, ad: bytes | None = None, tag: int = _TAG_MESSAGE) -> None:
-        cipher = crypto_secretstream_xchacha20poly1305_push(self._state, plain, ad, tag)
-        self._write(_U32.pack(len(cipher)))
-        self._write(cipher)
+    def _push(self, plain: bytes, *, final: bool = False) -> None:
+        nonce = _NONCE.pack(self._index, final)
+        cipher = self._encrypt(plain, self._header, nonce, self._key)
+        self._index += 1
+        self._write(_U32.pack(len(cipher) | (_FINAL_BIT if final else 0)), cipher)
 
     def add(self, sample: Sample) -> None:
         """Append one sample; a full chunk is encrypted and written."""
@@ -273,13 +380,14 @@ class SegmentWriter:
         self._push(plain)
 
     def finish(self, summary: SegmentSummary) -> tuple[int, str]:
-        """Write the final message and the footer; return (size in bytes, blake2b hex)."""
+        """Write the final message and the footer; return (size in bytes, "sha256:<hex>")."""
         self.flush()
         summary_json = summary.to_json()
-        self._push(bytes([_MSG_TRAILER]) + summary_json, tag=_TAG_FINAL)
+        self._push(bytes([_MSG_TRAILER]) + summary_json, final=True)
         self._write(_U32.pack(0) + summary_json + _U32.pack(len(summary_json)) + END_MAGIC)
         self.finished = True
-        return self._size, self._hash.hexdigest()
+        self._key = b""
+        return self._size, f"sha256:{self._hash.hexdigest()}"
 
 
 class SegmentReader:
@@ -287,29 +395,41 @@ class SegmentReader:
 
     Each message is authenticated before its samples are yielded; a truncated, reordered or
     altered file raises IntegrityError (at the latest when the end is reached without the
-    final tag, or when the whole-file BLAKE2b differs from ``expected_blake2b_hex``).
+    final message, or when the file's digest differs from ``expected_digest``). Reads format
+    versions 1 and 2.
     """
 
-    def __init__(self, path: Path, key: bytes, *, expected_blake2b_hex: str | None = None) -> None:
+    def __init__(self, path: Path, key: bytes, *, expected_digest: str | None = None) -> None:
         self.path = path
-        self._expected = expected_blake2b_hex
-        self._hash = hashlib.blake2b(digest_size=32)
+        self._key = key
+        self._expected = expected_digest
         try:
             self._file: BinaryIO = path.open("rb")
         except FileNotFoundError as exc:
             raise IntegrityError(f"segment file {path} is missing") from exc
         try:
-            header = self._read(DATA_OFFSET)
-            if header[:8] != MAGIC:
+            header = self._file.read(HEADER_BYTES)
+            if len(header) != HEADER_BYTES or header[:8] != MAGIC:
                 raise IntegrityError(f"{path}: not a segment file")
-            if header[8] != VERSION:
+            self.version = header[8]
+            if self.version not in _DIGESTS:
                 raise MediaError(f"{path}: segment format version {header[8]} is not supported")
-            self._state = crypto_secretstream_xchacha20poly1305_state()
-            crypto_secretstream_xchacha20poly1305_init_pull(
-                self._state, header[len(FILE_HEADER) :], key
-            )
-            plain, tag = self._pull(ad=header[: len(FILE_HEADER)])
-            if not plain or plain[0] != _MSG_HEAD or tag != _TAG_MESSAGE:
+            self._hash = _DIGESTS[self.version]()
+            self._hash.update(header)
+            self._header = header
+            self._index = 0
+            self._ended = False
+            if self.version == _V1:
+                self._state = crypto_secretstream_xchacha20poly1305_state()
+                crypto_secretstream_xchacha20poly1305_init_pull(
+                    self._state, self._read(_SS_HEADER), key
+                )
+            elif header[9] not in _CIPHERS:
+                raise MediaError(f"{path}: unknown cipher {header[9]}")
+            else:
+                self._decrypt = _CIPHERS[header[9]][1]
+            plain, final = self._pull()
+            if not plain or plain[0] != _MSG_HEAD or final:
                 raise IntegrityError(f"{path}: the first message is not a head")
             self.head = _decode_head(plain)
         except BaseException:
@@ -324,29 +444,40 @@ class SegmentReader:
         self._hash.update(data)
         return data
 
-    def _pull(self, *, ad: bytes | None = None) -> tuple[bytes, int]:
-        (size,) = _U32.unpack(self._read(4))
-        if size == 0:
+    def _pull(self) -> tuple[bytes, bool]:
+        """The next message's plaintext and whether it is the final one."""
+        (word,) = _U32.unpack(self._read(4))
+        if word == 0:
             raise IntegrityError(f"{self.path}: ends without its final message (truncated)")
-        if size > MAX_MESSAGE_BYTES + _ABYTES:
+        v1 = self.version == _V1
+        size = word if v1 else word & ~_FINAL_BIT
+        if size > MAX_MESSAGE_BYTES + _V1_ABYTES:
             raise IntegrityError(f"{self.path}: message length {size} is implausible")
         try:
             cipher = self._read(size)
-            plain, tag = crypto_secretstream_xchacha20poly1305_pull(self._state, cipher, ad)
+            if v1:
+                ad = self._header if self._index == 0 else None
+                plain, tag = crypto_secretstream_xchacha20poly1305_pull(self._state, cipher, ad)
+                final = tag == _TAG_FINAL
+                if not final and tag != _TAG_MESSAGE:
+                    raise IntegrityError(f"{self.path}: unexpected tag {tag}")
+            else:
+                final = bool(word & _FINAL_BIT)
+                nonce = _NONCE.pack(self._index, final)
+                plain = self._decrypt(cipher, self._header, nonce, self._key)
         except CryptoError as exc:
             raise IntegrityError(f"{self.path}: altered or wrong key") from exc
-        return plain, tag
+        self._index += 1
+        return plain, final
 
     def __iter__(self) -> Iterator[Sample]:
         head = self.head
         while True:
-            plain, tag = self._pull()
+            plain, final = self._pull()
             kind = plain[0] if plain else 0
-            if kind == _MSG_SAMPLES:
-                if tag != _TAG_MESSAGE:
-                    raise IntegrityError(f"{self.path}: samples after the end")
+            if kind == _MSG_SAMPLES and not final:
                 yield from self._samples(plain, head)
-            elif kind == _MSG_TRAILER and tag == _TAG_FINAL:
+            elif kind == _MSG_TRAILER and final:
                 self.summary = SegmentSummary.from_json(plain[1:])
                 self._check_end()
                 return
@@ -378,8 +509,9 @@ class SegmentReader:
         self._hash.update(rest)
         if len(rest) < 16 or rest[:4] != _U32.pack(0) or rest[-8:] != END_MAGIC:
             raise IntegrityError(f"{self.path}: bad footer")
-        if self._expected is not None and self._hash.hexdigest() != self._expected:
-            raise IntegrityError(f"{self.path}: BLAKE2b differs from the index")
+        digest = f"{_DIGEST_NAMES[self.version]}:{self._hash.hexdigest()}"
+        if self._expected is not None and digest != self._expected:
+            raise IntegrityError(f"{self.path}: the file's digest differs from the index")
 
     def close(self) -> None:
         self._file.close()
@@ -396,6 +528,30 @@ class SegmentReader:
         self.close()
 
 
+def hash_file(path: Path, algorithm: str) -> tuple[str, int]:
+    """("<algorithm>:<hex>", size in bytes) of a file; ``algorithm`` is "sha256" or "blake2b"
+    (the prefix of ``segment.digest``). MediaError for another; OSError if unreadable."""
+    try:
+        digest = _HASHES[algorithm]()
+    except KeyError:
+        raise MediaError(f"unknown digest algorithm {algorithm!r}") from None
+    size = 0
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+            size += len(chunk)
+    return f"{algorithm}:{digest.hexdigest()}", size
+
+
+def file_digest(path: Path) -> str:
+    """The digest the index keeps for a segment file: "sha256:<hex>" for the current format,
+    "blake2b:<hex>" for version 1. Needs no key. OSError if unreadable."""
+    with path.open("rb") as handle:
+        header = handle.read(HEADER_BYTES)
+    version = header[8] if len(header) > 8 and header[:8] == MAGIC else VERSION
+    return hash_file(path, _DIGEST_NAMES.get(version, "sha256"))[0]
+
+
 def inspect_segment_file(path: Path) -> SegmentSummary | None:
     """The footer summary if the file is structurally complete, else None. Needs no key.
 
@@ -405,10 +561,13 @@ def inspect_segment_file(path: Path) -> SegmentSummary | None:
     try:
         with path.open("rb") as handle:
             size = handle.seek(0, os.SEEK_END)
-            if size < DATA_OFFSET + 16:
-                return None
             handle.seek(0)
-            if handle.read(len(MAGIC)) != MAGIC:
+            header = handle.read(HEADER_BYTES)
+            if len(header) != HEADER_BYTES or header[:8] != MAGIC:
+                return None
+            v1 = header[8] == _V1
+            data_offset = _V1_DATA_OFFSET if v1 else HEADER_BYTES
+            if size < data_offset + 16:
                 return None
             handle.seek(size - 12)
             tail = handle.read(12)
@@ -416,16 +575,18 @@ def inspect_segment_file(path: Path) -> SegmentSummary | None:
                 return None
             (footer_len,) = _U32.unpack(tail[:4])
             footer_at = size - 12 - footer_len
-            pos, ended = DATA_OFFSET, False
+            pos, ended, final_seen = data_offset, False, v1
             while pos < footer_at and not ended:
                 handle.seek(pos)
                 raw = handle.read(4)
                 if len(raw) != 4:
                     return None
-                (length,) = _U32.unpack(raw)
+                (word,) = _U32.unpack(raw)
+                length = word if v1 else word & ~_FINAL_BIT
+                final_seen = final_seen or bool(word & _FINAL_BIT and not v1)
                 pos += 4 + length
                 ended = length == 0
-            if not ended or pos != footer_at:
+            if not ended or pos != footer_at or not final_seen:
                 return None
             handle.seek(footer_at)
             return SegmentSummary.from_json(handle.read(footer_len))

@@ -26,7 +26,7 @@ def open_segment(
     if segment.sealed_key is None:
         raise NotFound(f"segment {segment.id} was destroyed (its key is shredded)")
     key = key_opener.open_segment_key(segment.vault_key_id, segment.sealed_key)
-    return SegmentReader(segments_dir / segment.path, key, expected_blake2b_hex=segment.blake2b_hex)
+    return SegmentReader(segments_dir / segment.path, key, expected_digest=segment.digest)
 
 
 def iter_packets(

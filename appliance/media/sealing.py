@@ -1,8 +1,9 @@
 """Per-segment keys: made and sealed by the recorder, opened only by the viewing side.
 
-The recorder holds the vault *public* key only (invariant 2): it draws a random secretstream key
-per segment and seals it (libsodium sealed box, X25519) to that public key. Opening needs the
-private key, behind the ``SegmentKeyOpener`` protocol that ``appliance.vault.Vault`` implements.
+The recorder holds the vault *public* key only (invariant 2): it draws a random 32-byte key per
+segment (AES-256-GCM; XChaCha20-Poly1305 without AES hardware) and seals it (libsodium sealed
+box, X25519) to that public key. Opening needs the private key, behind the
+``SegmentKeyOpener`` protocol that ``appliance.vault.Vault`` implements.
 """
 
 from __future__ import annotations
@@ -11,9 +12,9 @@ import json
 from pathlib import Path
 from typing import Protocol
 
-from nacl.bindings import crypto_secretstream_xchacha20poly1305_keygen
 from nacl.exceptions import CryptoError
 from nacl.public import PrivateKey, PublicKey, SealedBox
+from nacl.utils import random as random_bytes
 
 from appliance.errors import IntegrityError, NotFound, VaultLocked
 
@@ -24,13 +25,13 @@ class SegmentKeyOpener(Protocol):
     """Turns a sealed per-segment key back into the key (needs the vault private key)."""
 
     def open_segment_key(self, vault_key_id: str, sealed_key: bytes) -> bytes:
-        """The 32-byte secretstream key; VaultLocked if the private key is not available."""
+        """The 32-byte segment key; VaultLocked if the private key is not available."""
         ...
 
 
 def new_segment_key(public_key: bytes) -> tuple[bytes, bytes]:
-    """(a fresh secretstream key, that key sealed to ``public_key``)."""
-    key = crypto_secretstream_xchacha20poly1305_keygen()
+    """(a fresh 32-byte segment key, that key sealed to ``public_key``)."""
+    key = random_bytes(32)
     return key, SealedBox(PublicKey(public_key)).encrypt(key)
 
 

@@ -55,7 +55,9 @@ class Segment(SQLModel, table=True):
     end_ms: int = ms_column(index=True)
     path: str = Field(max_length=400, unique=True)  # relative to the segments dir
     size_bytes: int = Field(sa_type=BigInteger)
-    blake2b_hex: str = Field(max_length=64)  # of the whole ciphertext file
+    # Of the whole ciphertext file, "<algorithm>:<hex>": "sha256:..." (segment format 2) or
+    # "blake2b:..." (format 1, recorded before migration 0007).
+    digest: str = Field(max_length=80)
     vault_key_id: str = Field(max_length=64, index=True)
     # The per-segment key sealed to the vault public key; nulled when crypto-shredded.
     sealed_key: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))

@@ -231,7 +231,7 @@ class Purger:
         """One destruction record and one ledger entry per camera of the batch."""
         hashes: dict[str, list[str]] = {}
         for camera_id, digest in session.exec(
-            select(Segment.camera_id, Segment.blake2b_hex)
+            select(Segment.camera_id, Segment.digest)
             .join(PurgeItem, col(PurgeItem.segment_id) == Segment.id)
             .where(PurgeItem.job_id == job_id)
             .order_by(col(Segment.camera_id), col(Segment.start_ms), col(Segment.id))

@@ -45,3 +45,36 @@ def test_history_is_linear() -> None:
 
     script = ScriptDirectory.from_config(alembic_config("sqlite://"))
     assert len(script.get_heads()) == 1, script.get_heads()
+
+
+def _digest_migration(url: str) -> None:
+    """0007 keeps a format 1 segment's BLAKE2b digest, labelled, and takes the label off again
+    on the way down."""
+    from sqlalchemy import text
+
+    migrate(url, "0006")
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO camera (id, name, location, location_type, group_name, "
+                          "enabled, in_config, created_ms, updated_ms) VALUES ('c1', 'c', 'l', "
+                          "'lobby', 'g', true, true, 1, 1)"))  # fmt: skip
+        conn.execute(text("INSERT INTO segment (camera_id, start_ms, end_ms, path, size_bytes, "
+                          "blake2b_hex, vault_key_id, codec, width, height, frames, key_frames, "
+                          "has_audio, created_ms) VALUES ('c1', 1, 2, 'p', 3, :d, 'k', 'h264', "
+                          "1, 1, 1, 1, false, 1)"), {"d": "ab" * 32})  # fmt: skip
+    migrate(url)
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT digest FROM segment")).scalar() == "blake2b:" + "ab" * 32
+    downgrade(url, "0006")
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT blake2b_hex FROM segment")).scalar() == "ab" * 32
+    engine.dispose()
+
+
+def test_segment_digest_migration_sqlite(tmp_path: Path) -> None:
+    _digest_migration(f"sqlite:///{tmp_path / 'a.db'}")
+
+
+@pytest.mark.postgres
+def test_segment_digest_migration_postgres(pg_url: str) -> None:
+    _digest_migration(pg_url)

@@ -53,7 +53,7 @@ def test_indexed_segment_is_durable_readable_and_in_the_ledger(
     segment = _indexer(ctx).index(job)
     assert not job.temp_path.exists()
     raw = job.final_path.read_bytes()
-    assert segment.blake2b_hex == hashlib.blake2b(raw, digest_size=32).hexdigest()
+    assert segment.digest == "sha256:" + hashlib.sha256(raw).hexdigest()
     assert (segment.frames, segment.key_frames, segment.size_bytes) == (100, 4, len(raw))
     opener = PrivateKeyFileOpener(ctx.settings.storage.key_dir)
     samples = list(iter_packets(_rows(ctx)[0], opener, ctx.settings.segments_dir))
@@ -62,7 +62,7 @@ def test_indexed_segment_is_durable_readable_and_in_the_ledger(
         assert session.exec(select(PendingSegment)).all() == []
     entries = ctx.ledger.entries(events=[EventType.segment_created])
     assert len(entries) == 1
-    assert entries[0].data["blake2b"] == segment.blake2b_hex
+    assert entries[0].data["digest"] == segment.digest
     assert segment.id is not None and entries[0].ref == str(segment.id)
     assert entries[0].data["segment_id"] == segment.id
 
@@ -118,7 +118,7 @@ def test_reconcile_after_a_crash_at_each_step(ctx: AppContext, h264_clip: Clip) 
     assert not orphan.final_path.exists() and not cut.final_path.exists()
     # The re-indexed segment is complete, hashed and readable, and in the ledger.
     row = next(r for r in _rows(ctx) if r.path == renamed.relpath)
-    assert row.blake2b_hex == renamed.blake2b_hex and row.frames == 100
+    assert row.digest == renamed.digest and row.frames == 100
     opener = PrivateKeyFileOpener(ctx.settings.storage.key_dir)
     assert len(list(iter_packets(row, opener, segments_dir))) == 100
     refs = {e.ref for e in ctx.ledger.entries(events=[EventType.segment_created])}

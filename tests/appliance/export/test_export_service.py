@@ -82,7 +82,7 @@ def test_export_masks_signs_encrypts_and_verifies(
     assert len(frames) == 50  # 2 s at 25 fps across the segment boundary, cut to the range
     assert not any(covers(find_faces(f), FACE_CENTRE) for f in frames)
     item = contents.manifest["items"][0]
-    assert [s["blake2b"] for s in item["source_segments"]] == [s.blake2b_hex for s in segments]
+    assert [s["digest"] for s in item["source_segments"]] == [s.digest for s in segments]
     assert item["masking"]["frames"] == 50 and item["masking"]["boxes"]["face"] >= 50
     assert contents.manifest["request"] == {"id": 7}
     assert contents.manifest["no_footage"] == ["cam02"]

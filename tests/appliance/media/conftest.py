@@ -6,6 +6,7 @@ import os
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import av
 import pytest
@@ -59,6 +60,8 @@ def write_segment(
     start_ms: int = START_MS,
     camera_id: str = "cam01",
     chunk_bytes: int = 16 * 1024,
+    cipher: int | None = None,
+    writer_class: Callable[..., Any] = SegmentWriter,
 ) -> tuple[SegmentSummary, int, str, list[Sample]]:
     """Write ``clip`` as one segment the way the recorder does; return what was written."""
     init, width, height = init_from_keyframe(codec, clip[0][0])
@@ -68,7 +71,8 @@ def write_segment(
     samples = []
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
-        writer = SegmentWriter(fd, key, head, chunk_bytes=chunk_bytes)
+        options = {} if cipher is None else {"cipher": cipher}
+        writer = writer_class(fd, key, head, chunk_bytes=chunk_bytes, **options)
         for index, (data, is_key) in enumerate(clip):
             ts = base + index * FRAME_TICKS
             sample = Sample(0, data, ts, ts, FRAME_TICKS, is_key, head.wall_ms(0, ts))

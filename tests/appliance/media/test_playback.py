@@ -41,7 +41,7 @@ def _store(
     )
     return Segment(
         id=index + 1, camera_id="cam01", start_ms=start, end_ms=summary.end_ms, path=rel,
-        size_bytes=size, blake2b_hex=digest, vault_key_id=key_id, sealed_key=sealed,
+        size_bytes=size, digest=digest, vault_key_id=key_id, sealed_key=sealed,
         codec=codec, width=summary.width, height=summary.height, frames=summary.frames,
         key_frames=summary.key_frames, created_ms=start,
     )  # fmt: skip

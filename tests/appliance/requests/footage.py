@@ -55,7 +55,7 @@ def store_segment(
         end_ms=summary.end_ms,
         path=rel,
         size_bytes=size,
-        blake2b_hex=digest,
+        digest=digest,
         vault_key_id=key_id,
         sealed_key=sealed,
         codec="h264",

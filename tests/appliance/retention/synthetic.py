@@ -69,7 +69,7 @@ def make_segments(
                 "end_ms": start + length_ms,
                 "path": path,
                 "size_bytes": size_bytes,
-                "blake2b_hex": hashlib.blake2b(data, digest_size=32).hexdigest(),
+                "digest": "sha256:" + hashlib.sha256(data).hexdigest(),
                 "vault_key_id": key_id,
                 "sealed_key": box.encrypt(segment_key),
                 "codec": "h264",

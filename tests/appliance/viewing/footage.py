@@ -126,7 +126,7 @@ def store_clip(
                     end_ms=summary.end_ms,
                     path=rel,
                     size_bytes=size,
-                    blake2b_hex=digest,
+                    digest=digest,
                     vault_key_id=key_id,
                     sealed_key=sealed,
                     codec=codec,
