@@ -13,7 +13,7 @@ import re
 import tomllib
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -242,6 +242,12 @@ class RecorderConfig(_Section):
     reconnect_max_backoff_s: float = Field(
         default=2.0, gt=0, le=60, description="Cap of the reconnect backoff."
     )
+    ingest: Literal["native", "ffmpeg"] = Field(
+        default="native",
+        description="How cameras are read: native (the appliance's own RTSP/TCP client, "
+        "H.264/H.265 video, at under half the CPU) or ffmpeg (FFmpeg's RTSP demuxer through "
+        "PyAV). Cameras whose group stores audio, and rtsps:// cameras, always use ffmpeg.",
+    )
 
 
 class LedgerConfig(_Section):
@@ -366,6 +372,9 @@ class CameraConfig(_Section):
     url: str = Field(description="rtsp:// or rtsps:// URL of the camera's stream.")
     group: str = Field(description="Name of its [[groups]] entry.")
     enabled: bool = Field(default=True, description="Record this camera.")
+    ingest: Literal["native", "ffmpeg"] | None = Field(
+        default=None, description="Overrides [recorder] ingest for this camera (an odd camera)."
+    )
 
     @field_validator("location_type")
     @classmethod

@@ -22,6 +22,7 @@ from appliance.models.media import CameraStatus
 __all__ = [
     "CameraState",
     "FailReason",
+    "IngestError",
     "StatusBoard",
     "StatusInfo",
     "classify_error",
@@ -55,6 +56,14 @@ class FailReason(StrEnum):
         return self in (FailReason.unauthorized, FailReason.no_video, FailReason.unsupported_codec)
 
 
+class IngestError(Exception):
+    """A camera problem the native RTSP client (recorder.rtsp) recognised, with its reason."""
+
+    def __init__(self, reason: FailReason, detail: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
+
+
 _UNREACHABLE_ERRNOS = {
     errno.ECONNREFUSED,
     errno.ECONNRESET,
@@ -81,6 +90,8 @@ def classify_error(exc: BaseException, *, opening: bool = False) -> FailReason:
 
     While opening, anything but a refusal means no camera answered properly: unreachable.
     """
+    if isinstance(exc, IngestError):
+        return exc.reason
     if isinstance(exc, av.error.HTTPUnauthorizedError | av.error.HTTPForbiddenError):
         return FailReason.unauthorized
     if isinstance(exc, av.error.HTTPNotFoundError | av.error.ExitError | TimeoutError):

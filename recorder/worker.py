@@ -25,6 +25,7 @@ from appliance.media.mp4 import init_from_keyframe, init_from_stream
 from appliance.models.media import MAX_SEGMENT_MS, Gap, Run
 from appliance.settings import CameraConfig, RecorderConfig
 from recorder.fanout import PacketFanout
+from recorder.rtsp import RtspSource
 from recorder.segments import OpenSegment, SegmentIndexer
 from recorder.status import (
     CameraState,
@@ -156,8 +157,20 @@ class CameraWorker:
 
     # -- one RTSP session --------------------------------------------------------------------
 
+    @property
+    def native(self) -> bool:
+        """Read through recorder.rtsp (not FFmpeg): configured so, no audio to store, not TLS."""
+        ingest = self.camera.ingest or self.deps.config.ingest
+        return (
+            ingest == "native"
+            and not self.audio_allowed
+            and self.camera.url.lower().startswith("rtsp://")
+        )
+
     def _open(self) -> Any:
         timeout_s = self.deps.config.rtsp_timeout_s
+        if self.native:
+            return RtspSource(self.camera.url, timeout_s=timeout_s)
         options = {
             "rtsp_transport": "tcp",
             "timeout": str(int(timeout_s * 1_000_000)),
@@ -403,6 +416,8 @@ class _Session:
             except MediaError as exc:
                 log.warning("camera %s: %s; using the session's parameters", self.camera_id, exc)
         if not init:
+            if isinstance(self.container, RtspSource):
+                raise MediaError("a key frame without parameter sets, and none in the SDP")
             init = init_from_stream(self.video)
         self._params = params
         video_info = StreamInfo(
@@ -506,6 +521,8 @@ class _Session:
                 run = db.get(Run, self.run_id)
                 if run is not None:
                     run.ended_ms = self._last_end_ms or self.deps.clock.now_ms()
+                    if not run.width and self._infos:  # the native client learns it late
+                        run.width, run.height = self._infos[0].width, self._infos[0].height
                     suffix = f": {redact_credentials(detail)}"[:150] if reason else ""
                     run.end_reason = (reason.value or "stopped") + suffix
                     db.add(run)
