@@ -408,8 +408,7 @@ class RtspSource:
             param_sets=self._param_sets,
         )  # fmt: skip
         next_keepalive = time.monotonic() + self._keepalive_s
-        while True:
-            self._receive()
+        while True:  # (what came with PLAY's answer first, then what arrives)
             pos, packets = reader.parse(self._buf, self._fill, self._skip_message)
             if pos:
                 self._consume(pos)
@@ -417,6 +416,7 @@ class RtspSource:
             if time.monotonic() >= next_keepalive:
                 self._keepalive()
                 next_keepalive = time.monotonic() + self._keepalive_s
+            self._receive()
 
     def _skip_message(self, pos: int, fill: int) -> int:
         """Skip an RTSP message (or garbage up to the next '$') at ``pos``; -1 if incomplete."""
@@ -610,7 +610,9 @@ class InterleavedReader:
         self._damaged, self._in_fu, self._au_ts, self._seq = damaged, in_fu, au_ts, expected
         return pos, out
 
-    def _finish(self, parts: list[bytes | bytearray], ts32: int, key: bool, has_params: bool) -> NativePacket:
+    def _finish(
+        self, parts: list[bytes | bytearray], ts32: int, key: bool, has_params: bool
+    ) -> NativePacket:
         """The access unit, time-stamped from the first unit on (the 32-bit clock unwrapped)."""
         if self._first_ts is None:
             self._first_ts = self._ext = ts32

@@ -73,10 +73,13 @@ def test_thirty_cameras_for_a_minute(tmp_path: Path, open_recorder_ctx: OpenCtx)
     assert scan_for_plaintext(ctx.settings.storage.data_dir, needles) == []
 
 
-def test_outage_is_a_gap_and_recording_resumes(tmp_path: Path, open_recorder_ctx: OpenCtx) -> None:
+@pytest.mark.parametrize("ingest", ["native", "ffmpeg"])
+def test_outage_is_a_gap_and_recording_resumes(
+    tmp_path: Path, open_recorder_ctx: OpenCtx, ingest: str
+) -> None:
     with CameraSimulator(2, **sim_kwargs()) as sim:
         cameras = [camera_entry("cam01", sim.url("cam1")), camera_entry("cam02", sim.url("cam2"))]
-        ctx = open_recorder_ctx(recorder_config(tmp_path, cameras))
+        ctx = open_recorder_ctx(recorder_config(tmp_path, cameras, ingest=ingest))
         # Invariant 2: the recorder works without any private key within reach.
         private_keys = {p: tmp_path / f"away-{p.name}" for p in _private_key_files(ctx)}
         for path, away in private_keys.items():
@@ -136,9 +139,12 @@ def _open_gap(ctx: AppContext, camera_id: str) -> Gap | None:
         ).first()
 
 
-def test_statuses_and_audio_while_others_record(tmp_path: Path, open_recorder_ctx: OpenCtx) -> None:
+@pytest.mark.parametrize("ingest", ["native", "ffmpeg"])
+def test_statuses_and_audio_while_others_record(
+    tmp_path: Path, open_recorder_ctx: OpenCtx, ingest: str
+) -> None:
     """401 and a wrong URL give their statuses; audio is dropped unless the group allows it;
-    H.265 is recorded as it comes."""
+    H.265 is recorded as it comes. (The consented camera is read through FFmpeg either way.)"""
     cams = [
         SimCamera("plain", audio=True),
         SimCamera("consented", audio=True),
@@ -154,7 +160,7 @@ def test_statuses_and_audio_while_others_record(tmp_path: Path, open_recorder_ct
             camera_entry("cam05", sim.url("locked")),
             camera_entry("cam06", sim.url("hevc")),
         ]
-        ctx = open_recorder_ctx(recorder_config(tmp_path, cameras))
+        ctx = open_recorder_ctx(recorder_config(tmp_path, cameras, ingest=ingest))
         service = RecorderService(ctx)
         service.start()
         try:
@@ -216,6 +222,9 @@ def test_statuses_and_audio_while_others_record(tmp_path: Path, open_recorder_ct
     check_camera_segments(ctx, "cam02", with_audio)
     check_camera_segments(ctx, "cam05", served_frames())
     assert {s.codec for s in segments_of(ctx, "cam06")} == {"hevc"}  # H.265 as it comes
+    with ctx.db.session() as session:
+        run = session.exec(select(Run).where(col(Run.camera_id) == "cam06")).first()
+    assert run is not None and (run.width, run.height) == (320, 240)
     check_camera_segments(ctx, "cam06", served_frames("h265"))
 
 

@@ -1,0 +1,396 @@
+"""The native RTSP client: RTP depacketizing (H.264, H.265), and a session against a scripted
+camera for what the GStreamer simulator does not do (Digest, odd SDPs, keepalive answers).
+
+The recording tests (test_recording.py, test_crash.py) run the client against the simulator.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import socket
+import struct
+import threading
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from appliance.media._nal import iter_nal_units
+from recorder.rtsp import InterleavedReader, NativePacket, RtspSource, digest_response, parse_sdp
+from recorder.status import FailReason, IngestError
+from tests.appliance.media.conftest import Clip, make_clip
+
+PT = 96
+START = b"\x00\x00\x00\x01"
+
+
+@pytest.fixture(scope="module")
+def h264_units(tmp_path_factory: pytest.TempPathFactory) -> Clip:
+    return make_clip(tmp_path_factory.mktemp("clips") / "a.h264", "h264")
+
+
+@pytest.fixture(scope="module")
+def hevc_units(tmp_path_factory: pytest.TempPathFactory) -> Clip:
+    return make_clip(tmp_path_factory.mktemp("clips") / "a.hevc", "hevc")
+
+
+def _nals(access_unit: bytes) -> list[bytes]:
+    return [access_unit[b:e] for b, e in iter_nal_units(access_unit)]
+
+
+def _payloads(access_unit: bytes, codec: str, mtu: int) -> list[bytes]:
+    """RTP payloads for one access unit: parameter sets aggregated, big NAL units fragmented."""
+    nals = _nals(access_unit)
+    h265 = codec == "hevc"
+    out: list[bytes] = []
+    small = [n for n in nals if len(n) < 200]
+    if len(small) >= 2 and small == nals[: len(small)]:  # aggregate the leading small ones
+        header = bytes([48 << 1, 1]) if h265 else bytes([24])
+        out.append(header + b"".join(len(n).to_bytes(2, "big") + n for n in small))
+        nals = nals[len(small) :]
+    for nal in nals:
+        if len(nal) <= mtu:
+            out.append(nal)
+            continue
+        hdr = 2 if h265 else 1
+        body, first = nal[hdr:], True
+        kind = (nal[0] >> 1) & 0x3F if h265 else nal[0] & 0x1F
+        while body:
+            piece, body = body[:mtu], body[mtu:]
+            flags = (0x80 if first else 0) | (0 if body else 0x40)
+            if h265:
+                head = bytes([(nal[0] & 0x81) | (49 << 1), nal[1], flags | kind])
+            else:
+                head = bytes([(nal[0] & 0xE0) | 28, flags | kind])
+            out.append(head + piece)
+            first = False
+    return out
+
+
+def _interleave(
+    clip: Clip, codec: str, *, mtu: int = 1200, ts0: int = 1000, seq0: int = 0, step: int = 3600
+) -> tuple[bytes, list[int]]:
+    """The interleaved byte stream of ``clip`` (RTCP and an RTSP answer mixed in), and the
+    sequence numbers' byte offsets."""
+    stream = bytearray()
+    offsets: list[int] = []
+    seq = seq0
+    for index, (unit, _key) in enumerate(clip):
+        ts = (ts0 + index * step) & 0xFFFFFFFF
+        payloads = _payloads(unit, codec, mtu)
+        for n, payload in enumerate(payloads):
+            marker = 0x80 if n == len(payloads) - 1 else 0
+            rtp = struct.pack(">BBHII", 0x80, marker | PT, seq & 0xFFFF, ts, 0x1234) + payload
+            offsets.append(len(stream))
+            stream += b"$\x00" + len(rtp).to_bytes(2, "big") + rtp
+            seq += 1
+        if index == 3:
+            stream += b"$\x01\x00\x08" + bytes(8)  # an RTCP sender report on channel 1
+            stream += b"RTSP/1.0 200 OK\r\nCSeq: 9\r\nContent-Length: 2\r\n\r\nok"
+    return bytes(stream), offsets
+
+
+def _skip_rtsp(buf: bytearray) -> Callable[[int, int], int]:
+    def skip(pos: int, fill: int) -> int:
+        end = buf.find(b"\r\n\r\n", pos, fill)
+        if end < 0:
+            return -1
+        match = re.search(rb"Content-Length: (\d+)", bytes(buf[pos:end]))
+        total = end + 4 + (int(match.group(1)) if match else 0)
+        return total if total <= fill else -1
+
+    return skip
+
+
+def _read_all(
+    stream: bytes, codec: str, *, chunk: int = 0, param_sets: bytes = b""
+) -> tuple[list[NativePacket], InterleavedReader]:
+    """Feed ``stream`` in random pieces (as TCP delivers it) through a reader."""
+    reader = InterleavedReader(codec, channel=0, payload_type=PT, param_sets=param_sets)
+    buf = bytearray(1 << 20)
+    fill, out = 0, []
+    rng = random.Random(7)
+    pos = 0
+    while pos < len(stream):
+        take = chunk or rng.randint(1, 9000)
+        piece = stream[pos : pos + take]
+        pos += len(piece)
+        buf[fill : fill + len(piece)] = piece
+        fill += len(piece)
+        used, packets = reader.parse(buf, fill, _skip_rtsp(buf))
+        buf[: fill - used] = buf[used:fill]
+        fill -= used
+        out += packets
+    return out, reader
+
+
+@pytest.mark.parametrize("codec", ["h264", "hevc"])
+def test_access_units_come_out_as_they_went_in(
+    h264_units: Clip, hevc_units: Clip, codec: str
+) -> None:
+    clip = h264_units if codec == "h264" else hevc_units
+    stream, _ = _interleave(clip, codec)
+    packets, reader = _read_all(stream, codec)
+    assert [p.data for p in packets] == [START + START.join(_nals(u)) for u, _ in clip]
+    assert [p.is_keyframe for p in packets] == [k for _, k in clip]
+    assert [p.pts for p in packets] == [i * 3600 for i in range(len(clip))]
+    assert all(p.dts == p.pts and p.stream_index == 0 for p in packets)
+    assert bytes(packets[0]) is packets[0].data and packets[0].size == len(packets[0].data)
+    assert reader.bad_packets == 0 and reader.damaged_units == 0
+
+
+def test_a_lost_packet_drops_only_its_access_unit(h264_units: Clip) -> None:
+    stream, offsets = _interleave(h264_units, "h264")
+    # Remove the 40th RTP packet (inside some access unit).
+    at = offsets[40]
+    length = int.from_bytes(stream[at + 2 : at + 4], "big")
+    damaged = stream[:at] + stream[at + 4 + length :]
+    packets, reader = _read_all(damaged, "h264")
+    assert reader.damaged_units == 1
+    assert len(packets) == len(h264_units) - 1
+    whole = [START + START.join(_nals(u)) for u, _ in h264_units]
+    assert all(p.data in whole for p in packets)
+
+
+def test_a_missing_marker_still_ends_the_unit_at_the_next_timestamp(h264_units: Clip) -> None:
+    stream = bytearray(_interleave(h264_units[:3], "h264")[0])
+    # Clear every marker bit: units end when the timestamp changes (the last one stays open).
+    pos = 0
+    while pos < len(stream):
+        length = int.from_bytes(stream[pos + 2 : pos + 4], "big")
+        if stream[pos + 1] == 0:
+            stream[pos + 5] &= 0x7F
+        pos += 4 + length
+    packets, _ = _read_all(bytes(stream), "h264")
+    assert [p.pts for p in packets] == [0, 3600]
+
+
+def test_the_sdp_parameter_sets_go_before_a_key_frame_without_its_own(h264_units: Clip) -> None:
+    bare = []
+    for unit, key in h264_units[:30]:
+        nals = [n for n in _nals(unit) if n[0] & 0x1F not in (7, 8)]
+        bare.append((START + START.join(nals), key))
+    sps_pps = [n for n in _nals(h264_units[0][0]) if n[0] & 0x1F in (7, 8)]
+    param_sets = b"".join(START + n for n in sps_pps)
+    packets, _ = _read_all(_interleave(bare, "h264")[0], "h264", param_sets=param_sets)
+    for packet, (unit, key) in zip(packets, bare, strict=True):
+        assert packet.data == (param_sets + unit if key else unit)
+
+
+def test_the_rtp_clock_wraps_without_a_jump(h264_units: Clip) -> None:
+    stream, _ = _interleave(h264_units[:20], "h264", ts0=0xFFFFFFFF - 5 * 3600, seq0=0xFFF0)
+    packets, reader = _read_all(stream, "h264", chunk=1000)
+    assert [p.pts for p in packets] == [i * 3600 for i in range(20)]
+    assert reader.damaged_units == 0  # the sequence number wrapped too
+
+
+def test_garbage_and_foreign_packets_are_counted_not_fatal(h264_units: Clip) -> None:
+    stream, _ = _interleave(h264_units[:10], "h264")
+    wrong_pt = struct.pack(">BBHII", 0x80, 0x80 | 8, 1, 1, 1) + b"x" * 20
+    noise = b"$\x00" + len(wrong_pt).to_bytes(2, "big") + wrong_pt
+    reader = InterleavedReader("h264", channel=0, payload_type=PT, param_sets=b"")
+    buf = bytearray(noise + b"\x17garbage" + stream)
+    _, packets = reader.parse(buf, len(buf))  # no RTSP messages expected: resynchronise
+    assert len(packets) == 10 and reader.bad_packets >= 2
+
+
+def test_parse_sdp_and_digest() -> None:
+    sdp = (
+        "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=cam\r\nt=0 0\r\n"
+        "m=audio 0 RTP/AVP 97\r\na=rtpmap:97 MPEG4-GENERIC/16000/1\r\na=control:track2\r\n"
+        "m=video 0 RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\n"
+        "a=fmtp:96 packetization-mode=1;sprop-parameter-sets=Z0IAKeKQFAe2AtwEBAaQeJEV,aM48gA==\r\n"
+        "a=control:track1\r\n"
+    )
+    audio, video = parse_sdp(sdp)
+    assert (audio.kind, audio.encoding, audio.clock_rate) == ("audio", "MPEG4-GENERIC", 16000)
+    assert (video.kind, video.encoding, video.control) == ("video", "H264", "track1")
+    assert video.fmtp["packetization-mode"] == "1"
+    # RFC 2617, section 3.5.
+    response = digest_response(
+        username="Mufasa", password="Circle Of Life", realm="testrealm@host.com",
+        nonce="dcd98b7102dd2f0e8b11d0f600bfb0c093", method="GET", uri="/dir/index.html",
+        qop="auth", nc="00000001", cnonce="0a4f113b",
+    )  # fmt: skip
+    assert response == "6629fae49393a05397450978507c4ef1"
+
+
+# -- a scripted camera ---------------------------------------------------------------------
+
+
+class _Camera:
+    """A one-connection RTSP server that answers from a script and records what it was sent."""
+
+    def __init__(self, sdp: str, *, digest: tuple[str, str] | None = None, data: bytes = b""):
+        self.sdp, self.digest, self.data = sdp, digest, data
+        self.requests: list[str] = []
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        conn, _ = self.listener.accept()
+        with conn:
+            pending = b""
+            while True:
+                while b"\r\n\r\n" not in pending:
+                    try:
+                        got = conn.recv(65536)
+                    except OSError:  # the client went away
+                        return
+                    if not got:
+                        return
+                    pending += got
+                head, _, pending = pending.partition(b"\r\n\r\n")
+                request = head.decode()
+                self.requests.append(request)
+                conn.sendall(self._answer(request))
+
+    def _answer(self, request: str) -> bytes:
+        method, url = request.split(" ")[:2]
+        cseq = re.search(r"CSeq: (\d+)", request)
+        seq = cseq.group(1) if cseq else "0"
+        if self.digest is not None and not self._authorized(request, method, url):
+            return (
+                f"RTSP/1.0 401 Unauthorized\r\nCSeq: {seq}\r\nWWW-Authenticate: Digest "
+                f'realm="cam", nonce="abc123", qop="auth"\r\nWWW-Authenticate: Basic '
+                f'realm="cam"\r\n\r\n'
+            ).encode()
+        extra, body = "", b""
+        if method == "DESCRIBE":
+            body = self.sdp.encode()
+            extra = f"Content-Base: {url}/\r\nContent-Type: application/sdp\r\n"
+        elif method == "SETUP":
+            extra = "Session: 42;timeout=2\r\nTransport: RTP/AVP/TCP;unicast;interleaved=4-5\r\n"
+        answer = f"RTSP/1.0 200 OK\r\nCSeq: {seq}\r\n{extra}Content-Length: {len(body)}\r\n\r\n"
+        tail = self.data if method == "PLAY" else b""
+        return answer.encode() + body + tail
+
+    def _authorized(self, request: str, method: str, url: str) -> bool:
+        assert self.digest is not None
+        match = re.search(r'Authorization: Digest .*response="(\w+)".*cnonce="(\w+)"', request)
+        if match is None:
+            return False
+        want = digest_response(
+            username=self.digest[0], password=self.digest[1], realm="cam", nonce="abc123",
+            method=method, uri=url, qop="auth", nc="00000001", cnonce=match.group(2),
+        )  # fmt: skip
+        return match.group(1) == want
+
+    def close(self) -> None:
+        self.listener.close()
+
+
+_SDP_H264 = (
+    "v=0\r\ns=cam\r\nt=0 0\r\nm=video 0 RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\n"
+    "a=fmtp:96 packetization-mode=1\r\na=control:trackID=1\r\n"
+)
+
+
+def _channel4(stream: bytes) -> bytes:
+    out, pos = bytearray(), 0
+    while pos < len(stream):
+        if stream[pos] != 0x24:
+            end = stream.index(b"\r\n\r\n", pos) + 4 + 2
+            out += stream[pos:end]
+            pos = end
+            continue
+        length = int.from_bytes(stream[pos + 2 : pos + 4], "big")
+        channel = 4 if stream[pos + 1] == 0 else 5
+        out += bytes([0x24, channel]) + stream[pos + 2 : pos + 4 + length]
+        pos += 4 + length
+    return bytes(out)
+
+
+@pytest.fixture
+def camera() -> Iterator[Callable[..., _Camera]]:
+    made: list[_Camera] = []
+
+    def make(*args: object, **kwargs: object) -> _Camera:
+        made.append(_Camera(*args, **kwargs))  # type: ignore[arg-type]
+        return made[-1]
+
+    yield make
+    for cam in made:
+        cam.close()
+
+
+def test_digest_session_on_the_negotiated_channel(
+    camera: Callable[..., _Camera], h264_units: Clip
+) -> None:
+    stream, _ = _interleave(h264_units[:25], "h264")
+    cam = camera(_SDP_H264, digest=("admin", "s3cr:et"), data=_channel4(stream))
+    source = RtspSource(f"rtsp://admin:s3cr%3Aet@127.0.0.1:{cam.port}/live", timeout_s=2)
+    packets = []
+    try:
+        for packet in source.demux():
+            packets.append(packet)
+            if len(packets) == 24:  # the last unit has no successor to close it early
+                break
+    finally:
+        source.close()
+    assert [p.data for p in packets] == [START + START.join(_nals(u)) for u, _ in h264_units[:24]]
+    methods = [r.split(" ")[0] for r in cam.requests]
+    assert methods[:5] == ["DESCRIBE", "DESCRIBE", "SETUP", "PLAY", "TEARDOWN"][: len(methods)]
+    assert "Authorization: Digest" in cam.requests[1] and "s3cr" not in cam.requests[1]
+    assert f"127.0.0.1:{cam.port}/live/trackID=1" in cam.requests[2]
+    assert "interleaved=0-1" in cam.requests[2] and "Session: 42" in cam.requests[3]
+    assert source.streams.video[0].codec_context.name == "h264"
+
+
+@pytest.mark.parametrize(
+    ("sdp", "reason", "detail"),
+    [
+        ("v=0\r\nm=audio 0 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n", FailReason.no_video, "no video"),
+        (
+            "v=0\r\nm=video 0 RTP/AVP 26\r\na=rtpmap:26 JPEG/90000\r\n",
+            FailReason.unsupported_codec,
+            "JPEG",
+        ),
+        (
+            "v=0\r\nm=video 0 RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\n"
+            "a=fmtp:96 packetization-mode=2\r\n",
+            FailReason.unsupported_codec,
+            "packetization-mode 2",
+        ),
+    ],
+)
+def test_what_cannot_be_recorded_is_named(
+    camera: Callable[..., _Camera], sdp: str, reason: FailReason, detail: str
+) -> None:
+    cam = camera(sdp)
+    with pytest.raises(IngestError, match=detail) as caught:
+        RtspSource(f"rtsp://127.0.0.1:{cam.port}/x", timeout_s=2)
+    assert caught.value.reason is reason
+
+
+def test_no_credentials_for_a_locked_camera_is_unauthorized(
+    camera: Callable[..., _Camera],
+) -> None:
+    cam = camera(_SDP_H264, digest=("admin", "x"))
+    with pytest.raises(IngestError, match="no credentials") as caught:
+        RtspSource(f"rtsp://127.0.0.1:{cam.port}/x", timeout_s=2)
+    assert caught.value.reason is FailReason.unauthorized
+
+
+def test_keepalive_is_sent_with_the_session(
+    camera: Callable[..., _Camera], h264_units: Clip
+) -> None:
+    """SETUP said timeout=2: an OPTIONS with the session goes out within a second, and its
+    answer, arriving between RTP frames, is skipped."""
+    stream, _ = _interleave(h264_units, "h264")
+    cam = camera(_SDP_H264, data=_channel4(stream))
+    source = RtspSource(f"rtsp://127.0.0.1:{cam.port}/x", timeout_s=2)
+    assert source._keepalive_s == 1.0
+    source._keepalive_s = 0.0  # every read: the test cannot wait
+    count = 0
+    try:
+        for _ in source.demux():
+            count += 1
+            if count == 50:
+                break
+    finally:
+        source.close()
+    assert any(r.startswith("OPTIONS") and "Session: 42" in r for r in cam.requests)
+    assert count == 50
