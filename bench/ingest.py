@@ -12,6 +12,11 @@ simulator, the baseline: N ffmpeg processes (how Frigate records, no encryption)
 summed over them. Ratios are printed against the baseline and the issue's targets (CPU <= 1.0 x
 baseline, RSS <= 300 MB). The simulator's own CPU is printed too: it shares the 2 cores.
 
+The recorder is measured with its default native RTSP client and again with ``ingest=ffmpeg``
+(FFmpeg's RTSP demuxer through PyAV); then the recorder and 30 ffmpeg run side by side on one
+simulator serving 60 cameras, so the ratio is also taken over one window under one load (this
+machine is a VM whose CPU figures drift by 10 % between windows).
+
 Lost frames: every stored segment is decrypted and each frame is located in the clip the
 simulator loops; a frame missing between two stored ones within a run counts as lost. The search
 steps the camera count up and reports the largest count with no lost frame.
@@ -118,11 +123,14 @@ def measure(pids: list[int], warmup_s: float, window_s: float) -> Window:
     )
 
 
-def run_recorder(
-    sim: CameraSimulator, cameras: int, root: Path, warmup_s: float, window_s: float
-) -> tuple[Window, AppContext]:
-    entries = [camera_entry(f"cam{i:03d}", sim.url(f"cam{i}")) for i in range(1, cameras + 1)]
-    data = recorder_config(root, entries, segment_target_s=60)
+def start_recorder(
+    sim: CameraSimulator, cameras: int, root: Path, ingest: str, first: int = 1
+) -> tuple[subprocess.Popen[bytes], Settings]:
+    """``appliance run --only recorder`` on simulator cameras ``first`` .. ``first+cameras-1``."""
+    entries = [
+        camera_entry(f"cam{i:03d}", sim.url(f"cam{i + first - 1}")) for i in range(1, cameras + 1)
+    ]
+    data = recorder_config(root, entries, segment_target_s=60, ingest=ingest)
     settings = Settings(**data)
     initialize(settings, SystemClock())
     config = root / "appliance.toml"
@@ -133,6 +141,18 @@ def run_recorder(
              "recorder", "--config", str(config)],
             stdout=log, stderr=subprocess.STDOUT,
         )  # fmt: skip
+    return proc, settings
+
+
+def run_recorder(
+    sim: CameraSimulator,
+    cameras: int,
+    root: Path,
+    warmup_s: float,
+    window_s: float,
+    ingest: str = "native",
+) -> tuple[Window, AppContext]:
+    proc, settings = start_recorder(sim, cameras, root, ingest)
     try:
         window = measure([proc.pid], warmup_s, window_s)
     finally:
@@ -141,11 +161,11 @@ def run_recorder(
     return window, AppContext.open(settings, SystemClock())
 
 
-def run_ffmpeg(
-    sim: CameraSimulator, cameras: int, root: Path, warmup_s: float, window_s: float
-) -> Window:
+def start_ffmpeg(
+    sim: CameraSimulator, cameras: int, root: Path, first: int = 1
+) -> list[subprocess.Popen[bytes]]:
     procs = []
-    for i in range(1, cameras + 1):
+    for i in range(first, first + cameras):
         out = root / f"ff{i}"
         out.mkdir(parents=True)
         procs.append(
@@ -171,13 +191,44 @@ def run_ffmpeg(
                 stderr=subprocess.DEVNULL,
             )
         )
+    return procs
+
+
+def stop_all(procs: list[subprocess.Popen[bytes]]) -> None:
+    for proc in procs:
+        proc.terminate()
+    for proc in procs:
+        proc.wait(60)
+
+
+def run_ffmpeg(
+    sim: CameraSimulator, cameras: int, root: Path, warmup_s: float, window_s: float
+) -> Window:
+    procs = start_ffmpeg(sim, cameras, root)
     try:
         return measure([p.pid for p in procs], warmup_s, window_s)
     finally:
-        for proc in procs:
-            proc.terminate()
-        for proc in procs:
-            proc.wait(30)
+        stop_all(procs)
+
+
+def side_by_side(cameras: int, root: Path, warmup_s: float, window_s: float) -> tuple[float, float]:
+    """The recorder (cameras 1..N) and N ffmpeg (cameras N+1..2N) at once, on one simulator:
+    both see the same machine, load and neighbours over the same window. CPU % of each."""
+    with CameraSimulator(2 * cameras, **SIM) as sim:
+        recorder, _ = start_recorder(sim, cameras, root / "rec", "native")
+        ffmpegs = start_ffmpeg(sim, cameras, root / "ff", first=cameras + 1)
+        try:
+            time.sleep(warmup_s)
+            pids = [recorder.pid], [p.pid for p in ffmpegs]
+            start = [sum(cpu_ticks(p) for p in group) for group in pids], time.monotonic()
+            time.sleep(window_s)
+            elapsed = time.monotonic() - start[1]
+            used = [sum(cpu_ticks(p) for p in group) for group in pids]
+        finally:
+            recorder.send_signal(signal.SIGTERM)
+            stop_all([*ffmpegs, recorder])
+    rec, ff = (100 * (u - s) / TICKS_S / elapsed for u, s in zip(used, start[0], strict=True))
+    return rec, ff
 
 
 def demux_floor(urls: list[str]) -> None:
@@ -274,12 +325,22 @@ def main(argv: list[str] | None = None) -> int:
                 stored, lost, fewest = lost_frames(ctx, args.cameras, rec)
                 ctx.close()
                 shutil.rmtree(root / "rec")
+                via_ffmpeg, ctx = run_recorder(
+                    sim, args.cameras, root / "rec2", args.warmup, args.window, ingest="ffmpeg"
+                )
+                ctx.close()
+                shutil.rmtree(root / "rec2")
                 base = run_ffmpeg(sim, args.cameras, root / "ff", args.warmup, args.window)
                 shutil.rmtree(root / "ff")
                 floor = run_floor(sim, args.cameras, args.warmup, args.window)
+            together = side_by_side(args.cameras, root / "both", args.warmup, args.window)
+            shutil.rmtree(root / "both")
             print(f"\n{args.cameras} cameras, 1080p H.264 4 Mbit/s, {args.window:.0f} s window")
             print(f"recorder (encrypting): CPU {rec.cpu_pct:5.1f} % of one core,"
                   f" RSS {rec.rss_mb:6.0f} MB   (simulator {rec.sim_cpu_pct:.0f} %)")  # fmt: skip
+            print(f"recorder, ingest=ffmpeg (PyAV demux): CPU {via_ffmpeg.cpu_pct:5.1f} %,"
+                  f" RSS {via_ffmpeg.rss_mb:6.0f} MB   (simulator"
+                  f" {via_ffmpeg.sim_cpu_pct:.0f} %)")  # fmt: skip
             print(
                 f"ffmpeg -c copy x {args.cameras}: CPU {base.cpu_pct:5.1f} %,"
                 f" RSS {base.rss_mb:6.0f} MB   (simulator {base.sim_cpu_pct:.0f} %)"
@@ -293,6 +354,11 @@ def main(argv: list[str] | None = None) -> int:
                 f" (target <= {TARGET_CPU_RATIO});"
                 f" floor/ffmpeg {floor.cpu_pct / base.cpu_pct:.2f} x;"
                 f" recorder/floor {rec.cpu_pct / floor.cpu_pct:.2f} x"
+            )
+            print(
+                f"same window, side by side: recorder {together[0]:.1f} %, ffmpeg x"
+                f" {args.cameras} {together[1]:.1f} %: ratio {together[0] / together[1]:.2f} x;"
+                f" ingest=ffmpeg recorder/ffmpeg {via_ffmpeg.cpu_pct / base.cpu_pct:.2f} x"
             )
             print(
                 f"ratio RSS recorder/ffmpeg: {rec.rss_mb / base.rss_mb:.3f} x;"
