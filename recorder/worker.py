@@ -3,6 +3,10 @@
 A worker is a thread; it owns its camera's RTSP connection, current segment, run and gap rows
 and status. Anything one camera does wrong (refuses, times out, sends garbage) ends at most
 that worker's current session; the worker reconnects with a capped backoff.
+
+The connection is the native client (``recorder.rtsp.RtspSource``) or FFmpeg's demuxer through
+PyAV (audio cameras, rtsps://, or by configuration); both yield packets with the same
+attributes, so a session is the same code either way (see ``CameraWorker.native``).
 """
 
 from __future__ import annotations
