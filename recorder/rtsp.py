@@ -413,6 +413,12 @@ class RtspSource:
             if pos:
                 self._consume(pos)
             yield from packets
+            if reader.reordered:
+                raise IngestError(
+                    FailReason.stream_error,
+                    "the camera sends B-frames (pictures out of order): reading it through FFmpeg",
+                    use_ffmpeg=True,
+                )
             if time.monotonic() >= next_keepalive:
                 self._keepalive()
                 next_keepalive = time.monotonic() + self._keepalive_s
@@ -497,6 +503,9 @@ class InterleavedReader:
         self._au_ts = -1  # 32-bit RTP time of the unit being collected
         self._seq = -1  # next expected sequence number
         self._ext = 0  # the last unit's RTP time, unwrapped
+        # A unit earlier than its predecessor: B-frames, whose decoding times RTP does not carry
+        # (FFmpeg's parser works them out; this reader does not).
+        self.reordered = False
         self._first_ts: int | None = None
 
     def parse(self, buf: bytearray, fill: int, skip: Any = None) -> tuple[int, list[NativePacket]]:
@@ -617,5 +626,7 @@ class InterleavedReader:
         if self._first_ts is None:
             self._first_ts = self._ext = ts32
         else:  # the signed 32-bit step from the last unit
-            self._ext += ((ts32 - self._ext + (1 << 31)) & 0xFFFFFFFF) - (1 << 31)
+            step = ((ts32 - self._ext + (1 << 31)) & 0xFFFFFFFF) - (1 << 31)
+            self.reordered = self.reordered or step < 0
+            self._ext += step
         return _emit(parts, self._ext - self._first_ts, key, has_params, self.param_sets)

@@ -57,11 +57,15 @@ class FailReason(StrEnum):
 
 
 class IngestError(Exception):
-    """A camera problem the native RTSP client (recorder.rtsp) recognised, with its reason."""
+    """A camera problem the native RTSP client (recorder.rtsp) recognised, with its reason.
 
-    def __init__(self, reason: FailReason, detail: str) -> None:
+    ``use_ffmpeg``: the camera works, but needs what only FFmpeg's demuxer does (the worker
+    reads it through PyAV from then on)."""
+
+    def __init__(self, reason: FailReason, detail: str, *, use_ffmpeg: bool = False) -> None:
         super().__init__(detail)
         self.reason = reason
+        self.use_ffmpeg = use_ffmpeg
 
 
 _UNREACHABLE_ERRNOS = {

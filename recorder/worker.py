@@ -34,6 +34,7 @@ from recorder.segments import OpenSegment, SegmentIndexer
 from recorder.status import (
     CameraState,
     FailReason,
+    IngestError,
     StatusBoard,
     classify_error,
     redact_credentials,
@@ -108,6 +109,8 @@ class CameraWorker:
         self.segments = 0
         self.timestamp_jumps = 0
         self.bad_packets = 0
+        # Set when the native client met what only FFmpeg handles (B-frames): for good.
+        self.needs_ffmpeg = False
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -167,6 +170,7 @@ class CameraWorker:
         ingest = self.camera.ingest or self.deps.config.ingest
         return (
             ingest == "native"
+            and not self.needs_ffmpeg
             and not self.audio_allowed
             and self.camera.url.lower().startswith("rtsp://")
         )
@@ -212,7 +216,10 @@ class CameraWorker:
             reason, detail = end.reason, str(end)
         except Exception as exc:
             reason, detail = classify_error(exc), str(exc)
-            if reason is FailReason.stream_error:
+            if isinstance(exc, IngestError) and exc.use_ffmpeg:
+                log.warning("camera %s: %s", self.camera.id, exc)
+                self.needs_ffmpeg = True
+            elif reason is FailReason.stream_error:
                 log.warning("camera %s: %s", self.camera.id, redact_credentials(str(exc)))
         finally:
             session.close(reason, detail)

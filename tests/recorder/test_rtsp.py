@@ -13,13 +13,22 @@ import struct
 import threading
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
+from appliance.cli.main import initialize
+from appliance.clock import SystemClock
+from appliance.context import AppContext
 from appliance.media._nal import iter_nal_units
+from appliance.settings import Settings
 from recorder.rtsp import InterleavedReader, NativePacket, RtspSource, digest_response, parse_sdp
-from recorder.status import FailReason, IngestError
+from recorder.segments import SegmentIndexer
+from recorder.status import FailReason, IngestError, StatusBoard
+from recorder.vaultkey import VaultPublicKey
+from recorder.worker import CameraWorker, WorkerDeps
 from tests.appliance.media.conftest import Clip, make_clip
+from tests.recorder.conftest import camera_entry, recorder_config
 
 PT = 96
 START = b"\x00\x00\x00\x01"
@@ -398,3 +407,41 @@ def test_keepalive_is_sent_with_the_session(
         time.sleep(0.01)
     assert any(r.startswith("OPTIONS") and "Session: 42" in r for r in cam.requests)
     assert count == 50
+
+
+def test_b_frames_hand_the_camera_to_ffmpeg(
+    camera: Callable[..., _Camera], h264_units: Clip, tmp_path: Path
+) -> None:
+    """RTP does not carry decoding times: a camera whose pictures come out of order is read
+    through FFmpeg (its parser works them out) from the next session on."""
+    units = h264_units[:12]
+    order = [0, 2, 1, *range(3, len(units))]  # one picture before its predecessor
+    stream, seq = bytearray(), 0
+    for index in order:
+        piece, _ = _interleave([units[index]], "h264", ts0=1000 + index * 3600, seq0=seq)
+        stream += piece
+        seq += len(_payloads(units[index][0], "h264", 1200))
+    reader = InterleavedReader("h264", channel=0, payload_type=PT, param_sets=b"")
+    _, packets = reader.parse(bytearray(stream), len(stream), _skip_rtsp(bytearray(stream)))
+    assert reader.reordered and [p.pts for p in packets][:3] == [0, 7200, 3600]
+
+    cam = camera(_SDP_H264, data=_channel4(bytes(stream)))
+    data = recorder_config(
+        tmp_path, [camera_entry("cam01", f"rtsp://127.0.0.1:{cam.port}/x")], ingest="native"
+    )
+    settings = Settings(**data)
+    initialize(settings, SystemClock())
+    ctx = AppContext.open(settings, SystemClock())
+    try:
+        deps = WorkerDeps(
+            db=ctx.db, clock=ctx.clock, config=ctx.settings.recorder,
+            segments_dir=ctx.settings.segments_dir,
+            vault_key=VaultPublicKey(ctx.settings.storage.key_dir),
+            indexer=SegmentIndexer(ctx.db, ctx.clock), status=StatusBoard(ctx.db, ctx.clock),
+        )  # fmt: skip
+        worker = CameraWorker(ctx.settings.cameras[0], deps, audio_allowed=False)
+        assert worker.native
+        outcome = worker._session()
+        assert "B-frames" in outcome.detail and worker.needs_ffmpeg and not worker.native
+    finally:
+        ctx.close()
