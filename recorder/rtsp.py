@@ -234,9 +234,11 @@ class RtspSource:
 
     def _request(self, method: str, url: str, headers: dict[str, str] | None = None) -> _Response:
         response = self._send(method, url, headers)
-        if response.status == 401 and self._username is not None and self._auth is None:
-            self._auth = self._choose_auth(response)
-            response = self._send(method, url, headers)
+        if response.status == 401 and self._username is not None:
+            challenges = " ".join(response.headers.get("www-authenticate", [])).lower()
+            if self._auth is None or "stale=true" in challenges:  # (a Digest nonce expired)
+                self._auth = self._choose_auth(response)
+                response = self._send(method, url, headers)
         if response.status in (401, 403):
             detail = "no credentials in the URL" if self._username is None else "wrong credentials"
             raise IngestError(

@@ -231,8 +231,16 @@ def test_parse_sdp_and_digest() -> None:
 class _Camera:
     """A one-connection RTSP server that answers from a script and records what it was sent."""
 
-    def __init__(self, sdp: str, *, digest: tuple[str, str] | None = None, data: bytes = b""):
+    def __init__(
+        self,
+        sdp: str,
+        *,
+        digest: tuple[str, str] | None = None,
+        data: bytes = b"",
+        stale_at: str = "",
+    ):
         self.sdp, self.digest, self.data = sdp, digest, data
+        self.nonce, self.stale_at = "abc123", stale_at  # expire the nonce at this method once
         self.requests: list[str] = []
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.port = self.listener.getsockname()[1]
@@ -255,17 +263,23 @@ class _Camera:
                 head, _, pending = pending.partition(b"\r\n\r\n")
                 request = head.decode()
                 self.requests.append(request)
-                conn.sendall(self._answer(request))
+                try:
+                    conn.sendall(self._answer(request))
+                except OSError:  # the client went away (after TEARDOWN)
+                    return
 
     def _answer(self, request: str) -> bytes:
         method, url = request.split(" ")[:2]
         cseq = re.search(r"CSeq: (\d+)", request)
         seq = cseq.group(1) if cseq else "0"
-        if self.digest is not None and not self._authorized(request, method, url):
+        stale = ""
+        if method == self.stale_at:
+            self.stale_at, self.nonce, stale = "", "def456", ", stale=true"
+        if self.digest is not None and (stale or not self._authorized(request, method, url)):
             return (
                 f"RTSP/1.0 401 Unauthorized\r\nCSeq: {seq}\r\nWWW-Authenticate: Digest "
-                f'realm="cam", nonce="abc123", qop="auth"\r\nWWW-Authenticate: Basic '
-                f'realm="cam"\r\n\r\n'
+                f'realm="cam", nonce="{self.nonce}", qop="auth"{stale}\r\nWWW-Authenticate: '
+                f'Basic realm="cam"\r\n\r\n'
             ).encode()
         extra, body = "", b""
         if method == "DESCRIBE":
@@ -283,7 +297,7 @@ class _Camera:
         if match is None:
             return False
         want = digest_response(
-            username=self.digest[0], password=self.digest[1], realm="cam", nonce="abc123",
+            username=self.digest[0], password=self.digest[1], realm="cam", nonce=self.nonce,
             method=method, uri=url, qop="auth", nc="00000001", cnonce=match.group(2),
         )  # fmt: skip
         return match.group(1) == want
@@ -326,11 +340,13 @@ def camera() -> Iterator[Callable[..., _Camera]]:
         cam.close()
 
 
+@pytest.mark.parametrize("stale_at", ["", "SETUP"])
 def test_digest_session_on_the_negotiated_channel(
-    camera: Callable[..., _Camera], h264_units: Clip
+    camera: Callable[..., _Camera], h264_units: Clip, stale_at: str
 ) -> None:
+    """Digest on a 401 (and again when the camera says the nonce went stale)."""
     stream, _ = _interleave(h264_units[:25], "h264")
-    cam = camera(_SDP_H264, digest=("admin", "s3cr:et"), data=_channel4(stream))
+    cam = camera(_SDP_H264, digest=("admin", "s3cr:et"), data=_channel4(stream), stale_at=stale_at)
     source = RtspSource(f"rtsp://admin:s3cr%3Aet@127.0.0.1:{cam.port}/live", timeout_s=2)
     packets = []
     try:
@@ -342,10 +358,13 @@ def test_digest_session_on_the_negotiated_channel(
         source.close()
     assert [p.data for p in packets] == [START + START.join(_nals(u)) for u, _ in h264_units[:24]]
     methods = [r.split(" ")[0] for r in cam.requests]
-    assert methods[:4] == ["DESCRIBE", "DESCRIBE", "SETUP", "PLAY"]  # (then maybe a keepalive)
+    setups = ["SETUP", "SETUP"] if stale_at else ["SETUP"]
+    assert methods[: 3 + len(setups)] == ["DESCRIBE", "DESCRIBE", *setups, "PLAY"]
     assert "Authorization: Digest" in cam.requests[1] and "s3cr" not in cam.requests[1]
+    if stale_at:
+        assert 'nonce="def456"' in cam.requests[3]
     assert f"127.0.0.1:{cam.port}/live/trackID=1" in cam.requests[2]
-    assert "interleaved=0-1" in cam.requests[2] and "Session: 42" in cam.requests[3]
+    assert "interleaved=0-1" in cam.requests[2] and "Session: 42" in cam.requests[2 + len(setups)]
     assert source.streams.video[0].codec_context.name == "h264"
 
 
