@@ -216,7 +216,8 @@ class RtspSource:
         self._buf = bytearray(_BUFFER_BYTES)
         self._view = memoryview(self._buf)
         self._fill = 0
-        self.bad_packets = 0
+        self.bad_packets = 0  # garbage between frames on the connection
+        self.reader: InterleavedReader | None = None  # once demuxing
         try:
             self._sock = socket.create_connection(
                 (parts.hostname, parts.port or 554), timeout=timeout_s
@@ -405,7 +406,7 @@ class RtspSource:
 
     def demux(self, *streams: Any) -> Iterator[NativePacket]:
         """Access units of the video track until the connection ends (IngestError/OSError)."""
-        reader = InterleavedReader(
+        self.reader = reader = InterleavedReader(
             self.codec, channel=self._channel, payload_type=self._payload_type,
             param_sets=self._param_sets,
         )  # fmt: skip

@@ -29,7 +29,7 @@ from appliance.media.mp4 import init_from_keyframe, init_from_stream
 from appliance.models.media import MAX_SEGMENT_MS, Gap, Run
 from appliance.settings import CameraConfig, RecorderConfig
 from recorder.fanout import PacketFanout
-from recorder.rtsp import RtspSource
+from recorder.rtsp import InterleavedReader, RtspSource
 from recorder.segments import OpenSegment, SegmentIndexer
 from recorder.status import (
     CameraState,
@@ -109,6 +109,7 @@ class CameraWorker:
         self.segments = 0
         self.timestamp_jumps = 0
         self.bad_packets = 0
+        self.damaged_frames = 0  # native ingest: frames dropped because RTP packets were lost
         # Set when the native client met what only FFmpeg handles (B-frames): for good.
         self.needs_ffmpeg = False
 
@@ -527,6 +528,15 @@ class _Session:
                 self._segment.abort()
                 self._segment = None
         self.worker.timestamp_jumps += self.vtimeline.jumps
+        reader = getattr(self.container, "reader", None)
+        if isinstance(reader, InterleavedReader):
+            self.worker.bad_packets += reader.bad_packets + self.container.bad_packets
+            self.worker.damaged_frames += reader.damaged_units
+            if reader.damaged_units or reader.bad_packets:
+                log.warning(
+                    "camera %s: %d frames dropped (RTP packets missing), %d bad RTP packets",
+                    self.camera_id, reader.damaged_units, reader.bad_packets,
+                )  # fmt: skip
         if self.run_id is not None:
             with self.deps.db.session() as db:
                 run = db.get(Run, self.run_id)

@@ -6,6 +6,7 @@ The recording tests (test_recording.py, test_crash.py) run the client against th
 
 from __future__ import annotations
 
+import contextlib
 import random
 import re
 import socket
@@ -238,9 +239,11 @@ class _Camera:
         digest: tuple[str, str] | None = None,
         data: bytes = b"",
         stale_at: str = "",
+        hang_up: bool = False,
     ):
         self.sdp, self.digest, self.data = sdp, digest, data
         self.nonce, self.stale_at = "abc123", stale_at  # expire the nonce at this method once
+        self.hang_up = hang_up  # close the connection once PLAY's data is sent
         self.requests: list[str] = []
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.port = self.listener.getsockname()[1]
@@ -266,6 +269,8 @@ class _Camera:
                 try:
                     conn.sendall(self._answer(request))
                 except OSError:  # the client went away (after TEARDOWN)
+                    return
+                if self.hang_up and request.startswith("PLAY"):
                     return
 
     def _answer(self, request: str) -> bytes:
@@ -445,8 +450,16 @@ def test_b_frames_hand_the_camera_to_ffmpeg(
     assert reader.reordered and [p.pts for p in packets][:3] == [0, 7200, 3600]
 
     cam = camera(_SDP_H264, data=_channel4(bytes(stream)))
+    with _native_worker(tmp_path, cam.port) as worker:
+        assert worker.native
+        outcome = worker._session()
+        assert "B-frames" in outcome.detail and worker.needs_ffmpeg and not worker.native
+
+
+@contextlib.contextmanager
+def _native_worker(tmp_path: Path, port: int) -> Iterator[CameraWorker]:
     data = recorder_config(
-        tmp_path, [camera_entry("cam01", f"rtsp://127.0.0.1:{cam.port}/x")], ingest="native"
+        tmp_path, [camera_entry("cam01", f"rtsp://127.0.0.1:{port}/x")], ingest="native"
     )
     settings = Settings(**data)
     initialize(settings, SystemClock())
@@ -458,9 +471,19 @@ def test_b_frames_hand_the_camera_to_ffmpeg(
             vault_key=VaultPublicKey(ctx.settings.storage.key_dir),
             indexer=SegmentIndexer(ctx.db, ctx.clock), status=StatusBoard(ctx.db, ctx.clock),
         )  # fmt: skip
-        worker = CameraWorker(ctx.settings.cameras[0], deps, audio_allowed=False)
-        assert worker.native
-        outcome = worker._session()
-        assert "B-frames" in outcome.detail and worker.needs_ffmpeg and not worker.native
+        yield CameraWorker(ctx.settings.cameras[0], deps, audio_allowed=False)
     finally:
         ctx.close()
+
+
+def test_lost_packets_are_counted_per_camera(
+    camera: Callable[..., _Camera], h264_units: Clip, tmp_path: Path
+) -> None:
+    stream, offsets = _interleave(h264_units, "h264")
+    at = offsets[40]
+    length = int.from_bytes(stream[at + 2 : at + 4], "big")
+    cam = camera(_SDP_H264, data=_channel4(stream[:at] + stream[at + 4 + length :]), hang_up=True)
+    with _native_worker(tmp_path, cam.port) as worker:
+        outcome = worker._session()
+    assert outcome.reason is FailReason.stream_ended and outcome.recorded
+    assert worker.damaged_frames == 1 and worker.segments >= 1
