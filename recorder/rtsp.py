@@ -216,7 +216,6 @@ class RtspSource:
         self._buf = bytearray(_BUFFER_BYTES)
         self._view = memoryview(self._buf)
         self._fill = 0
-        self.bad_packets = 0  # garbage between frames on the connection
         self.reader: InterleavedReader | None = None  # once demuxing
         try:
             self._sock = socket.create_connection(
@@ -291,7 +290,7 @@ class RtspSource:
             fields.append(f'opaque="{params["opaque"]}"')
         return "Digest " + ", ".join(fields)
 
-    def _send(self, method: str, url: str, headers: dict[str, str] | None) -> _Response:
+    def _write_request(self, method: str, url: str, headers: dict[str, str] | None = None) -> None:
         self._cseq += 1
         lines = [f"{method} {url} RTSP/1.0", f"CSeq: {self._cseq}", f"User-Agent: {_USER_AGENT}"]
         if self._session:
@@ -300,6 +299,9 @@ class RtspSource:
             lines.append(f"Authorization: {self._authorization(method, url)}")
         lines += [f"{k}: {v}" for k, v in (headers or {}).items()]
         self._sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+
+    def _send(self, method: str, url: str, headers: dict[str, str] | None) -> _Response:
+        self._write_request(method, url, headers)
         while True:  # interleaved data may come before the answer (after PLAY)
             response = self._read_message()
             if response is not None and response.header("cseq") == str(self._cseq):
@@ -412,7 +414,7 @@ class RtspSource:
         )  # fmt: skip
         next_keepalive = time.monotonic() + self._keepalive_s
         while True:  # (what came with PLAY's answer first, then what arrives)
-            pos, packets = reader.parse(self._buf, self._fill, self._skip_message)
+            pos, packets = reader.parse(self._buf, self._fill)
             if pos:
                 self._consume(pos)
             yield from packets
@@ -423,52 +425,16 @@ class RtspSource:
                     use_ffmpeg=True,
                 )
             if time.monotonic() >= next_keepalive:
-                self._keepalive()
+                # OPTIONS with the session keeps it alive; the reader skips the answer.
+                self._write_request("OPTIONS", self._url)
                 next_keepalive = time.monotonic() + self._keepalive_s
             self._receive()
-
-    def _skip_message(self, pos: int, fill: int) -> int:
-        """Skip an RTSP message (or garbage up to the next '$') at ``pos``; -1 if incomplete."""
-        if self._buf.startswith(b"RTSP/", pos, fill) or fill - pos < 5:
-            end = self._buf.find(b"\r\n\r\n", pos, fill)
-            if end < 0:
-                if fill - pos > _MAX_HEADER_BYTES:
-                    raise IngestError(FailReason.stream_error, "garbage on the RTSP connection")
-                return -1
-            head = bytes(self._buf[pos:end]).decode("utf-8", "replace").lower()
-            length = re.search(r"content-length:\s*(\d+)", head)
-            total = end + 4 + (int(length.group(1)) if length else 0)
-            return total if total <= fill else -1
-        self.bad_packets += 1
-        found = self._buf.find(b"$", pos + 1, fill)
-        return found if found >= 0 else fill
-
-    def _keepalive(self) -> None:
-        """OPTIONS with the session: keeps it alive; the answer is skipped by the reader."""
-        self._cseq += 1
-        lines = [
-            f"OPTIONS {self._url} RTSP/1.0",
-            f"CSeq: {self._cseq}",
-            f"User-Agent: {_USER_AGENT}",
-            f"Session: {self._session}",
-        ]
-        if self._auth is not None:
-            lines.append(f"Authorization: {self._authorization('OPTIONS', self._url)}")
-        self._sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
 
     def close(self) -> None:
         try:
             if self._session:
                 self._sock.settimeout(1.0)
-                self._cseq += 1
-                lines = [
-                    f"TEARDOWN {self._url} RTSP/1.0",
-                    f"CSeq: {self._cseq}",
-                    f"Session: {self._session}",
-                ]
-                if self._auth is not None:
-                    lines.append(f"Authorization: {self._authorization('TEARDOWN', self._url)}")
-                self._sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+                self._write_request("TEARDOWN", self._url)
         except OSError:
             pass
         finally:
@@ -511,9 +477,8 @@ class InterleavedReader:
         self.reordered = False
         self._first_ts: int | None = None
 
-    def parse(self, buf: bytearray, fill: int, skip: Any = None) -> tuple[int, list[NativePacket]]:
-        """(bytes consumed, finished access units) for ``buf[:fill]``. ``skip(pos, fill)`` steps
-        over a non-RTP message (an RTSP answer) and returns where it ends, or -1 if incomplete."""
+    def parse(self, buf: bytearray, fill: int) -> tuple[int, list[NativePacket]]:
+        """(bytes consumed, finished access units) for ``buf[:fill]``."""
         out: list[NativePacket] = []
         h265, channel, payload_type = self.h265, self.channel, self.payload_type
         fu_kind, ap_kind, hdr = (49, 48, 2) if h265 else (28, 24, 1)
@@ -522,14 +487,9 @@ class InterleavedReader:
         unpack = _RTP_HEADER.unpack_from
         pos = 0
         while fill - pos >= 4:
-            if buf[pos] != 0x24:
-                nxt = skip(pos, fill) if skip is not None else -1
+            if buf[pos] != 0x24:  # an RTSP message (a keepalive's answer) or garbage
+                nxt = self._skip(buf, pos, fill)
                 if nxt < 0:
-                    if skip is None:  # no RTSP messages expected here: resynchronise
-                        found = buf.find(b"$", pos + 1, fill)
-                        self.bad_packets += 1
-                        pos = found if found >= 0 else fill
-                        continue
                     break
                 pos = nxt
                 continue
@@ -621,6 +581,23 @@ class InterleavedReader:
         self._parts, self._size, self._key, self._has_params = parts, size, key, has_params
         self._damaged, self._in_fu, self._au_ts, self._seq = damaged, in_fu, au_ts, expected
         return pos, out
+
+    def _skip(self, buf: bytearray, pos: int, fill: int) -> int:
+        """Where the RTSP message (or the garbage up to the next '$') at ``pos`` ends; -1 if the
+        message is not complete yet."""
+        if buf.startswith(b"RTSP/", pos, fill) or fill - pos < 5:
+            end = buf.find(b"\r\n\r\n", pos, fill)
+            if end < 0:
+                if fill - pos > _MAX_HEADER_BYTES:
+                    raise IngestError(FailReason.stream_error, "garbage on the RTSP connection")
+                return -1
+            head = bytes(buf[pos:end]).decode("utf-8", "replace").lower()
+            length = re.search(r"content-length:\s*(\d+)", head)
+            total = end + 4 + (int(length.group(1)) if length else 0)
+            return total if total <= fill else -1
+        self.bad_packets += 1
+        found = buf.find(b"$", pos + 1, fill)
+        return found if found >= 0 else fill
 
     def _finish(
         self, parts: list[bytes | bytearray], ts32: int, key: bool, has_params: bool

@@ -530,7 +530,7 @@ class _Session:
         self.worker.timestamp_jumps += self.vtimeline.jumps
         reader = getattr(self.container, "reader", None)
         if isinstance(reader, InterleavedReader):
-            self.worker.bad_packets += reader.bad_packets + self.container.bad_packets
+            self.worker.bad_packets += reader.bad_packets
             self.worker.damaged_frames += reader.damaged_units
             if reader.damaged_units or reader.bad_packets:
                 log.warning(

@@ -107,12 +107,11 @@ _RECORD = struct.Struct("<BBIqqI")
 _U32 = struct.Struct("<I")
 _NONCE = struct.Struct("<QI")  # message index, final flag
 _FLAG_KEY = 1
-_DIGESTS: dict[int, Callable[[], Any]] = {
-    _V1: lambda: hashlib.blake2b(digest_size=32),
-    VERSION: hashlib.sha256,
+_HASHES: dict[str, Callable[[], Any]] = {
+    "sha256": hashlib.sha256,
+    "blake2b": lambda: hashlib.blake2b(digest_size=32),
 }
-_DIGEST_NAMES = {_V1: "blake2b", VERSION: "sha256"}
-_HASHES = {_DIGEST_NAMES[v]: make for v, make in _DIGESTS.items()}
+_DIGEST_NAMES = {_V1: "blake2b", VERSION: "sha256"}  # the digest of each format version
 
 
 def file_header(cipher: int) -> bytes:
@@ -412,9 +411,9 @@ class SegmentReader:
             if len(header) != HEADER_BYTES or header[:8] != MAGIC:
                 raise IntegrityError(f"{path}: not a segment file")
             self.version = header[8]
-            if self.version not in _DIGESTS:
+            if self.version not in _DIGEST_NAMES:
                 raise MediaError(f"{path}: segment format version {header[8]} is not supported")
-            self._hash = _DIGESTS[self.version]()
+            self._hash = _HASHES[_DIGEST_NAMES[self.version]]()
             self._hash.update(header)
             self._header = header
             self._index = 0

@@ -101,18 +101,6 @@ def _interleave(
     return bytes(stream), offsets
 
 
-def _skip_rtsp(buf: bytearray) -> Callable[[int, int], int]:
-    def skip(pos: int, fill: int) -> int:
-        end = buf.find(b"\r\n\r\n", pos, fill)
-        if end < 0:
-            return -1
-        match = re.search(rb"Content-Length: (\d+)", bytes(buf[pos:end]))
-        total = end + 4 + (int(match.group(1)) if match else 0)
-        return total if total <= fill else -1
-
-    return skip
-
-
 def _read_all(
     stream: bytes, codec: str, *, chunk: int = 0, param_sets: bytes = b""
 ) -> tuple[list[NativePacket], InterleavedReader]:
@@ -128,7 +116,7 @@ def _read_all(
         pos += len(piece)
         buf[fill : fill + len(piece)] = piece
         fill += len(piece)
-        used, packets = reader.parse(buf, fill, _skip_rtsp(buf))
+        used, packets = reader.parse(buf, fill)
         buf[: fill - used] = buf[used:fill]
         fill -= used
         out += packets
@@ -201,7 +189,7 @@ def test_garbage_and_foreign_packets_are_counted_not_fatal(h264_units: Clip) -> 
     noise = b"$\x00" + len(wrong_pt).to_bytes(2, "big") + wrong_pt
     reader = InterleavedReader("h264", channel=0, payload_type=PT, param_sets=b"")
     buf = bytearray(noise + b"\x17garbage" + stream)
-    _, packets = reader.parse(buf, len(buf))  # no RTSP messages expected: resynchronise
+    _, packets = reader.parse(buf, len(buf))
     assert len(packets) == 10 and reader.bad_packets >= 2
 
 
@@ -446,7 +434,7 @@ def test_b_frames_hand_the_camera_to_ffmpeg(
         stream += piece
         seq += len(_payloads(units[index][0], "h264", 1200))
     reader = InterleavedReader("h264", channel=0, payload_type=PT, param_sets=b"")
-    _, packets = reader.parse(bytearray(stream), len(stream), _skip_rtsp(bytearray(stream)))
+    _, packets = reader.parse(bytearray(stream), len(stream))
     assert reader.reordered and [p.pts for p in packets][:3] == [0, 7200, 3600]
 
     cam = camera(_SDP_H264, data=_channel4(bytes(stream)))
