@@ -29,7 +29,7 @@ from appliance.media.mp4 import init_from_keyframe, init_from_stream
 from appliance.models.media import MAX_SEGMENT_MS, Gap, Run
 from appliance.settings import CameraConfig, RecorderConfig
 from recorder.fanout import PacketFanout
-from recorder.rtsp import InterleavedReader, RtspSource
+from recorder.rtsp import RtspSource
 from recorder.segments import OpenSegment, SegmentIndexer
 from recorder.status import (
     CameraState,
@@ -528,8 +528,8 @@ class _Session:
                 self._segment.abort()
                 self._segment = None
         self.worker.timestamp_jumps += self.vtimeline.jumps
-        reader = getattr(self.container, "reader", None)
-        if isinstance(reader, InterleavedReader):
+        reader = self.container.reader if isinstance(self.container, RtspSource) else None
+        if reader is not None:
             self.worker.bad_packets += reader.bad_packets
             self.worker.damaged_frames += reader.damaged_units
             if reader.damaged_units or reader.bad_packets:
