@@ -196,12 +196,21 @@ def test_statuses_and_audio_while_others_record(
     assert segments_of(ctx, "cam03") == [] and segments_of(ctx, "cam04") == []
     opener = PrivateKeyFileOpener(ctx.settings.storage.key_dir)
     for camera_id, audio in (("cam01", False), ("cam02", True)):
-        for segment in segments_of(ctx, camera_id):
+        segments = segments_of(ctx, camera_id)
+        for segment in segments:
             assert segment.has_audio is audio
             streams = {
                 s.stream_index for s in iter_packets(segment, opener, ctx.settings.segments_dir)
             }
-            assert streams == ({0, 1} if audio else {0})
+            # The stop can land a few video frames after a cut, before the next sound packet:
+            # that last, tiny segment has the audio track but no sound in it yet.
+            tail = segment is segments[-1] and segment.end_ms - segment.start_ms < 200
+            if audio and tail:
+                assert 0 in streams and streams <= {0, 1}
+            else:
+                where = f"segment {segments.index(segment) + 1} of {len(segments)}"
+                length = f"{segment.end_ms - segment.start_ms} ms"
+                assert streams == ({0, 1} if audio else {0}), f"{camera_id} {where}, {length}"
     # The rebuilt MP4 of the consented camera carries its sound, in step with the picture.
     consented = segments_of(ctx, "cam02")
     mp4 = b"".join(
