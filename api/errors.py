@@ -19,7 +19,7 @@ STATUS_BY_ERROR: dict[type[errors.ApplianceError], int] = {
     errors.VaultLocked: 423,
     errors.LedgerUnavailable: 503,
     errors.LedgerTampered: 409,
-    errors.IntegrityError: 409,
+    errors.FootageCorrupt: 409,
     errors.MediaError: 422,
 }
 

@@ -12,7 +12,7 @@ The hierarchy::
     ├── VaultLocked            the vault's private key is not loaded: no viewing or export
     ├── LedgerUnavailable      the ledger cannot be written: the guarded operation is refused
     ├── LedgerTampered         verification found a bad entry (carries its sequence number)
-    ├── IntegrityError         stored footage failed its hash or authentication check
+    ├── FootageCorrupt         stored footage failed its hash or authentication check
     └── MediaError             a stream or segment cannot be demuxed, muxed or decoded
 
 API routes map each to a 4xx (``api.errors``); none of them is a 500.
@@ -25,7 +25,7 @@ __all__ = [
     "AuthenticationFailed",
     "ConfigError",
     "Conflict",
-    "IntegrityError",
+    "FootageCorrupt",
     "LedgerTampered",
     "LedgerUnavailable",
     "MediaError",
@@ -80,7 +80,7 @@ class LedgerTampered(ApplianceError):
         self.seq = seq
 
 
-class IntegrityError(ApplianceError):
+class FootageCorrupt(ApplianceError):
     """Stored data failed its hash or authentication check."""
 
 

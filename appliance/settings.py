@@ -47,7 +47,7 @@ __all__ = [
 ]
 
 CONFIG_ENV = "APPLIANCE_CONFIG"
-_ID_RE = r"^[a-z0-9][a-z0-9_-]{0,62}$"
+ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
 
 
 class LocationType(StrEnum):
@@ -331,7 +331,7 @@ class RequestsConfig(_Section):
 class GroupConfig(_Section):
     """A retention and disclosure policy shared by cameras (R-RET-2)."""
 
-    name: Annotated[str, Field(pattern=_ID_RE, description="Group id used by cameras.")]
+    name: Annotated[str, Field(pattern=ID_PATTERN, description="Group id used by cameras.")]
     description: str = Field(default="", description="Shown in the policy document.")
     min_days: int = Field(
         default=0, ge=0, le=3650, description="Footage younger than this is never purged."
@@ -365,7 +365,7 @@ class GroupConfig(_Section):
 class CameraConfig(_Section):
     """One fixed camera."""
 
-    id: Annotated[str, Field(pattern=_ID_RE, description="Stable id, e.g. cam01.")]
+    id: Annotated[str, Field(pattern=ID_PATTERN, description="Stable id, e.g. cam01.")]
     name: str = Field(min_length=1, description="Display name, e.g. 1층 로비.")
     location: str = Field(min_length=1, description="Where it hangs and what it covers.")
     location_type: LocationType = Field(description="Kind of place; some are forbidden (R-REC-2).")

@@ -370,13 +370,13 @@ def phase_live(root: Path, seconds: float) -> dict[str, float]:
     import uvicorn
 
     from api.app import create_app
-    from recorder.service import RecorderService
+    from recorder.daemon import RecorderDaemon
 
     with CameraSimulator(1, **SIM) as sim:
         site = prepare(root, sim, 1, 1)
         settings = Settings(**site.data)
         ctx = AppContext.open(settings, SystemClock())
-        recorder = RecorderService(ctx)
+        recorder = RecorderDaemon(ctx)
         recorder.start()
         ctx.live.attach(recorder)
         server = uvicorn.Server(

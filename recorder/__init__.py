@@ -1,6 +1,6 @@
 """Camera ingest: RTSP in, encrypted segments out, never decoded (design/storage.md).
 
-- ``service``: ``RecorderService`` (entry point ``appliance.services: recorder``): reconcile,
+- ``service``: ``RecorderDaemon`` (entry point ``appliance.daemons: recorder``): reconcile,
   then one ``worker.CameraWorker`` thread per enabled camera and one ``segments.SegmentIndexer``.
 - ``worker``: RTSP sessions, segment cuts, runs and gaps; ``timeline``: time stamps and wall clock.
 - ``segments``: temp file, durability order, indexing (with the ledger entry), reconcile.

@@ -15,7 +15,7 @@ import typer
 from appliance.cli._common import console, reported
 from appliance.cli.main import initialize
 from appliance.context import AppContext
-from appliance.services import Supervisor, discover_services
+from appliance.daemons import Supervisor, discover_daemons
 from appliance.settings import Settings
 from recorder.sim import CameraSimulator
 from recorder.sim import main as simulator_main
@@ -69,7 +69,7 @@ def register(app: typer.Typer) -> None:
                 settings = demo_settings(root, sim.urls, port)
                 result = initialize(settings)
                 ctx = AppContext.open(settings)
-                supervisor = Supervisor(ctx, discover_services())
+                supervisor = Supervisor(ctx, discover_daemons())
                 supervisor.install_signal_handlers()
                 supervisor.start()
                 console.rule("[bold]appliance demo")

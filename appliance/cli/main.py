@@ -16,6 +16,7 @@ from appliance.cameras import sync_cameras
 from appliance.cli._common import ConfigOption, console, load, reported
 from appliance.clock import Clock, SystemClock
 from appliance.context import AppContext
+from appliance.daemons import Supervisor, discover_daemons
 from appliance.docs import config_reference, replace_reference
 from appliance.keys import (
     create_signing_key,
@@ -23,7 +24,6 @@ from appliance.keys import (
     ensure_private_dir,
 )
 from appliance.models import Role, User
-from appliance.services import Supervisor, discover_services
 from appliance.settings import Settings
 
 __all__ = ["InitResult", "initialize", "register"]
@@ -136,7 +136,7 @@ def register(app: typer.Typer) -> None:
             ctx = AppContext.open(settings)
             with ctx.db.session() as session:
                 sync_cameras(session, settings, ctx.clock)
-            factories = discover_services(set(only) if only else None)
+            factories = discover_daemons(set(only) if only else None)
             supervisor = Supervisor(ctx, factories)
             supervisor.install_signal_handlers()
             supervisor.start()

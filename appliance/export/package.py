@@ -35,7 +35,7 @@ from nacl.public import PublicKey, SealedBox
 from nacl.secret import SecretBox
 from nacl.signing import SigningKey, VerifyKey
 
-from appliance.errors import IntegrityError, NotFound, ValidationFailed
+from appliance.errors import FootageCorrupt, NotFound, ValidationFailed
 from appliance.media.sealing import SegmentKeyOpener
 
 __all__ = [
@@ -209,32 +209,32 @@ def _encrypt(plaintext: bytes, key: bytes, associated: bytes) -> bytes:
 def _decrypt(ciphertext: bytes, key: bytes, associated: bytes) -> bytes:
     header_len = sodium.crypto_secretstream_xchacha20poly1305_HEADERBYTES
     if len(ciphertext) < header_len:
-        raise IntegrityError("ciphertext is truncated")
+        raise FootageCorrupt("ciphertext is truncated")
     state = sodium.crypto_secretstream_xchacha20poly1305_state()
     sodium.crypto_secretstream_xchacha20poly1305_init_pull(state, ciphertext[:header_len], key)
     pos, parts, first = header_len, [], True
     while pos < len(ciphertext):
         if pos + 4 > len(ciphertext):
-            raise IntegrityError("ciphertext chunk length is truncated")
+            raise FootageCorrupt("ciphertext chunk length is truncated")
         (size,) = struct.unpack(">I", ciphertext[pos : pos + 4])
         pos += 4
         chunk = ciphertext[pos : pos + size]
         if len(chunk) != size:
-            raise IntegrityError("ciphertext chunk is truncated")
+            raise FootageCorrupt("ciphertext chunk is truncated")
         pos += size
         try:
             plain, tag = sodium.crypto_secretstream_xchacha20poly1305_pull(
                 state, chunk, associated if first else None
             )
         except nacl.exceptions.CryptoError as exc:
-            raise IntegrityError("a ciphertext chunk failed authentication") from exc
+            raise FootageCorrupt("a ciphertext chunk failed authentication") from exc
         first = False
         parts.append(plain)
         if tag == sodium.crypto_secretstream_xchacha20poly1305_TAG_FINAL:
             if pos != len(ciphertext):
-                raise IntegrityError("data after the final chunk")
+                raise FootageCorrupt("data after the final chunk")
             return b"".join(parts)
-    raise IntegrityError("the final chunk is missing (truncated package)")
+    raise FootageCorrupt("the final chunk is missing (truncated package)")
 
 
 def _passphrase_key(passphrase: str, salt: bytes, limits: KdfLimits) -> bytes:
@@ -329,13 +329,13 @@ def build_package(
 
 
 def _split(data: bytes) -> tuple[PackageHeader, bytes, bytes, bytes]:
-    """(header, ciphertext, signed body, signature) or IntegrityError for a malformed file."""
+    """(header, ciphertext, signed body, signature) or FootageCorrupt for a malformed file."""
     if len(data) < len(MAGIC) + 4 + SIGNATURE_BYTES or not data.startswith(MAGIC):
-        raise IntegrityError("not an export package (bad magic or too short)")
+        raise FootageCorrupt("not an export package (bad magic or too short)")
     (header_len,) = struct.unpack(">I", data[len(MAGIC) : len(MAGIC) + 4])
     start = len(MAGIC) + 4
     if start + header_len > len(data) - SIGNATURE_BYTES:
-        raise IntegrityError("header length runs past the end")
+        raise FootageCorrupt("header length runs past the end")
     raw = data[start : start + header_len]
     try:
         fields = json.loads(raw)
@@ -344,7 +344,7 @@ def _split(data: bytes) -> tuple[PackageHeader, bytes, bytes, bytes]:
         bytes.fromhex(fields["signer_public_key"])
         str(fields["package_id"])
     except (ValueError, KeyError, TypeError) as exc:
-        raise IntegrityError(f"header is not readable: {exc}") from exc
+        raise FootageCorrupt(f"header is not readable: {exc}") from exc
     body = data[:-SIGNATURE_BYTES]
     return PackageHeader(raw, fields), body[start + header_len :], body, data[-SIGNATURE_BYTES:]
 
@@ -362,9 +362,9 @@ def _file_key(header: PackageHeader, passphrase: str) -> bytes:
         key = _passphrase_key(passphrase, bytes.fromhex(slot["salt"]), limits)
         return bytes(SecretBox(key).decrypt(bytes.fromhex(slot["wrapped_key"])))
     except nacl.exceptions.CryptoError as exc:
-        raise IntegrityError("wrong passphrase, or the key slot was altered") from exc
+        raise FootageCorrupt("wrong passphrase, or the key slot was altered") from exc
     except (KeyError, ValueError, TypeError) as exc:
-        raise IntegrityError(f"passphrase slot is malformed: {exc}") from exc
+        raise FootageCorrupt(f"passphrase slot is malformed: {exc}") from exc
 
 
 def unseal_vault_slot(header: PackageHeader, opener: SegmentKeyOpener) -> bytes:
@@ -375,7 +375,7 @@ def unseal_vault_slot(header: PackageHeader, opener: SegmentKeyOpener) -> bytes:
     try:
         return opener.open_segment_key(str(slot["key_id"]), bytes.fromhex(slot["sealed_key"]))
     except (KeyError, ValueError) as exc:
-        raise IntegrityError(f"the vault slot is malformed: {exc}") from exc
+        raise FootageCorrupt(f"the vault slot is malformed: {exc}") from exc
 
 
 def _unzip(archive: bytes) -> dict[str, bytes]:
@@ -383,20 +383,20 @@ def _unzip(archive: bytes) -> dict[str, bytes]:
         with zipfile.ZipFile(io.BytesIO(archive)) as handle:
             names = handle.namelist()
             if len(set(names)) != len(names):
-                raise IntegrityError("duplicate archive member")
+                raise FootageCorrupt("duplicate archive member")
             return {name: handle.read(name) for name in names}
     except (zipfile.BadZipFile, KeyError) as exc:
-        raise IntegrityError(f"archive is unreadable: {exc}") from exc
+        raise FootageCorrupt(f"archive is unreadable: {exc}") from exc
 
 
 def open_package(
     data: bytes, passphrase: str | None = None, *, file_key: bytes | None = None
 ) -> PackageContents:
-    """Decrypt in memory and check everything; raise IntegrityError at the first failure."""
+    """Decrypt in memory and check everything; raise FootageCorrupt at the first failure."""
     report = verify_package(data, passphrase=passphrase, file_key=file_key, keep_files=True)
     if not report.ok or not report.contents_checked:
         failed = report.failed
-        raise IntegrityError(
+        raise FootageCorrupt(
             "; ".join(f"{c.name}: {c.detail}" for c in failed) or "contents not checked"
         )
     assert report.header and report.manifest and report.manifest_bytes and report.files is not None
@@ -419,7 +419,7 @@ def verify_package(
     report = VerifyReport()
     try:
         header, ciphertext, body, signature = _split(data)
-    except IntegrityError as exc:
+    except FootageCorrupt as exc:
         report.add("format", False, str(exc))
         return report
     report.header = header
@@ -442,12 +442,12 @@ def verify_package(
         key = file_key if file_key is not None else _file_key(header, passphrase or "")
         archive = _decrypt(ciphertext, key, header.raw)
         report.add("decryption", True)
-    except (IntegrityError, NotFound) as exc:
+    except (FootageCorrupt, NotFound) as exc:
         report.add("decryption", False, str(exc))
         return report
     try:
         files = _unzip(archive)
-    except IntegrityError as exc:
+    except FootageCorrupt as exc:
         report.add("archive", False, str(exc))
         return report
     report.contents_checked = True

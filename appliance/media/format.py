@@ -60,7 +60,7 @@ from nacl.bindings import (
 )
 from nacl.exceptions import CryptoError, UnavailableError
 
-from appliance.errors import IntegrityError, MediaError
+from appliance.errors import FootageCorrupt, MediaError
 
 __all__ = [
     "CHUNK_TARGET_BYTES",
@@ -251,7 +251,7 @@ class SegmentSummary:
         try:
             return cls(**json.loads(raw))
         except (ValueError, TypeError) as exc:
-            raise IntegrityError(f"bad segment summary: {exc}") from exc
+            raise FootageCorrupt(f"bad segment summary: {exc}") from exc
 
 
 def _encode_head(head: SegmentHead) -> bytes:
@@ -287,7 +287,7 @@ def _decode_head(plain: bytes) -> SegmentHead:
             streams=tuple(streams),
         )
     except (ValueError, KeyError, TypeError, struct.error) as exc:
-        raise IntegrityError(f"bad segment head: {exc}") from exc
+        raise FootageCorrupt(f"bad segment head: {exc}") from exc
 
 
 class SegmentWriter:
@@ -393,7 +393,7 @@ class SegmentReader:
     """Decrypts a segment file and yields its samples, verifying it as it goes.
 
     Each message is authenticated before its samples are yielded; a truncated, reordered or
-    altered file raises IntegrityError (at the latest when the end is reached without the
+    altered file raises FootageCorrupt (at the latest when the end is reached without the
     final message, or when the file's digest differs from ``expected_digest``). Reads format
     versions 1 and 2.
     """
@@ -405,11 +405,11 @@ class SegmentReader:
         try:
             self._file: BinaryIO = path.open("rb")
         except FileNotFoundError as exc:
-            raise IntegrityError(f"segment file {path} is missing") from exc
+            raise FootageCorrupt(f"segment file {path} is missing") from exc
         try:
             header = self._file.read(HEADER_BYTES)
             if len(header) != HEADER_BYTES or header[:8] != MAGIC:
-                raise IntegrityError(f"{path}: not a segment file")
+                raise FootageCorrupt(f"{path}: not a segment file")
             self.version = header[8]
             if self.version not in _DIGEST_NAMES:
                 raise MediaError(f"{path}: segment format version {header[8]} is not supported")
@@ -429,7 +429,7 @@ class SegmentReader:
                 self._decrypt = _CIPHERS[header[9]][1]
             plain, final = self._pull()
             if not plain or plain[0] != _MSG_HEAD or final:
-                raise IntegrityError(f"{path}: the first message is not a head")
+                raise FootageCorrupt(f"{path}: the first message is not a head")
             self.head = _decode_head(plain)
         except BaseException:
             self._file.close()
@@ -439,7 +439,7 @@ class SegmentReader:
     def _read(self, size: int) -> bytes:
         data = self._file.read(size)
         if len(data) != size:
-            raise IntegrityError(f"{self.path}: truncated")
+            raise FootageCorrupt(f"{self.path}: truncated")
         self._hash.update(data)
         return data
 
@@ -447,11 +447,11 @@ class SegmentReader:
         """The next message's plaintext and whether it is the final one."""
         (word,) = _U32.unpack(self._read(4))
         if word == 0:
-            raise IntegrityError(f"{self.path}: ends without its final message (truncated)")
+            raise FootageCorrupt(f"{self.path}: ends without its final message (truncated)")
         v1 = self.version == _V1
         size = word if v1 else word & ~_FINAL_BIT
         if size > MAX_MESSAGE_BYTES + _V1_ABYTES:
-            raise IntegrityError(f"{self.path}: message length {size} is implausible")
+            raise FootageCorrupt(f"{self.path}: message length {size} is implausible")
         try:
             cipher = self._read(size)
             if v1:
@@ -459,13 +459,13 @@ class SegmentReader:
                 plain, tag = crypto_secretstream_xchacha20poly1305_pull(self._state, cipher, ad)
                 final = tag == _TAG_FINAL
                 if not final and tag != _TAG_MESSAGE:
-                    raise IntegrityError(f"{self.path}: unexpected tag {tag}")
+                    raise FootageCorrupt(f"{self.path}: unexpected tag {tag}")
             else:
                 final = bool(word & _FINAL_BIT)
                 nonce = _NONCE.pack(self._index, final)
                 plain = self._decrypt(cipher, self._header, nonce, self._key)
         except CryptoError as exc:
-            raise IntegrityError(f"{self.path}: altered or wrong key") from exc
+            raise FootageCorrupt(f"{self.path}: altered or wrong key") from exc
         self._index += 1
         return plain, final
 
@@ -481,7 +481,7 @@ class SegmentReader:
                 self._check_end()
                 return
             else:
-                raise IntegrityError(f"{self.path}: unexpected message type {kind}")
+                raise FootageCorrupt(f"{self.path}: unexpected message type {kind}")
 
     def _samples(self, plain: bytes, head: SegmentHead) -> Iterator[Sample]:
         (count,) = _U32.unpack_from(plain, 1)
@@ -491,7 +491,7 @@ class SegmentReader:
                 plain, 5 + index * _RECORD.size
             )
             if stream >= len(head.streams) or pos + size > len(plain):
-                raise IntegrityError(f"{self.path}: bad sample record")
+                raise FootageCorrupt(f"{self.path}: bad sample record")
             yield Sample(
                 stream_index=stream,
                 data=plain[pos : pos + size],
@@ -507,10 +507,10 @@ class SegmentReader:
         rest = self._file.read()
         self._hash.update(rest)
         if len(rest) < 16 or rest[:4] != _U32.pack(0) or rest[-8:] != END_MAGIC:
-            raise IntegrityError(f"{self.path}: bad footer")
+            raise FootageCorrupt(f"{self.path}: bad footer")
         digest = f"{_DIGEST_NAMES[self.version]}:{self._hash.hexdigest()}"
         if self._expected is not None and digest != self._expected:
-            raise IntegrityError(f"{self.path}: the file's digest differs from the index")
+            raise FootageCorrupt(f"{self.path}: the file's digest differs from the index")
 
     def close(self) -> None:
         self._file.close()
@@ -589,5 +589,5 @@ def inspect_segment_file(path: Path) -> SegmentSummary | None:
                 return None
             handle.seek(footer_at)
             return SegmentSummary.from_json(handle.read(footer_len))
-    except (OSError, IntegrityError):
+    except (OSError, FootageCorrupt):
         return None

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Iterator
 from fractions import Fraction
 from pathlib import Path
 
-from appliance.errors import IntegrityError, MediaError, NotFound
+from appliance.errors import FootageCorrupt, MediaError, NotFound
 from appliance.media.format import Sample, SegmentReader
 from appliance.media.mp4 import Fmp4Muxer
 from appliance.media.sealing import SegmentKeyOpener
@@ -34,7 +34,7 @@ def iter_packets(
 ) -> Iterator[Sample]:
     """Every stored sample of ``segment`` in file order (all streams), verified.
 
-    Raises IntegrityError (possibly after some samples) if the file or the row was altered.
+    Raises FootageCorrupt (possibly after some samples) if the file or the row was altered.
     """
     with open_segment(segment, key_opener, segments_dir) as reader:
         yield from reader
@@ -44,7 +44,7 @@ def iter_packets(
             segment.end_ms,
             segment.frames,
         ):
-            raise IntegrityError(f"segment {segment.id}: the row does not match the file")
+            raise FootageCorrupt(f"segment {segment.id}: the row does not match the file")
 
 
 def build_fmp4(

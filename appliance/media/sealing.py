@@ -16,7 +16,7 @@ from nacl.exceptions import CryptoError
 from nacl.public import PrivateKey, PublicKey, SealedBox
 from nacl.utils import random as random_bytes
 
-from appliance.errors import IntegrityError, NotFound, VaultLocked
+from appliance.errors import FootageCorrupt, NotFound, VaultLocked
 
 __all__ = ["PrivateKeyFileOpener", "SegmentKeyOpener", "new_segment_key"]
 
@@ -63,4 +63,4 @@ class PrivateKeyFileOpener:
         try:
             return self._box(vault_key_id).decrypt(sealed_key)
         except CryptoError as exc:
-            raise IntegrityError(f"sealed key does not open with vault key {vault_key_id}") from exc
+            raise FootageCorrupt(f"sealed key does not open with vault key {vault_key_id}") from exc

@@ -35,8 +35,8 @@ from appliance.requests.workflow import (
     DecisionInput,
     Proposal,
     check_decision,
+    deadline_ms,
     deadline_status,
-    due_ms,
     next_state,
     propose_decision,
 )
@@ -65,8 +65,8 @@ __all__ = [
     "RequesterKind",
     "Upload",
     "check_decision",
+    "deadline_ms",
     "deadline_status",
-    "due_ms",
     "next_state",
     "propose_decision",
 ]

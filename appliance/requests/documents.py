@@ -14,7 +14,7 @@ from typing import Protocol
 import nacl.exceptions
 from nacl.secret import SecretBox
 
-from appliance.errors import IntegrityError, NotFound
+from appliance.errors import FootageCorrupt, NotFound
 from appliance.media.sealing import SegmentKeyOpener
 from appliance.models import RequestDocument
 
@@ -42,7 +42,7 @@ def open_document(opener: SegmentKeyOpener, document: RequestDocument) -> bytes:
     try:
         data = bytes(SecretBox(key).decrypt(document.ciphertext))
     except nacl.exceptions.CryptoError as exc:
-        raise IntegrityError(f"document {document.id} failed authentication") from exc
+        raise FootageCorrupt(f"document {document.id} failed authentication") from exc
     if hashlib.sha256(data).hexdigest() != document.sha256_hex:
-        raise IntegrityError(f"document {document.id} does not match its recorded hash")
+        raise FootageCorrupt(f"document {document.id} does not match its recorded hash")
     return data

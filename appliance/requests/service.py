@@ -9,7 +9,6 @@ NotFound for anyone else's, so ids cannot be probed.
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -53,8 +52,8 @@ from appliance.requests.workflow import (
     DecisionInput,
     Proposal,
     check_decision,
+    deadline_ms,
     deadline_status,
-    due_ms,
     next_state,
     propose_decision,
 )
@@ -80,11 +79,9 @@ __all__ = [
     "ALARM_OVERDUE",
     "DeadlineEntry",
     "DeadlineReport",
-    "DeadlineService",
     "NewRequest",
     "RequestService",
     "Upload",
-    "create_service",
 ]
 
 log = logging.getLogger(__name__)
@@ -313,7 +310,7 @@ class RequestService:
                 end_ms=new.end_ms,
                 received_ms=received,
                 received_by=actor,
-                due_ms=due_ms(received, self._ctx.settings.zone, self._config.notice_days),
+                due_ms=deadline_ms(received, self._ctx.settings.zone, self._config.notice_days),
                 created_ms=now,
                 updated_ms=now,
             )
@@ -1155,39 +1152,3 @@ def _clear_alarm(session: Session, kind: str, subject: str, now: int) -> None:
 def _clear_alarms(session: Session, request: FootageRequest, now: int) -> None:
     for kind in (ALARM_OVERDUE, ALARM_DUE_SOON):
         _clear_alarm(session, kind, f"request:{request.id}", now)
-
-
-class DeadlineService:
-    """``appliance run``'s deadline watcher: alarms for overdue and due-soon requests; also
-    moves documents off rotated vault keys while the vault is unlocked."""
-
-    name = "requests"
-
-    def __init__(self, ctx: AppContext) -> None:
-        self._service = RequestService(ctx)
-        self._interval_s = ctx.settings.requests.check_interval_s
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="requests", daemon=True)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self._service.check_deadlines()
-                self._service.reseal_documents()
-            except Exception:
-                log.exception("deadline check failed")
-            self._stop.wait(self._interval_s)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=10)
-
-    def alive(self) -> bool:
-        return self._thread.is_alive()
-
-
-def create_service(ctx: AppContext) -> DeadlineService:
-    return DeadlineService(ctx)

@@ -27,8 +27,8 @@ __all__ = [
     "DecisionInput",
     "Proposal",
     "check_decision",
+    "deadline_ms",
     "deadline_status",
-    "due_ms",
     "next_state",
     "propose_decision",
 ]
@@ -84,7 +84,7 @@ def next_state(state: RequestState, action: Action, decision: Decision | None) -
     raise Conflict(f"cannot {action.value} a request in state {state.value}: {hint}")
 
 
-def due_ms(received_ms: int, zone: ZoneInfo, days: int = 10) -> int:
+def deadline_ms(received_ms: int, zone: ZoneInfo, days: int = 10) -> int:
     """The end of the ``days``-th calendar day after receipt, in the site's zone (exclusive).
 
     The day of receipt is not counted (Civil Act art. 157): received on 3 March, the notice is

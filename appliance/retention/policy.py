@@ -22,9 +22,9 @@ __all__ = [
     "Rule",
     "SegmentSpan",
     "StorageState",
-    "due_ms",
     "expired",
     "expired_holds",
+    "expiry_ms",
     "is_held",
     "pressure_victims",
     "storage_state",
@@ -91,7 +91,7 @@ class StorageState(StrEnum):
     pressure = "pressure"  # below min_free_bytes: purge oldest unprotected footage
 
 
-def due_ms(segment: SegmentSpan, rule: Rule) -> int:
+def expiry_ms(segment: SegmentSpan, rule: Rule) -> int:
     """When retention purges ``segment`` (it must be gone within 60 s of this)."""
     return max(segment.start_ms + rule.max_ms, segment.end_ms + rule.min_ms)
 
@@ -115,7 +115,7 @@ def expired(
     chosen = []
     for segment in segments:
         rule = rules.get(segment.camera_id)
-        if rule is None or due_ms(segment, rule) > now_ms or is_held(segment, holds):
+        if rule is None or expiry_ms(segment, rule) > now_ms or is_held(segment, holds):
             continue
         chosen.append(segment)
     return chosen

@@ -17,7 +17,7 @@ from appliance.clock import Clock
 from appliance.errors import (
     AuthenticationFailed,
     Conflict,
-    IntegrityError,
+    FootageCorrupt,
     NotFound,
     ValidationFailed,
     VaultLocked,
@@ -132,7 +132,7 @@ class Vault:
         try:
             return SealedBox(private).decrypt(sealed_key)
         except nacl.exceptions.CryptoError as exc:
-            raise IntegrityError(f"sealed key does not open with vault key {vault_key_id}") from exc
+            raise FootageCorrupt(f"sealed key does not open with vault key {vault_key_id}") from exc
 
     def _private_key(self, key_id: str) -> PrivateKey:
         with self._lock:
@@ -150,13 +150,13 @@ class Vault:
         if record.get("kdf") is None:
             return bytes.fromhex(record["private_hex"])
         if record["kdf"] != "keyring":
-            raise IntegrityError(f"unknown key file format {record['kdf']!r}")
+            raise FootageCorrupt(f"unknown key file format {record['kdf']!r}")
         if self._keyring is None:
             raise VaultLocked("the vault is locked")
         try:
             return SealedBox(self._keyring).decrypt(bytes.fromhex(record["sealed_hex"]))
         except nacl.exceptions.CryptoError as exc:
-            raise IntegrityError(f"key file {record.get('key_id')} does not open") from exc
+            raise FootageCorrupt(f"key file {record.get('key_id')} does not open") from exc
 
     # -- passphrase ------------------------------------------------------------------------------
 
@@ -176,7 +176,7 @@ class Vault:
             raise AuthenticationFailed("wrong vault passphrase") from exc
         keyring = PrivateKey(raw)
         if bytes(keyring.public_key).hex() != ring["public_hex"]:
-            raise IntegrityError("the keyring file is inconsistent")
+            raise FootageCorrupt("the keyring file is inconsistent")
         return keyring
 
     def unlock(self, passphrase: str) -> None:

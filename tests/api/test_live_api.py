@@ -21,7 +21,7 @@ from appliance.context import AppContext
 from appliance.ledger import EventType
 from appliance.models import Role
 from appliance.settings import Settings
-from recorder.service import RecorderService
+from recorder.daemon import RecorderDaemon
 from recorder.sim import CameraSimulator
 from tests.recorder.conftest import (
     camera_entry,
@@ -36,14 +36,14 @@ PASSWORD = "correct horse battery"
 
 
 @pytest.fixture
-def live_ctx(tmp_path: Path) -> Iterator[tuple[AppContext, RecorderService]]:
+def live_ctx(tmp_path: Path) -> Iterator[tuple[AppContext, RecorderDaemon]]:
     with CameraSimulator(1, **sim_kwargs()) as sim:
         data = recorder_config(tmp_path, [camera_entry("cam01", sim.url("cam1"))])
         settings = Settings(**data)
         clock = SystemClock()
         initialize(settings, clock)
         ctx = AppContext.open(settings, clock)
-        recorder = RecorderService(ctx)
+        recorder = RecorderDaemon(ctx)
         recorder.start()
         try:
             yield ctx, recorder
@@ -53,7 +53,7 @@ def live_ctx(tmp_path: Path) -> Iterator[tuple[AppContext, RecorderService]]:
 
 
 def test_live_view_through_the_simulator(
-    live_ctx: tuple[AppContext, RecorderService],
+    live_ctx: tuple[AppContext, RecorderDaemon],
 ) -> None:
     ctx, recorder = live_ctx
     app = create_app(ctx)

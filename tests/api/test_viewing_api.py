@@ -279,11 +279,11 @@ def test_the_web_service_closes_expired_sessions_without_a_request(
 ) -> None:
     """The closing ledger entry of an abandoned session is written by the service's sweeper,
     not only at the next API call (what `appliance run` runs every SWEEP_INTERVAL_S)."""
-    from api.service import WebService
+    from api.daemon import WebDaemon
 
     viewer = login("viewer1")
     viewing_id = _open(viewer, recorded).json()["id"]
-    service = WebService(ctx)
+    service = WebDaemon(ctx)
     assert service.sweep() == 0  # still open
     clock.advance(ctx.settings.server.viewing_max_s + 1)
     assert service.sweep() == 1

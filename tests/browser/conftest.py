@@ -25,7 +25,7 @@ from appliance.clock import SystemClock
 from appliance.context import AppContext
 from appliance.models import Role
 from appliance.settings import Settings
-from recorder.service import RecorderService
+from recorder.daemon import RecorderDaemon
 from recorder.sim import CameraSimulator
 from tests.recorder.conftest import camera_entry, recorder_config, segments_of, sim_kwargs, wait_for
 
@@ -121,7 +121,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         result = initialize(settings, clock)
         assert result.admin_username and result.admin_password
         ctx = AppContext.open(settings, clock)
-        recorder = RecorderService(ctx)
+        recorder = RecorderDaemon(ctx)
         recorder.start()
         server: uvicorn.Server | None = None
         thread: threading.Thread | None = None

@@ -20,7 +20,7 @@ from sqlmodel import col, select
 from appliance.context import AppContext
 from appliance.media import PrivateKeyFileOpener, build_fmp4
 from appliance.models.media import Gap, PendingSegment
-from recorder.service import RecorderService
+from recorder.daemon import RecorderDaemon
 from recorder.sim import CameraSimulator
 from recorder.status import FailReason
 from tests.recorder.conftest import (
@@ -74,7 +74,7 @@ def test_kill_9_then_restart(tmp_path: Path, open_recorder_ctx: OpenCtx) -> None
         assert proc.returncode == -signal.SIGKILL, log.read_text()
         indexed = len(segments_of(ctx))
 
-        service = RecorderService(ctx)
+        service = RecorderDaemon(ctx)
         restart_ms = ctx.clock.now_ms()
         service.start()
         try:

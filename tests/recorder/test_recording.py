@@ -16,7 +16,7 @@ from appliance.context import AppContext
 from appliance.ledger import EventType
 from appliance.media import PrivateKeyFileOpener, build_fmp4, iter_packets
 from appliance.models.media import CameraStatus, Gap, Run
-from recorder.service import RecorderService
+from recorder.daemon import RecorderDaemon
 from recorder.sim import CameraSimulator, SimCamera
 from recorder.status import CameraState, FailReason
 from tests.recorder.conftest import (
@@ -40,7 +40,7 @@ def test_thirty_cameras_for_a_minute(tmp_path: Path, open_recorder_ctx: OpenCtx)
     with CameraSimulator(30, **sim_kwargs()) as sim:
         cameras = [camera_entry(f"cam{i:02d}", sim.url(f"cam{i}")) for i in range(1, 31)]
         ctx = open_recorder_ctx(recorder_config(tmp_path, cameras, segment_target_s=10))
-        service = RecorderService(ctx)
+        service = RecorderDaemon(ctx)
         service.start()
         try:
             # A minute of recording, measured in stored footage rather than in sleeps.
@@ -84,7 +84,7 @@ def test_outage_is_a_gap_and_recording_resumes(
         private_keys = {p: tmp_path / f"away-{p.name}" for p in _private_key_files(ctx)}
         for path, away in private_keys.items():
             path.rename(away)
-        service = RecorderService(ctx)
+        service = RecorderDaemon(ctx)
         service.start()
         try:
             wait_for(lambda: len(segments_of(ctx, "cam01")) >= 2, 30, "footage of cam01")
@@ -161,7 +161,7 @@ def test_statuses_and_audio_while_others_record(
             camera_entry("cam06", sim.url("hevc")),
         ]
         ctx = open_recorder_ctx(recorder_config(tmp_path, cameras, ingest=ingest))
-        service = RecorderService(ctx)
+        service = RecorderDaemon(ctx)
         service.start()
         try:
             wait_for(
@@ -244,7 +244,7 @@ def test_a_camera_that_hangs_is_detected(tmp_path: Path, open_recorder_ctx: Open
         ctx = open_recorder_ctx(
             recorder_config(tmp_path, [camera_entry("cam01", sim.url("cam1"))], rtsp_timeout_s=1.5)
         )
-        service = RecorderService(ctx)
+        service = RecorderDaemon(ctx)
         service.start()
         server = sim._proc  # the RTSP server process: frozen to play a hung camera
         assert server is not None

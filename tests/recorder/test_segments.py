@@ -13,8 +13,8 @@ from appliance.media import PrivateKeyFileOpener, iter_packets
 from appliance.media.format import Sample, SegmentHead, StreamInfo
 from appliance.media.mp4 import init_from_keyframe
 from appliance.models.media import PendingSegment, Segment
+from recorder.daemon import RecorderDaemon
 from recorder.segments import FinishedSegment, OpenSegment, SegmentIndexer, reconcile
-from recorder.service import RecorderService
 from recorder.vaultkey import VaultPublicKey
 from tests.appliance.media.conftest import FRAME_TICKS, START_MS, Clip
 
@@ -37,7 +37,7 @@ def _finished(ctx: AppContext, clip: Clip, start_ms: int = START_MS) -> Finished
 
 
 def _indexer(ctx: AppContext) -> SegmentIndexer:
-    return SegmentIndexer(ctx.db, ctx.clock, on_indexed=RecorderService(ctx)._on_indexed)
+    return SegmentIndexer(ctx.db, ctx.clock, on_indexed=RecorderDaemon(ctx)._on_indexed)
 
 
 def _rows(ctx: AppContext) -> list[Segment]:
@@ -107,7 +107,7 @@ def test_reconcile_after_a_crash_at_each_step(ctx: AppContext, h264_clip: Clip) 
     gone = _indexer(ctx).index(_finished(ctx, h264_clip, START_MS + 40_000))
     (segments_dir / gone.path).unlink()
 
-    report = reconcile(ctx.db, segments_dir, ctx.clock, on_indexed=RecorderService(ctx)._on_indexed)
+    report = reconcile(ctx.db, segments_dir, ctx.clock, on_indexed=RecorderDaemon(ctx)._on_indexed)
 
     assert report.temp_deleted == [writing.temp_path.relative_to(segments_dir).as_posix()]
     assert report.reindexed == [renamed.relpath]

@@ -16,7 +16,7 @@ from nacl.signing import SigningKey
 from typer.testing import CliRunner
 
 from appliance.cli import app
-from appliance.errors import IntegrityError, ValidationFailed
+from appliance.errors import FootageCorrupt, ValidationFailed
 from appliance.export import package as pkg
 from appliance.export.package import (
     KDF_INTERACTIVE,
@@ -114,7 +114,7 @@ def test_one_flipped_byte_fails(package: bytes, where: str) -> None:
     assert not report.ok
     failed = {c.name for c in report.failed}
     assert failed & {"package signature", "format"}
-    with pytest.raises(IntegrityError):
+    with pytest.raises(FootageCorrupt):
         open_package(bytes(tampered), PASS)
 
 
@@ -179,14 +179,14 @@ class _Opener:
         try:
             return bytes(SealedBox(self.key).decrypt(sealed_key))
         except CryptoError as exc:
-            raise IntegrityError("does not open") from exc
+            raise FootageCorrupt("does not open") from exc
 
 
 def test_the_vault_slot_opens_with_the_vault_key(package: bytes, vault: PrivateKey) -> None:
     header = read_header(package)
     file_key = unseal_vault_slot(header, _Opener(vault))
     assert open_package(package, file_key=file_key).files["video/cam01.mp4"] == VIDEO
-    with pytest.raises(IntegrityError):
+    with pytest.raises(FootageCorrupt):
         unseal_vault_slot(header, _Opener(PrivateKey.generate()))
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from appliance.errors import IntegrityError, MediaError
+from appliance.errors import FootageCorrupt, MediaError
 from appliance.media import SegmentReader, inspect_segment_file
 from appliance.media.format import (
     _FINAL_BIT,
@@ -111,7 +111,7 @@ def test_truncated_file_is_detected(
     cut = _offset(fmt) + int((len(raw) - _offset(fmt)) * fraction)
     path.write_bytes(raw[:cut])
     assert inspect_segment_file(path) is None
-    with pytest.raises(IntegrityError), SegmentReader(path, key) as reader:
+    with pytest.raises(FootageCorrupt), SegmentReader(path, key) as reader:
         list(reader)
 
 
@@ -126,7 +126,7 @@ def test_dropping_the_last_message_is_detected(
     raw = path.read_bytes()
     last, length = _messages(raw, fmt)[-1]
     path.write_bytes(raw[:last] + raw[last + 4 + length :])
-    with pytest.raises(IntegrityError, match="truncated"), SegmentReader(path, key) as reader:
+    with pytest.raises(FootageCorrupt, match="truncated"), SegmentReader(path, key) as reader:
         list(reader)
     if fmt != "v1":
         assert inspect_segment_file(path) is None  # no final flag: not a complete file
@@ -146,7 +146,7 @@ def test_a_message_marked_final_or_not_final_is_detected(
         doctored = bytearray(raw)
         doctored[pos + 3] ^= 0x80
         path.write_bytes(bytes(doctored))
-        with pytest.raises(IntegrityError), SegmentReader(path, key) as reader:
+        with pytest.raises(FootageCorrupt), SegmentReader(path, key) as reader:
             list(reader)
 
 
@@ -161,7 +161,7 @@ def test_swapped_messages_are_detected(
     first, second = raw[a : a + 4 + la], raw[b : b + 4 + lb]
     path.write_bytes(raw[:a] + second + first + raw[b + 4 + lb :])
     assert inspect_segment_file(path) is not None  # the structure is intact ...
-    with pytest.raises(IntegrityError), SegmentReader(path, key) as reader:
+    with pytest.raises(FootageCorrupt), SegmentReader(path, key) as reader:
         list(reader)  # ... the order is not
 
 
@@ -177,7 +177,7 @@ def test_any_flipped_bit_is_detected(
     raw[at] ^= 0x04
     path.write_bytes(bytes(raw))
     with (
-        pytest.raises(IntegrityError),
+        pytest.raises(FootageCorrupt),
         SegmentReader(path, key, expected_digest=digest) as reader,
     ):
         list(reader)
@@ -190,7 +190,7 @@ def test_the_cipher_byte_is_authenticated(tmp_path: Path, key: bytes, h264_clip:
     raw = bytearray(path.read_bytes())
     raw[9] = CIPHER_AES256GCM
     path.write_bytes(bytes(raw))
-    with pytest.raises(IntegrityError):
+    with pytest.raises(FootageCorrupt):
         SegmentReader(path, key)
 
 
@@ -200,7 +200,7 @@ def test_wrong_key_and_unknown_version(
 ) -> None:
     path = tmp_path / "s.seg"
     _write(path, key, h264_clip, fmt)
-    with pytest.raises(IntegrityError):
+    with pytest.raises(FootageCorrupt):
         SegmentReader(path, os.urandom(32))
     raw = bytearray(path.read_bytes())
     raw[8] = 9

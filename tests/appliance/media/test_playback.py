@@ -11,7 +11,7 @@ import av
 import pytest
 
 from appliance.clock import FakeClock
-from appliance.errors import IntegrityError, NotFound
+from appliance.errors import FootageCorrupt, NotFound
 from appliance.keys import create_vault_key, load_vault_public_key
 from appliance.media import PrivateKeyFileOpener, build_fmp4, iter_packets, new_segment_key
 from appliance.media._nal import annexb_to_length_prefixed, parameter_sets
@@ -76,7 +76,7 @@ def test_iter_packets_refuses_a_doctored_row_or_a_shredded_key(
     opener = PrivateKeyFileOpener(vault[0])
     segment = _store(tmp_path, vault, h264_clip, 0)
     segment.frames += 1
-    with pytest.raises(IntegrityError):
+    with pytest.raises(FootageCorrupt):
         list(iter_packets(segment, opener, tmp_path))
     segment.sealed_key = None
     with pytest.raises(NotFound):

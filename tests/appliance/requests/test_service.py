@@ -32,7 +32,7 @@ from appliance.requests import (
     RequestState,
     Upload,
 )
-from appliance.requests.service import create_service
+from appliance.requests.daemon import create as create_deadline_daemon
 from appliance.retention import get_hold
 from appliance.settings import Settings
 from tests.appliance.requests.footage import astronaut_clip, store_segment
@@ -259,7 +259,7 @@ def test_the_deadline_service_raises_the_overdue_alarm(
     request = service.receive(_new(RequestKind.existence, "cam01", clock.now_ms() - HOUR),
                               actor="officer1")  # fmt: skip
     clock.advance(timedelta(days=12))
-    watcher = create_service(ctx)
+    watcher = create_deadline_daemon(ctx)
     watcher.start()
     try:
         deadline = time.monotonic() + 30

@@ -20,8 +20,8 @@ from appliance.requests import (
     RequestKind,
     RequestState,
     check_decision,
+    deadline_ms,
     deadline_status,
-    due_ms,
     next_state,
     propose_decision,
 )
@@ -64,13 +64,13 @@ def test_the_happy_path_and_refusals_of_the_state_machine() -> None:
 
 def test_due_date_is_the_tenth_calendar_day_in_seoul() -> None:
     # Received 3 March 09:00 Seoul: due by the end of 13 March (the first day not counted).
-    assert due_ms(seoul(2026, 3, 3, 9, 0), SEOUL) == seoul(2026, 3, 14, 0, 0)
+    assert deadline_ms(seoul(2026, 3, 3, 9, 0), SEOUL) == seoul(2026, 3, 14, 0, 0)
     # 23:30 UTC on 2 March is already 3 March in Seoul.
     late_utc = to_ms(datetime(2026, 3, 2, 23, 30, tzinfo=UTC))
-    assert due_ms(late_utc, SEOUL) == seoul(2026, 3, 14, 0, 0)
-    assert due_ms(late_utc, ZoneInfo("UTC")) == to_ms(datetime(2026, 3, 13, tzinfo=UTC))
+    assert deadline_ms(late_utc, SEOUL) == seoul(2026, 3, 14, 0, 0)
+    assert deadline_ms(late_utc, ZoneInfo("UTC")) == to_ms(datetime(2026, 3, 13, tzinfo=UTC))
     # Across the month end.
-    assert due_ms(seoul(2026, 2, 25, 18, 0), SEOUL) == seoul(2026, 3, 8, 0, 0)
+    assert deadline_ms(seoul(2026, 2, 25, 18, 0), SEOUL) == seoul(2026, 3, 8, 0, 0)
 
 
 def test_deadline_status() -> None:

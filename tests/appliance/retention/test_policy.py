@@ -10,9 +10,9 @@ from appliance.retention.policy import (
     Rule,
     SegmentSpan,
     StorageState,
-    due_ms,
     expired,
     expired_holds,
+    expiry_ms,
     is_held,
     pressure_victims,
     storage_state,
@@ -57,15 +57,15 @@ def test_expiry_at_day_boundaries(rule: Rule, day: int, purged: bool) -> None:
 
 def test_due_counts_max_from_first_frame_and_min_from_last() -> None:
     segment = seg(length=10 * MINUTE)
-    assert due_ms(segment, GENERAL) == T0 + 30 * DAY_MS
-    assert due_ms(segment, DAYCARE) == T0 + 90 * DAY_MS
+    assert expiry_ms(segment, GENERAL) == T0 + 30 * DAY_MS
+    assert expiry_ms(segment, DAYCARE) == T0 + 90 * DAY_MS
     # min == max: the minimum wins, so the whole segment is 30 days old when it goes.
-    assert due_ms(segment, OPERATING_ROOM) == T0 + 10 * MINUTE + 30 * DAY_MS
+    assert expiry_ms(segment, OPERATING_ROOM) == T0 + 10 * MINUTE + 30 * DAY_MS
 
 
 def test_exactly_at_due_is_expired_one_ms_before_is_not() -> None:
     segment = seg()
-    due = due_ms(segment, GENERAL)
+    due = expiry_ms(segment, GENERAL)
     assert not expired([segment], {"cam01": GENERAL}, [], due - 1)
     assert expired([segment], {"cam01": GENERAL}, [], due) == [segment]
 

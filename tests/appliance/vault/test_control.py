@@ -12,7 +12,7 @@ from appliance.cli import app
 from appliance.context import AppContext
 from appliance.errors import AuthenticationFailed, NotFound, ValidationFailed
 from appliance.ledger import EventType
-from appliance.retention.service import RetentionService, create
+from appliance.retention.daemon import RetentionDaemon, create
 from appliance.vault import Vault
 from appliance.vault.control import control_request, socket_path
 from tests.appliance.retention.synthetic import write_config
@@ -23,7 +23,7 @@ PASS = "correct horse battery staple"
 def test_unlock_through_the_socket_and_the_cli(ctx: AppContext, tmp_path: Path) -> None:
     Vault(ctx.settings.storage.key_dir, ctx.clock, "interactive").set_passphrase(PASS)
     assert not ctx.vault.is_unlocked  # this process "booted" before the unlock
-    service = RetentionService(ctx)
+    service = RetentionDaemon(ctx)
     service.start()
     try:
         path = socket_path(ctx.settings)

@@ -13,14 +13,14 @@ from appliance.errors import ApplianceError
 from appliance.ledger.events import EventType
 from appliance.ledger.heads import SignedHead
 
-__all__ = ["LedgerService", "create"]
+__all__ = ["LedgerDaemon", "create"]
 
 log = logging.getLogger(__name__)
 
 CUT_INTERVAL_S = 86_400.0
 
 
-class LedgerService:
+class LedgerDaemon:
     """Signs a head whenever the chain moved since the last one; cuts old entries daily."""
 
     name = "ledger"
@@ -91,6 +91,6 @@ class LedgerService:
                 log.exception("ledger head/cut round failed")
 
 
-def create(ctx: AppContext) -> LedgerService:
-    """Entry point of the ``appliance.services`` group."""
-    return LedgerService(ctx)
+def create(ctx: AppContext) -> LedgerDaemon:
+    """Entry point of the ``appliance.daemons`` group."""
+    return LedgerDaemon(ctx)

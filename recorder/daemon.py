@@ -1,6 +1,6 @@
 """The recorder service: reconcile, then one worker thread per enabled camera.
 
-Registered as the ``recorder`` entry point of ``appliance.services``; ``appliance run`` starts
+Registered as the ``recorder`` entry point of ``appliance.daemons``; ``appliance run`` starts
 it. It holds the vault *public* key only (invariant 2).
 """
 
@@ -22,12 +22,12 @@ from recorder.status import FailReason, StatusBoard, StatusInfo
 from recorder.vaultkey import VaultPublicKey
 from recorder.worker import CameraWorker, WorkerDeps
 
-__all__ = ["RecorderService", "create"]
+__all__ = ["RecorderDaemon", "create"]
 
 log = logging.getLogger(__name__)
 
 
-class RecorderService:
+class RecorderDaemon:
     """Records every enabled camera of the configuration until stopped."""
 
     name = "recorder"
@@ -171,6 +171,6 @@ class RecorderService:
         return gaps
 
 
-def create(ctx: AppContext) -> RecorderService:
-    """Entry point of ``appliance.services``."""
-    return RecorderService(ctx)
+def create(ctx: AppContext) -> RecorderDaemon:
+    """Entry point of ``appliance.daemons``."""
+    return RecorderDaemon(ctx)

@@ -1,8 +1,8 @@
 """Long-running parts of ``appliance run`` and their supervisor.
 
-Services are found through the ``appliance.services`` entry-point group, so the core never
+Services are found through the ``appliance.daemons`` entry-point group, so the core never
 imports ``recorder`` or ``api`` (they depend on it, not the other way round). Each entry point
-names a factory ``(AppContext) -> Service``.
+names a factory ``(AppContext) -> Daemon``.
 """
 
 from __future__ import annotations
@@ -17,12 +17,12 @@ from typing import Protocol
 
 from appliance.context import AppContext
 
-__all__ = ["Service", "ServiceFactory", "Supervisor", "discover_services"]
+__all__ = ["Daemon", "DaemonFactory", "Supervisor", "discover_daemons"]
 
 log = logging.getLogger(__name__)
 
 
-class Service(Protocol):
+class Daemon(Protocol):
     """A part of the appliance that runs until stopped."""
 
     name: str
@@ -40,13 +40,13 @@ class Service(Protocol):
         ...
 
 
-ServiceFactory = Callable[[AppContext], Service]
+DaemonFactory = Callable[[AppContext], Daemon]
 
 
-def discover_services(only: set[str] | None = None) -> dict[str, ServiceFactory]:
+def discover_daemons(only: set[str] | None = None) -> dict[str, DaemonFactory]:
     """The registered service factories, by entry-point name, in a stable order."""
-    found: dict[str, ServiceFactory] = {}
-    for point in sorted(entry_points(group="appliance.services"), key=lambda p: p.name):
+    found: dict[str, DaemonFactory] = {}
+    for point in sorted(entry_points(group="appliance.daemons"), key=lambda p: p.name):
         if only is None or point.name in only:
             found[point.name] = point.load()
     return found
@@ -55,21 +55,21 @@ def discover_services(only: set[str] | None = None) -> dict[str, ServiceFactory]
 class Supervisor:
     """Starts services, restarts one that dies, stops all on SIGTERM/SIGINT."""
 
-    def __init__(self, ctx: AppContext, factories: dict[str, ServiceFactory]) -> None:
+    def __init__(self, ctx: AppContext, factories: dict[str, DaemonFactory]) -> None:
         self._ctx = ctx
         self._factories = factories
-        self._services: dict[str, Service] = {}
+        self._daemons: dict[str, Daemon] = {}
         self._stopping = threading.Event()
 
     @property
-    def services(self) -> dict[str, Service]:
-        return dict(self._services)
+    def daemons(self) -> dict[str, Daemon]:
+        return dict(self._daemons)
 
     def start(self) -> None:
         for name, factory in self._factories.items():
             service = factory(self._ctx)
             service.start()
-            self._services[name] = service
+            self._daemons[name] = service
             log.info("started %s", name)
 
     def request_stop(self, *_: object) -> None:
@@ -86,19 +86,19 @@ class Supervisor:
         """Watch the services until a stop is requested, then stop them in reverse order."""
         try:
             while not self._stopping.wait(poll_s):
-                for name, service in list(self._services.items()):
+                for name, service in list(self._daemons.items()):
                     if not service.alive():
                         log.error("service %s died; restarting", name)
                         replacement = self._factories[name](self._ctx)
                         replacement.start()
-                        self._services[name] = replacement
+                        self._daemons[name] = replacement
         finally:
             self.stop()
 
     def stop(self) -> None:
-        for name, service in reversed(list(self._services.items())):
+        for name, service in reversed(list(self._daemons.items())):
             try:
                 service.stop()
             except Exception:
                 log.exception("stopping %s failed", name)
-        self._services.clear()
+        self._daemons.clear()

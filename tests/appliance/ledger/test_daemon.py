@@ -7,7 +7,7 @@ from datetime import timedelta
 from appliance.clock import FakeClock
 from appliance.context import AppContext
 from appliance.ledger import EventType, HeadKind
-from appliance.ledger.service import LedgerService, create
+from appliance.ledger.daemon import LedgerDaemon, create
 
 
 def test_start_and_stop_are_recorded_and_signed(ctx: AppContext) -> None:
@@ -25,7 +25,7 @@ def test_start_and_stop_are_recorded_and_signed(ctx: AppContext) -> None:
 
 
 def test_tick_signs_only_when_the_chain_moved(ctx: AppContext) -> None:
-    service = LedgerService(ctx)
+    service = LedgerDaemon(ctx)
     first = service.tick()
     assert first is not None and first.seq == 0
     assert service.tick() is None
@@ -36,7 +36,7 @@ def test_tick_signs_only_when_the_chain_moved(ctx: AppContext) -> None:
 
 
 def test_tick_cuts_old_entries_when_due(ctx: AppContext, clock: FakeClock) -> None:
-    service = LedgerService(ctx)
+    service = LedgerDaemon(ctx)
     ctx.ledger.append(EventType.logout, actor="kim")
     service.tick()  # the first round's cut finds nothing old
     assert ctx.ledger.heads(HeadKind.checkpoint) == []

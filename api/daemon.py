@@ -13,14 +13,14 @@ from api.app import create_app
 from appliance.context import AppContext
 from appliance.viewing import ViewingService
 
-__all__ = ["SWEEP_INTERVAL_S", "WebService", "create"]
+__all__ = ["SWEEP_INTERVAL_S", "WebDaemon", "create"]
 
 log = logging.getLogger(__name__)
 
 SWEEP_INTERVAL_S = 30.0
 
 
-class WebService:
+class WebDaemon:
     name = "web"
 
     def __init__(self, ctx: AppContext) -> None:
@@ -67,5 +67,5 @@ class WebService:
         return self._thread.is_alive()
 
 
-def create(ctx: AppContext) -> WebService:
-    return WebService(ctx)
+def create(ctx: AppContext) -> WebDaemon:
+    return WebDaemon(ctx)

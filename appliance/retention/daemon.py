@@ -13,12 +13,12 @@ from appliance.vault.control import ControlServer
 if TYPE_CHECKING:
     from appliance.context import AppContext
 
-__all__ = ["RetentionService", "create"]
+__all__ = ["RetentionDaemon", "create"]
 
 log = logging.getLogger(__name__)
 
 
-class RetentionService:
+class RetentionDaemon:
     """Runs a purge cycle every ``retention.cycle_interval_s`` and serves the control socket.
 
     A failing cycle is logged and alarmed, and the next one runs on time: one bad segment row
@@ -90,6 +90,6 @@ class RetentionService:
         return report
 
 
-def create(ctx: AppContext) -> RetentionService:
-    """Entry point ``appliance.services: retention``."""
-    return RetentionService(ctx)
+def create(ctx: AppContext) -> RetentionDaemon:
+    """Entry point ``appliance.daemons: retention``."""
+    return RetentionDaemon(ctx)
