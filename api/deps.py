@@ -15,6 +15,7 @@ from sqlmodel import Session
 from api.security import authenticate, get_access, public, require
 from appliance.access import AccessService, Principal
 from appliance.context import AppContext
+from appliance.requests import RequestService
 from appliance.settings import ID_PATTERN
 
 __all__ = [
@@ -25,9 +26,11 @@ __all__ = [
     "CameraQuery",
     "ContextDep",
     "CurrentPrincipal",
+    "RequestsDep",
     "RowId",
     "SessionDep",
     "get_context",
+    "get_requests",
     "get_session",
     "public",
     "require",
@@ -51,6 +54,13 @@ SessionDep = Annotated[Session, Depends(get_session)]
 
 
 AccessDep = Annotated[AccessService, Depends(get_access)]
+
+
+def get_requests(ctx: ContextDep) -> RequestService:
+    return RequestService(ctx)
+
+
+RequestsDep = Annotated[RequestService, Depends(get_requests)]
 
 # Who is asking; a route still needs ``require(...)`` to say which roles it admits.
 CurrentPrincipal = Annotated[Principal, Depends(authenticate)]

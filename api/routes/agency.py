@@ -12,77 +12,34 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import HTMLResponse, Response
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
-from api.routes.requests import (
-    ExportOut,
-    NoticeOut,
-    RequestId,
-    RequestIn,
-    RequestsDep,
-    export_out,
-    multipart_body,
-    notice_out,
-    read_upload,
-    request_out,
-)
+from api.deps import RequestsDep, RowId
+from api.schemas.requests import AgencyRequestOut, ExportOut, NoticeOut, RequestIn
 from api.security import require
-from appliance.access import Principal, Scope
+from api.uploads import multipart_body, read_upload
+from appliance.access import Permission, Principal, Scope, roles_with
 from appliance.errors import ValidationFailed
-from appliance.models import FootageRequest, Role
+from appliance.models import FootageRequest
 from appliance.requests import (
-    AGENCY_KINDS,
     Channel,
-    DeadlineStatus,
-    Decision,
     DocumentKind,
     NewRequest,
-    RefusalGround,
-    RequesterKind,
-    RequestKind,
     RequestService,
-    RequestState,
     Upload,
+    check_agency_submission,
 )
 
 router = APIRouter(prefix="/api/agency", tags=["agency"])
 
-_Submitter = Annotated[Principal, Depends(require(Role.agency, scopes=[Scope.requests_write]))]
-_Follower = Annotated[Principal, Depends(require(Role.agency, scopes=[Scope.requests_read]))]
-_Downloader = Annotated[Principal, Depends(require(Role.agency, scopes=[Scope.exports_read]))]
-
-
-class AgencyRequestOut(BaseModel):
-    """What an agency sees of its own request."""
-
-    id: int
-    kind: RequestKind
-    state: RequestState
-    requester_kind: RequesterKind
-    requester_name: str
-    requester_org: str
-    letter_reference: str
-    camera_ids: list[str]
-    start_ms: int
-    end_ms: int
-    received_ms: int
-    due_ms: int
-    deadline_status: DeadlineStatus
-    decision: Decision | None
-    decision_reason: str
-    refusal_ground: RefusalGround | None
-    approved_camera_ids: list[str]
-    approved_start_ms: int | None
-    approved_end_ms: int | None
-    notified_ms: int | None
-    fulfilment: str | None
-    closed_ms: int | None
+_AGENCY = roles_with(Permission.agency_api)
+_Submitter = Annotated[Principal, Depends(require(*_AGENCY, scopes=[Scope.requests_write]))]
+_Follower = Annotated[Principal, Depends(require(*_AGENCY, scopes=[Scope.requests_read]))]
+_Downloader = Annotated[Principal, Depends(require(*_AGENCY, scopes=[Scope.exports_read]))]
 
 
 def _out(service: RequestService, request: FootageRequest) -> AgencyRequestOut:
-    # The officer's view of the request, cut down to the fields an agency sees.
-    shown = request_out(service, request).model_dump(include=set(AgencyRequestOut.model_fields))
-    return AgencyRequestOut.model_validate(shown)
+    return AgencyRequestOut.of(request, service.deadline(request))
 
 
 _PAYLOAD_HELP = (
@@ -108,46 +65,42 @@ _PAYLOAD_HELP = (
         ["request", "letter"],
     ),
 )
-async def submit(http: Request, principal: _Submitter, service: RequestsDep) -> AgencyRequestOut:
+async def submit(
+    http_request: Request, principal: _Submitter, service: RequestsDep
+) -> AgencyRequestOut:
     """Submit a request with its official letter (R-REQ-1); the footage is held at once."""
-    limit = http.app.state.ctx.settings.requests.max_document_bytes
-    fields, letter = await read_upload(http, file_field="letter", max_bytes=limit)
+    limit = http_request.app.state.ctx.settings.requests.max_document_bytes
+    fields, letter = await read_upload(http_request, file_field="letter", max_bytes=limit)
     try:
         body = RequestIn.model_validate(json.loads(fields.get("request", "")))
     except (ValueError, ValidationError) as exc:
         raise ValidationFailed(f"the request field is not a valid request: {exc}") from exc
-    if body.requester_kind not in AGENCY_KINDS:
-        raise ValidationFailed("requester_kind must be police, agency, court or mediation")
-    if letter is None:
-        raise ValidationFailed("attach the official letter (R-REQ-1)")
+    check_agency_submission(body.requester_kind, has_letter=letter is not None)
+    assert letter is not None
     upload = Upload(DocumentKind.official_letter, letter.filename, letter.content_type, letter.data)
     new = NewRequest(
         **body.model_dump(exclude={"camera_ids"}),
         camera_ids=tuple(body.camera_ids),
         channel=Channel.api,
     )
-    created = service.receive(
-        new, actor=principal.actor, agency_user_id=principal.user_id, documents=[upload]
-    )
+    created = service.receive(principal, new, documents=[upload])
     return _out(service, created)
 
 
 @router.get("/requests", response_model=list[AgencyRequestOut])
 def list_own(principal: _Follower, service: RequestsDep) -> list[AgencyRequestOut]:
     """Your own requests only."""
-    return [_out(service, r) for r in service.list_requests(agency_user_id=principal.user_id)]
+    return [_out(service, r) for r in service.list_requests(principal)]
 
 
 @router.get("/requests/{request_id}", response_model=AgencyRequestOut)
-def get_own(request_id: RequestId, principal: _Follower, service: RequestsDep) -> AgencyRequestOut:
-    return _out(service, service.get(request_id, agency_user_id=principal.user_id))
+def get_own(request_id: RowId, principal: _Follower, service: RequestsDep) -> AgencyRequestOut:
+    return _out(service, service.get(principal, request_id))
 
 
 @router.get("/requests/{request_id}/notices", response_model=list[NoticeOut])
-def list_notices(
-    request_id: RequestId, principal: _Follower, service: RequestsDep
-) -> list[NoticeOut]:
-    return [notice_out(n) for n in service.notices(request_id, agency_user_id=principal.user_id)]
+def list_notices(request_id: RowId, principal: _Follower, service: RequestsDep) -> list[NoticeOut]:
+    return [NoticeOut.model_validate(n) for n in service.notices(principal, request_id)]
 
 
 _HTML: dict[int | str, dict[str, Any]] = {
@@ -159,19 +112,17 @@ _HTML: dict[int | str, dict[str, Any]] = {
     "/requests/{request_id}/notices/{notice_id}", response_class=HTMLResponse, responses=_HTML
 )
 def read_notice(
-    request_id: RequestId,
-    notice_id: Annotated[int, Path(ge=1, le=2**31)],
+    request_id: RowId,
+    notice_id: RowId,
     principal: _Follower,
     service: RequestsDep,
 ) -> str:
-    return service.notice(request_id, notice_id, agency_user_id=principal.user_id).body_html
+    return service.notice(principal, request_id, notice_id).body_html
 
 
 @router.get("/requests/{request_id}/exports", response_model=list[ExportOut])
-def list_exports(
-    request_id: RequestId, principal: _Follower, service: RequestsDep
-) -> list[ExportOut]:
-    return [export_out(e) for e in service.exports(request_id, agency_user_id=principal.user_id)]
+def list_exports(request_id: RowId, principal: _Follower, service: RequestsDep) -> list[ExportOut]:
+    return [ExportOut.model_validate(e) for e in service.exports(principal, request_id)]
 
 
 @router.get(
@@ -186,15 +137,13 @@ def list_exports(
     },
 )
 def download_export(
-    request_id: RequestId,
+    request_id: RowId,
     export_id: Annotated[str, Path(pattern=r"^[0-9a-f]{1,64}$")],
     principal: _Downloader,
     service: RequestsDep,
 ) -> Response:
     """Download an approved package (recorded as a provision before the first byte)."""
-    export, data = service.download_export(
-        request_id, export_id, agency_user_id=principal.user_id, actor=principal.actor
-    )
+    export, data = service.download_export(principal, request_id, export_id)
     return Response(
         data,
         media_type="application/octet-stream",

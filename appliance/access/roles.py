@@ -37,7 +37,9 @@ class Permission(StrEnum):
     read_timeline = "read_timeline"  # recorded ranges, gaps, holds (metadata, no video)
     see_any_camera = "see_any_camera"  # camera metadata of every camera
     read_ledger = "read_ledger"
-    agency_api = "agency_api"  # submit and follow its own requests
+    agency_api = "agency_api"  # submit and follow its own requests, download their copies
+    manage_requests = "manage_requests"  # receive, decide, notify, fulfil, close requests
+    read_requests = "read_requests"  # every request, its notices and exports (no documents)
 
 
 _PERMISSIONS: dict[Role, frozenset[Permission]] = {
@@ -60,6 +62,8 @@ _PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.read_timeline,
             Permission.see_any_camera,
             Permission.read_ledger,
+            Permission.manage_requests,
+            Permission.read_requests,
         }
     ),
     Role.viewer: frozenset({Permission.view_footage, Permission.read_timeline}),
@@ -69,6 +73,7 @@ _PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.read_timeline,
             Permission.see_any_camera,
             Permission.read_ledger,
+            Permission.read_requests,
         }
     ),
     Role.agency: frozenset({Permission.agency_api}),

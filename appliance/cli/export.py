@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import getpass
 import os
 from pathlib import Path
 from typing import Annotated
@@ -112,16 +113,20 @@ def _requests_app() -> typer.Typer:
         config: ConfigOption = None,
     ) -> None:
         """Print the last notice sent for a request (or the draft of its decision) as HTML."""
+        from appliance.access import Principal, Via
         from appliance.context import AppContext
+        from appliance.models import Role
         from appliance.requests.service import RequestService
 
+        # The operator at the box reads notices as the video protection officer would.
+        officer = Principal(user_id=0, username=getpass.getuser(), role=Role.officer, via=Via.local)
         settings = load(config)
         with reported():
             ctx = AppContext.open(settings)
             try:
                 service = RequestService(ctx)
-                sent = service.notices(request_id)
-                body = sent[-1].body_html if sent else service.preview_notice(request_id)
+                sent = service.notices(officer, request_id)
+                body = sent[-1].body_html if sent else service.preview_notice(officer, request_id)
             finally:
                 ctx.close()
         if out is None:

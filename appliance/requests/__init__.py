@@ -1,12 +1,16 @@
 """Requests for existence confirmation, viewing, copy and deletion (R-REQ-1..9).
 
-``workflow`` holds the rules as pure functions (state machine, 10-day clock, decision checks,
-proposals); ``service.RequestService`` runs each step as one transaction with its hold, notice
-and ledger entries; ``notices`` renders the Korean notices. See design/requests.md.
+``workflow`` holds the rules as pure functions (receipt checks, state machine, 10-day clock,
+decision checks and how a decision applies, proposals); one module per stage runs its steps as
+transactions with their hold, notice and ledger entries (``receipt``, ``decision``,
+``notice_issue``, ``copies``, ``fulfilment``, ``deadlines``, sharing ``_stage``);
+``service.RequestService`` is the front that checks the principal's permissions; ``notices``
+renders the Korean notices. See design/requests.md.
 """
 
 from __future__ import annotations
 
+from appliance.requests.deadlines import DeadlineEntry, DeadlineReport
 from appliance.requests.kinds import (
     AGENCY_KINDS,
     OPERATING_ROOM_KINDS,
@@ -14,26 +18,22 @@ from appliance.requests.kinds import (
     Decision,
     DocumentKind,
     Fulfilment,
+    NewRequest,
     RefusalGround,
     RequesterKind,
     RequestKind,
     RequestState,
-)
-from appliance.requests.service import (
-    ALARM_DUE_SOON,
-    ALARM_OVERDUE,
-    DeadlineEntry,
-    DeadlineReport,
-    NewRequest,
-    RequestService,
     Upload,
 )
+from appliance.requests.service import RequestService
 from appliance.requests.workflow import (
     Action,
     CameraFootage,
     DeadlineStatus,
     DecisionInput,
     Proposal,
+    approved_scope,
+    check_agency_submission,
     check_decision,
     deadline_ms,
     deadline_status,
@@ -43,8 +43,6 @@ from appliance.requests.workflow import (
 
 __all__ = [
     "AGENCY_KINDS",
-    "ALARM_DUE_SOON",
-    "ALARM_OVERDUE",
     "OPERATING_ROOM_KINDS",
     "Action",
     "CameraFootage",
@@ -64,6 +62,8 @@ __all__ = [
     "RequestState",
     "RequesterKind",
     "Upload",
+    "approved_scope",
+    "check_agency_submission",
     "check_decision",
     "deadline_ms",
     "deadline_status",

@@ -1,10 +1,12 @@
-"""The vocabulary of requests, with the Korean labels notices and the management ledger use.
+"""The vocabulary of requests, with the Korean labels notices and the management ledger use,
+and what a new request and a document are made of (``NewRequest``, ``Upload``).
 
 Values are the ones the ledger's management view (``appliance.ledger.management``) reads.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
 
 __all__ = [
@@ -14,10 +16,12 @@ __all__ = [
     "Decision",
     "DocumentKind",
     "Fulfilment",
+    "NewRequest",
     "RefusalGround",
     "RequestKind",
     "RequestState",
     "RequesterKind",
+    "Upload",
 ]
 
 
@@ -163,3 +167,33 @@ class DocumentKind(StrEnum):
     family_relation = "family_relation"  # 가족관계증명서 (legal representative)
     consent = "consent"  # 정보주체 동의서 (R-REQ-9)
     other = "other"
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A document as received (kept encrypted)."""
+
+    kind: DocumentKind
+    filename: str
+    content_type: str
+    data: bytes
+
+
+@dataclass(frozen=True)
+class NewRequest:
+    """A request as received at the desk, by mail, or through the agency API."""
+
+    kind: RequestKind
+    requester_kind: RequesterKind
+    requester_name: str
+    camera_ids: tuple[str, ...]
+    start_ms: int
+    end_ms: int
+    requester_org: str = ""
+    requester_contact: str = ""
+    subject_description: str = ""
+    purpose: str = ""
+    legal_basis: str = ""
+    letter_reference: str = ""
+    channel: Channel = Channel.in_person
+    received_ms: int | None = None  # default: now (a letter may be entered after its arrival)

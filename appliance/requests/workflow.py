@@ -1,5 +1,6 @@
-"""The request workflow as pure functions: the state machine, the 10-day clock, the checks a
-decision must pass, and the decision the footage suggests. No I/O; ``service`` does that."""
+"""The request workflow as pure functions: the receipt checks, the state machine, the 10-day
+clock, the checks a decision must pass, how a decision applies to a request, and the decision
+the footage suggests. No I/O: the stage modules (``receipt``, ``decision`` ...) do that."""
 
 from __future__ import annotations
 
@@ -11,29 +12,110 @@ from zoneinfo import ZoneInfo
 
 from appliance.clock import from_ms, to_ms
 from appliance.errors import Conflict, PermissionDenied, ValidationFailed
+from appliance.models import FootageRequest
 from appliance.requests.kinds import (
+    AGENCY_KINDS,
     OPERATING_ROOM_KINDS,
     Decision,
+    NewRequest,
     RefusalGround,
     RequesterKind,
     RequestKind,
     RequestState,
+    Upload,
 )
 
 __all__ = [
+    "DAY_MS",
     "Action",
     "CameraFootage",
     "DeadlineStatus",
     "DecisionInput",
     "Proposal",
+    "apply_decision",
+    "approved_scope",
+    "check_agency_submission",
     "check_decision",
+    "check_receipt",
+    "check_upload",
+    "counterpart",
+    "current_decision",
     "deadline_ms",
     "deadline_status",
+    "identity_text",
     "next_state",
     "propose_decision",
+    "refusal_text",
 ]
 
 DAY_MS = 86_400_000
+
+
+def check_receipt(new: NewRequest, *, received_ms: int, now_ms: int, by_agency: bool) -> None:
+    """Refuse a request that cannot be recorded as received (``by_agency``: submitted through
+    an agency account)."""
+    if not new.requester_name.strip():
+        raise ValidationFailed("a request needs the requester's name")
+    if not new.camera_ids:
+        raise ValidationFailed("a request names at least one camera")
+    if new.end_ms <= new.start_ms:
+        raise ValidationFailed("the footage range ends before it starts")
+    if received_ms > now_ms:
+        raise ValidationFailed("a request cannot be received in the future")
+    if new.end_ms > received_ms:
+        raise ValidationFailed("the footage range ends after the request was received")
+    if new.requester_kind in AGENCY_KINDS and not new.letter_reference.strip():
+        raise ValidationFailed(
+            "police, agencies and courts ask by official letter: give its reference (R-REQ-1)"
+        )
+    if by_agency and new.requester_kind not in AGENCY_KINDS:
+        raise ValidationFailed("an agency account submits as police, agency, court or mediation")
+
+
+def check_agency_submission(requester_kind: RequesterKind, has_letter: bool) -> None:
+    """What the agency API asks of a submission before it is parsed further: an agency's
+    requester kind and its official letter (R-REQ-1)."""
+    if requester_kind not in AGENCY_KINDS:
+        raise ValidationFailed("requester_kind must be police, agency, court or mediation")
+    if not has_letter:
+        raise ValidationFailed("attach the official letter (R-REQ-1)")
+
+
+def check_upload(upload: Upload, max_bytes: int) -> None:
+    """Refuse an empty or oversized document, or one without a usable file name."""
+    if not upload.data:
+        raise ValidationFailed("the uploaded document is empty")
+    if len(upload.data) > max_bytes:
+        raise ValidationFailed(f"documents are limited to {max_bytes} bytes")
+    if not upload.filename.strip() or len(upload.filename) > 200:
+        raise ValidationFailed("a document needs a file name of 1-200 characters")
+
+
+def counterpart(request: FootageRequest) -> str:
+    """How notices and the ledger name the requester."""
+    if request.requester_org:
+        return f"{request.requester_name} ({request.requester_org})"
+    return request.requester_name
+
+
+def identity_text(request: FootageRequest) -> str:
+    """The identity check as the ledger records it ("" before one)."""
+    if not request.id_document:
+        return ""
+    return f"{request.id_document} (확인자 {request.id_checked_by})"
+
+
+def current_decision(request: FootageRequest) -> Decision | None:
+    return Decision(request.decision) if request.decision else None
+
+
+def approved_scope(request: FootageRequest) -> tuple[list[str], int, int]:
+    """(cameras, start, end) an approving decision released; the whole request by default."""
+    return (
+        list(request.approved_camera_ids or request.camera_ids),
+        request.approved_start_ms if request.approved_start_ms is not None else request.start_ms,
+        request.approved_end_ms if request.approved_end_ms is not None else request.end_ms,
+    )
 
 
 class Action(StrEnum):
@@ -210,6 +292,47 @@ def check_decision(
             "courts or the medical dispute mediation agency, or with every data subject's "
             "consent (Medical Service Act 38-2, R-REQ-9)"
         )
+
+
+def apply_decision(
+    request: FootageRequest,
+    decision: DecisionInput,
+    *,
+    now_ms: int,
+    actor: str,
+    default_officer: str,
+) -> None:
+    """Write a checked decision onto the request: what is approved (the whole request unless
+    narrowed), viewing details only when approving, the postponement only when postponing."""
+    d = decision.decision
+    approving = d in (Decision.accepted, Decision.partial)
+    request.decision = d.value
+    request.decision_reason = decision.reason.strip()
+    request.refusal_ground = decision.ground.value if decision.ground else None
+    request.destruction_refs = list(decision.destruction_refs)
+    cameras, lo, hi = (
+        list(decision.approved_camera_ids or request.camera_ids),
+        request.start_ms if decision.approved_start_ms is None else decision.approved_start_ms,
+        request.end_ms if decision.approved_end_ms is None else decision.approved_end_ms,
+    )
+    request.approved_camera_ids = cameras if approving else []
+    request.approved_start_ms = lo if approving else None
+    request.approved_end_ms = hi if approving else None
+    request.viewing_ms = decision.viewing_ms if approving else None
+    request.viewing_place = decision.viewing_place if approving else ""
+    request.officer = decision.officer or default_officer
+    request.postponed_until_ms = decision.postponed_until_ms if d is Decision.postponed else None
+    if decision.fee_krw:
+        request.fee_krw = decision.fee_krw
+    request.decided_ms = now_ms
+    request.decided_by = actor
+
+
+def refusal_text(request: FootageRequest) -> str:
+    """The ground and reason of a refusal as the ledger records it ("" without a ground)."""
+    if request.refusal_ground is None:
+        return ""
+    return f"{RefusalGround(request.refusal_ground).label}: {request.decision_reason}"
 
 
 @dataclass(frozen=True)

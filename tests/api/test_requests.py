@@ -14,18 +14,20 @@ from fastapi.testclient import TestClient
 from sqlmodel import select
 
 from appliance.access import AccessService, Principal, Scope
+from appliance.alarms import AlarmKind
 from appliance.clock import FakeClock
 from appliance.context import AppContext
 from appliance.export.package import open_package, verify_package
 from appliance.keys import load_verify_key
 from appliance.ledger import EventType
 from appliance.models import Alarm, Role
-from appliance.requests import ALARM_OVERDUE, RequestService
+from appliance.requests import RequestService
 from appliance.retention import Retention, get_hold
 from appliance.settings import Settings
 from tests.api.conftest import Login, Staff
 from tests.appliance.export.conftest import FACE_CENTRE, covers, decode_grey, find_faces
 from tests.appliance.requests.footage import astronaut_clip, store_segment
+from tests.appliance.requests.officer import OFFICER
 from tests.conftest import SettingsFactory
 
 DAY = timedelta(days=1)
@@ -166,7 +168,7 @@ def test_an_overdue_request_raises_its_alarm(
     assert [e.request.id for e in report.overdue] == [rid]
     with ctx.db.session() as session:
         alarms = session.exec(select(Alarm).where(Alarm.cleared_ms == None)).all()  # noqa: E711
-    assert [(a.kind, a.subject) for a in alarms] == [(ALARM_OVERDUE, f"request:{rid}")]
+    assert [(a.kind, a.subject) for a in alarms] == [(AlarmKind.request_overdue, f"request:{rid}")]
     listing = _ok(_officer(login).get("/api/requests/deadlines"))
     assert [r["id"] for r in listing["overdue"]] == [rid] and listing["counts"]["overdue"] == 1
     # Deciding and notifying (late) clears it.
@@ -278,10 +280,12 @@ def test_an_agency_cannot_read_another_agencys_request(
     for path in ("/api/cameras", "/api/viewing", f"/api/requests/{rid}", "/api/timeline/cam01"):
         assert first.get(path).status_code == 403, path
     # The letter is stored encrypted.
-    documents = RequestService(ctx).documents(rid)
+    documents = RequestService(ctx).documents(OFFICER, rid)
     assert len(documents) == 1 and b"official letter" not in documents[0].ciphertext
     assert (
-        RequestService(ctx).read_document(rid, documents[0].id or 0)[1].endswith(b"official letter")
+        RequestService(ctx)
+        .read_document(OFFICER, rid, documents[0].id or 0)[1]
+        .endswith(b"official letter")
     )
 
 

@@ -18,6 +18,7 @@ from appliance.requests import (
     RequestKind,
     RequestService,
 )
+from tests.appliance.requests.officer import OFFICER
 from tests.conftest import base_config
 from tests.recorder.conftest import to_toml
 
@@ -29,7 +30,7 @@ def test_deadlines_and_notice_commands(ctx: AppContext, clock: FakeClock, tmp_pa
     now = clock.now_ms()
     new = NewRequest(RequestKind.viewing, RequesterKind.subject, "홍길동", ("cam01",),
                      now - 3_600_000, now - 1_800_000)  # fmt: skip
-    request = service.receive(new, actor="officer1")
+    request = service.receive(OFFICER, new)
     assert request.id is not None
     runner = CliRunner()
     env = {"COLUMNS": "200"}
@@ -38,11 +39,11 @@ def test_deadlines_and_notice_commands(ctx: AppContext, clock: FakeClock, tmp_pa
     assert result.exit_code == 1, result.output
     assert "overdue" in result.output and "홍길동" in result.output
 
-    service.verify_identity(request.id, id_document="여권", checked_by="officer1", actor="o")
+    service.verify_identity(OFFICER, request.id, id_document="여권", checked_by="officer1")
     service.decide(
+        OFFICER,
         request.id,
         DecisionInput(Decision.refused, ground=RefusalGround.investigation, reason="수사 중"),
-        actor="officer1",
     )
     out = tmp_path / "notice.html"
     result = runner.invoke(

@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import text
 from sqlmodel import select
 
+from appliance.alarms import AlarmKind
 from appliance.cli.main import initialize
 from appliance.clock import FakeClock
 from appliance.context import AppContext
@@ -18,7 +19,6 @@ from appliance.errors import Conflict, LedgerUnavailable, PermissionDenied, Vali
 from appliance.ledger import EventType
 from appliance.models import Alarm, DestructionRecord, FootageRequest, Hold, Segment
 from appliance.requests import (
-    ALARM_OVERDUE,
     Channel,
     DeadlineStatus,
     Decision,
@@ -36,6 +36,7 @@ from appliance.requests.daemon import create as create_deadline_daemon
 from appliance.retention import get_hold
 from appliance.settings import Settings
 from tests.appliance.requests.footage import astronaut_clip, store_segment
+from tests.appliance.requests.officer import OFFICER
 from tests.conftest import SettingsFactory, base_config
 
 HOUR = 3_600_000
@@ -69,10 +70,10 @@ def _new(kind: RequestKind, camera: str, start: int, who: RequesterKind = Reques
 
 
 def _verified(service: RequestService, new: NewRequest, **kw: Any) -> FootageRequest:
-    request = service.receive(new, actor="officer1")
+    request = service.receive(OFFICER, new)
     assert request.id is not None
     return service.verify_identity(
-        request.id, id_document="주민등록증", checked_by="officer1", actor="officer1", **kw
+        OFFICER, request.id, id_document="주민등록증", checked_by="officer1", **kw
     )
 
 
@@ -83,20 +84,20 @@ def test_deletion_releases_its_own_hold_and_destroys_the_footage(
     store_segment(ctx, "cam01", start, astronaut_clip(2))
     request = _verified(service, _new(RequestKind.deletion, "cam01", start))
     assert request.id is not None and request.hold_id is not None
-    assert service.propose(request.id).decision is Decision.accepted
-    service.decide(request.id, DecisionInput(Decision.accepted), actor="officer1")
+    assert service.propose(OFFICER, request.id).decision is Decision.accepted
+    service.decide(OFFICER, request.id, DecisionInput(Decision.accepted))
     with pytest.raises(Conflict):
-        service.execute_deletion(request.id, actor="officer1")  # notify first
-    service.notify(request.id, channel=Channel.mail, actor="officer1")
-    result = service.execute_deletion(request.id, actor="officer1")
+        service.execute_deletion(OFFICER, request.id)  # notify first
+    service.notify(OFFICER, request.id, channel=Channel.mail)
+    result = service.execute_deletion(OFFICER, request.id)
     assert result.segments == 1 and result.record_ids
     with ctx.db.session() as session:
         assert session.exec(select(Segment)).all() == []
         record = session.get(DestructionRecord, result.record_ids[0])
         assert record is not None and record.reason == "deletion request"
         assert not get_hold(session, request.hold_id).active
-    assert service.get(request.id).state == RequestState.fulfilled.value
-    service.close(request.id, actor="officer1")
+    assert service.get(OFFICER, request.id).state == RequestState.fulfilled.value
+    service.close(OFFICER, request.id)
 
 
 def test_operating_room_footage_follows_r_req_9(
@@ -106,15 +107,15 @@ def test_operating_room_footage_follows_r_req_9(
     store_segment(ctx, "or01", start, astronaut_clip(1))
     subject = _verified(service, _new(RequestKind.copy, "or01", start))
     assert subject.id is not None
-    proposal = service.propose(subject.id)
+    proposal = service.propose(OFFICER, subject.id)
     assert proposal.decision is Decision.refused and proposal.ground is RefusalGround.other_law
     with pytest.raises(PermissionDenied, match="R-REQ-9"):
-        service.decide(subject.id, DecisionInput(Decision.accepted), actor="officer1")
+        service.decide(OFFICER, subject.id, DecisionInput(Decision.accepted))
     consented = _verified(
         service, _new(RequestKind.copy, "or01", start), consent_ref="전원 동의서 2026-01"
     )
     assert consented.id is not None
-    service.decide(consented.id, DecisionInput(Decision.accepted), actor="officer1")
+    service.decide(OFFICER, consented.id, DecisionInput(Decision.accepted))
     mediation = _verified(
         service,
         _new(
@@ -122,11 +123,11 @@ def test_operating_room_footage_follows_r_req_9(
         ),
     )
     assert mediation.id is not None
-    assert service.propose(mediation.id).decision is Decision.accepted
+    assert service.propose(OFFICER, mediation.id).decision is Decision.accepted
     # Deleting operating-room footage within its 30-day minimum is refused by law.
     deletion = _verified(service, _new(RequestKind.deletion, "or01", start))
     assert deletion.id is not None
-    assert service.propose(deletion.id).ground is RefusalGround.other_law
+    assert service.propose(OFFICER, deletion.id).ground is RefusalGround.other_law
 
 
 def test_postponement_then_decision_and_the_korean_notices(
@@ -137,18 +138,19 @@ def test_postponement_then_decision_and_the_korean_notices(
     assert request.id is not None
     until = clock.now_ms() + 20 * DAY
     service.decide(
+        OFFICER,
         request.id,
         DecisionInput(
             Decision.postponed, reason="수사기관의 수사 진행 중", postponed_until_ms=until
         ),
-        actor="officer1",
     )
-    notice = service.notify(request.id, channel=Channel.email, actor="officer1")
+    notice = service.notify(OFFICER, request.id, channel=Channel.email)
     assert "연기 통지서" in notice.body_html and "수사기관의 수사 진행 중" in notice.body_html
     assert "이의제기 방법" in notice.body_html and "1833-6972" in notice.body_html
-    assert service.deadline(service.get(request.id)) == (DeadlineStatus.open, until)
+    assert service.deadline(service.get(OFFICER, request.id)) == (DeadlineStatus.open, until)
     clock.advance(timedelta(days=15))
     service.decide(
+        OFFICER,
         request.id,
         DecisionInput(
             Decision.partial,
@@ -161,14 +163,13 @@ def test_postponement_then_decision_and_the_korean_notices(
             officer="김보호",
             fee_krw=5000,
         ),
-        actor="officer1",
     )
-    second = service.notify(request.id, channel=Channel.in_person, actor="officer1")
+    second = service.notify(OFFICER, request.id, channel=Channel.in_person)
     html = second.body_html
     assert "열람 일부 승인 통지서" in html and "본원 회의실" in html and "5,000원" in html
     assert "마스킹" in html and "제한 사유" in html
-    assert len(service.notices(request.id)) == 2
-    record = service.record_fee(request.id, 3000, "USB 실비", actor="officer1")
+    assert len(service.notices(OFFICER, request.id)) == 2
+    record = service.record_fee(OFFICER, request.id, 3000, "USB 실비")
     assert record.fee_krw == 3000
     fees = [
         e.data.get("fee_krw")
@@ -182,15 +183,14 @@ def test_postponement_then_decision_and_the_korean_notices(
 def test_withdrawal_releases_the_hold_at_once_with_no_grace(
     ctx: AppContext, service: RequestService, clock: FakeClock
 ) -> None:
-    request = service.receive(_new(RequestKind.viewing, "cam02", clock.now_ms() - HOUR),
-                              actor="officer1")  # fmt: skip
+    request = service.receive(OFFICER, _new(RequestKind.viewing, "cam02", clock.now_ms() - HOUR))
     assert request.id is not None and request.hold_id is not None
-    closed = service.close(request.id, actor="officer1", note="요청인 철회", withdrawn=True)
+    closed = service.close(OFFICER, request.id, note="요청인 철회", withdrawn=True)
     assert closed.state == RequestState.closed.value
     with ctx.db.session() as session:
         assert not get_hold(session, request.hold_id).active
     with pytest.raises(Conflict):
-        service.close(request.id, actor="officer1")
+        service.close(OFFICER, request.id)
 
 
 def test_receipt_rules_and_encrypted_documents(
@@ -198,18 +198,20 @@ def test_receipt_rules_and_encrypted_documents(
 ) -> None:
     now = clock.now_ms()
     with pytest.raises(ValidationFailed, match="official letter"):
-        service.receive(_new(RequestKind.copy, "cam01", now - HOUR, RequesterKind.police),
-                        actor="officer1")  # fmt: skip
+        service.receive(OFFICER, _new(RequestKind.copy, "cam01", now - HOUR, RequesterKind.police))
     with pytest.raises(ValidationFailed):
-        service.receive(_new(RequestKind.copy, "cam01", now + HOUR), actor="officer1")
+        service.receive(OFFICER, _new(RequestKind.copy, "cam01", now + HOUR))
     letter = Upload(DocumentKind.power_of_attorney, "위임장.pdf", "application/pdf",
                     b"%PDF power of attorney for Hong")  # fmt: skip
-    request = service.receive(_new(RequestKind.copy, "cam01", now - HOUR, RequesterKind.delegate),
-                              actor="officer1", documents=[letter])  # fmt: skip
+    request = service.receive(
+        OFFICER,
+        _new(RequestKind.copy, "cam01", now - HOUR, RequesterKind.delegate),
+        documents=[letter],
+    )
     assert request.id is not None
-    (stored,) = service.documents(request.id)
+    (stored,) = service.documents(OFFICER, request.id)
     assert b"Hong" not in stored.ciphertext and stored.size_bytes == len(letter.data)
-    assert service.read_document(request.id, stored.id or 0)[1] == letter.data
+    assert service.read_document(OFFICER, request.id, stored.id or 0)[1] == letter.data
     with ctx.db.session() as session:
         raw = session.execute(text("SELECT ciphertext FROM request_document")).scalar_one()
         assert b"power of attorney" not in raw
@@ -221,8 +223,7 @@ def test_fail_closed_when_the_ledger_cannot_be_written(
     with ctx.db.engine.begin() as conn:
         conn.execute(text("ALTER TABLE ledger_entry RENAME TO ledger_entry_gone"))
     with pytest.raises(LedgerUnavailable):
-        service.receive(_new(RequestKind.viewing, "cam01", clock.now_ms() - HOUR),
-                        actor="officer1")  # fmt: skip
+        service.receive(OFFICER, _new(RequestKind.viewing, "cam01", clock.now_ms() - HOUR))
     with ctx.db.session() as session:
         assert session.exec(select(FootageRequest)).all() == []
         assert session.exec(select(Hold)).all() == []
@@ -238,16 +239,16 @@ def test_the_walk_on_postgresql(make_settings: SettingsFactory, clock: FakeClock
         service = RequestService(ctx)
         request = _verified(service, _new(RequestKind.existence, "cam01", clock.now_ms() - HOUR))
         assert request.id is not None
-        proposal = service.propose(request.id)
+        proposal = service.propose(OFFICER, request.id)
         assert proposal.ground is RefusalGround.no_footage
         service.decide(
+            OFFICER,
             request.id,
             DecisionInput(Decision.refused, ground=proposal.ground, reason=proposal.reason),
-            actor="officer1",
         )
-        service.notify(request.id, channel=Channel.mail, actor="officer1")
-        assert service.close(request.id, actor="officer1").state == RequestState.closed.value
-        assert service.list_requests(open_only=True) == []
+        service.notify(OFFICER, request.id, channel=Channel.mail)
+        assert service.close(OFFICER, request.id).state == RequestState.closed.value
+        assert service.list_requests(OFFICER, open_only=True) == []
         assert ctx.ledger.verify().ok
     finally:
         ctx.close()
@@ -256,8 +257,7 @@ def test_the_walk_on_postgresql(make_settings: SettingsFactory, clock: FakeClock
 def test_the_deadline_service_raises_the_overdue_alarm(
     ctx: AppContext, service: RequestService, clock: FakeClock
 ) -> None:
-    request = service.receive(_new(RequestKind.existence, "cam01", clock.now_ms() - HOUR),
-                              actor="officer1")  # fmt: skip
+    request = service.receive(OFFICER, _new(RequestKind.existence, "cam01", clock.now_ms() - HOUR))
     clock.advance(timedelta(days=12))
     watcher = create_deadline_daemon(ctx)
     watcher.start()
@@ -266,7 +266,9 @@ def test_the_deadline_service_raises_the_overdue_alarm(
         alarms: list[Alarm] = []
         while time.monotonic() < deadline and not alarms:
             with ctx.db.session() as session:
-                alarms = list(session.exec(select(Alarm).where(Alarm.kind == ALARM_OVERDUE)).all())
+                alarms = list(
+                    session.exec(select(Alarm).where(Alarm.kind == AlarmKind.request_overdue)).all()
+                )
             time.sleep(0.05)
         assert [a.subject for a in alarms] == [f"request:{request.id}"]
         assert watcher.alive()
@@ -279,16 +281,16 @@ def test_documents_move_to_the_current_vault_key(
     ctx: AppContext, service: RequestService, clock: FakeClock
 ) -> None:
     letter = Upload(DocumentKind.official_letter, "공문.pdf", "application/pdf", b"%PDF letter")
-    request = service.receive(
+    request = service.receive(OFFICER,
         _new(RequestKind.copy, "cam01", clock.now_ms() - HOUR, RequesterKind.police,
              letter_reference="강남서-1"),
-        actor="officer1", documents=[letter],
+        documents=[letter],
     )  # fmt: skip
     assert request.id is not None
     old = ctx.vault.current_key_id()
     new = ctx.vault.create_key(make_current=True)
     assert service.reseal_documents() == 1
-    (document,) = service.documents(request.id)
+    (document,) = service.documents(OFFICER, request.id)
     assert document.vault_key_id == new != old
-    assert service.read_document(request.id, document.id or 0)[1] == letter.data
+    assert service.read_document(OFFICER, request.id, document.id or 0)[1] == letter.data
     assert service.reseal_documents() == 0

@@ -108,14 +108,22 @@ def test_a_document_sealed_to_a_retired_key_keeps_it(
 ) -> None:
     """A request's encrypted letter needs the key as much as footage does: the key stays
     until the requests service has re-sealed the document to the current key."""
-    from appliance.requests import DocumentKind, RequesterKind, RequestKind
-    from appliance.requests.service import NewRequest, RequestService, Upload
+    from appliance.requests import (
+        DocumentKind,
+        NewRequest,
+        RequesterKind,
+        RequestKind,
+        RequestService,
+        Upload,
+    )
+    from tests.appliance.requests.officer import OFFICER
 
     ctx = make_ctx(retention={"batch_size": 50, "retired_key_grace_s": 3600})
     old = ctx.vault.current_key_id()
     requests = RequestService(ctx)
     now = clock.now_ms()
     request = requests.receive(
+        OFFICER,
         NewRequest(
             kind=RequestKind.viewing,
             requester_kind=RequesterKind.police,
@@ -125,7 +133,6 @@ def test_a_document_sealed_to_a_retired_key_keeps_it(
             end_ms=now - 60_000,
             letter_reference="강남서 수사과-2026-0101",
         ),
-        actor="officer",
         documents=[Upload(DocumentKind.official_letter, "공문.pdf", "application/pdf", b"%PDF")],
     )
     rotate_vault_key(ctx, actor="admin")
@@ -134,6 +141,6 @@ def test_a_document_sealed_to_a_retired_key_keeps_it(
     assert ctx.vault.has_private_key(old)
     assert requests.reseal_documents() == 1
     assert destroy_retired_keys(ctx, "retention") == [old]
-    (listed,) = requests.documents(request.id or 0)
-    document, plaintext = requests.read_document(request.id or 0, listed.id or 0)
+    (listed,) = requests.documents(OFFICER, request.id or 0)
+    document, plaintext = requests.read_document(OFFICER, request.id or 0, listed.id or 0)
     assert plaintext == b"%PDF" and document.vault_key_id != old
