@@ -1,30 +1,49 @@
-"""The request rules as pure functions: state machine, 10-day clock, decision checks, proposals."""
+"""The request rules as pure functions: receipt checks, state machine, 10-day clock, decision
+checks and how a decision applies, proposals; and who reads which requests."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 
+from appliance.access import Permission, Principal, Via
 from appliance.clock import to_ms
 from appliance.errors import Conflict, PermissionDenied, ValidationFailed
+from appliance.models import FootageRequest, Role
 from appliance.requests import (
     Action,
     CameraFootage,
     DeadlineStatus,
     Decision,
     DecisionInput,
+    DocumentKind,
+    NewRequest,
     RefusalGround,
     RequesterKind,
     RequestKind,
     RequestState,
+    Upload,
     check_decision,
     deadline_ms,
     deadline_status,
     next_state,
     propose_decision,
 )
+from appliance.requests.service import need, reader_scope
+from appliance.requests.workflow import (
+    apply_decision,
+    approved_scope,
+    check_agency_submission,
+    check_receipt,
+    check_upload,
+    counterpart,
+    identity_text,
+    refusal_text,
+)
+from tests.appliance.requests.officer import AUDITOR, OFFICER
 
 SEOUL = ZoneInfo("Asia/Seoul")
 DAY = 86_400_000
@@ -169,3 +188,125 @@ def test_proposals() -> None:
     deletion = propose_decision(RequestKind.deletion, RequesterKind.subject, [minimum], "")
     assert deletion.decision is D.refused and deletion.ground is RefusalGround.other_law
     assert propose_decision(*kinds, [kept], "").decision is D.accepted
+
+
+# -- receipt checks, how a decision applies, who reads what -----------------------------------
+
+
+def _received(**kw: Any) -> NewRequest:
+    values: dict[str, Any] = {
+        "kind": RequestKind.copy,
+        "requester_kind": RequesterKind.subject,
+        "requester_name": "홍길동",
+        "camera_ids": ("cam01",),
+        "start_ms": 1_000,
+        "end_ms": 2_000,
+    }
+    values.update(kw)
+    return NewRequest(**values)
+
+
+def test_receipt_checks() -> None:
+    check_receipt(_received(), received_ms=5_000, now_ms=5_000, by_agency=False)
+    cases = [
+        (_received(requester_name=" "), "requester's name"),
+        (_received(camera_ids=()), "at least one camera"),
+        (_received(end_ms=1_000), "ends before it starts"),
+        (_received(end_ms=6_000), "ends after the request was received"),
+        (_received(requester_kind=RequesterKind.police), "official letter"),
+    ]
+    for new, message in cases:
+        with pytest.raises(ValidationFailed, match=message):
+            check_receipt(new, received_ms=5_000, now_ms=5_000, by_agency=False)
+    with pytest.raises(ValidationFailed, match="in the future"):
+        check_receipt(_received(), received_ms=6_000, now_ms=5_000, by_agency=False)
+    with pytest.raises(ValidationFailed, match="an agency account submits"):
+        check_receipt(_received(), received_ms=5_000, now_ms=5_000, by_agency=True)
+
+
+def test_agency_submission_and_upload_checks() -> None:
+    check_agency_submission(RequesterKind.court, has_letter=True)
+    with pytest.raises(ValidationFailed, match="requester_kind"):
+        check_agency_submission(RequesterKind.subject, has_letter=True)
+    with pytest.raises(ValidationFailed, match="official letter"):
+        check_agency_submission(RequesterKind.police, has_letter=False)
+    check_upload(Upload(DocumentKind.id_copy, "id.pdf", "application/pdf", b"x"), 10)
+    for upload, message in [
+        (Upload(DocumentKind.id_copy, "id.pdf", "", b""), "empty"),
+        (Upload(DocumentKind.id_copy, "id.pdf", "", b"x" * 11), "limited to 10 bytes"),
+        (Upload(DocumentKind.id_copy, " ", "", b"x"), "file name"),
+    ]:
+        with pytest.raises(ValidationFailed, match=message):
+            check_upload(upload, 10)
+
+
+def _row(**kw: Any) -> FootageRequest:
+    values: dict[str, Any] = {
+        "kind": "copy",
+        "state": "identity_verified",
+        "channel": "in_person",
+        "requester_kind": "subject",
+        "requester_name": "홍길동",
+        "camera_ids": ["cam01", "cam02"],
+        "start_ms": 1_000,
+        "end_ms": 9_000,
+        "received_ms": 10_000,
+        "received_by": "officer1",
+        "due_ms": 20_000,
+        "created_ms": 10_000,
+        "updated_ms": 10_000,
+    }
+    values.update(kw)
+    return FootageRequest(**values)
+
+
+def test_apply_decision_releases_the_whole_request_unless_narrowed() -> None:
+    request = _row()
+    apply_decision(
+        request, DecisionInput(Decision.accepted), now_ms=11_000, actor="o", default_officer="김"
+    )
+    assert approved_scope(request) == (["cam01", "cam02"], 1_000, 9_000)
+    assert (request.officer, request.decided_ms, request.decided_by) == ("김", 11_000, "o")
+    narrowed = DecisionInput(
+        Decision.partial,
+        reason="타인",
+        ground=RefusalGround.others_privacy,
+        approved_camera_ids=("cam02",),
+        approved_start_ms=2_000,
+    )
+    apply_decision(request, narrowed, now_ms=12_000, actor="o", default_officer="김")
+    assert approved_scope(request) == (["cam02"], 2_000, 9_000)
+    assert refusal_text(request) == f"{RefusalGround.others_privacy.label}: 타인"
+
+
+def test_a_refusal_releases_nothing_and_a_postponement_keeps_its_end() -> None:
+    request = _row()
+    refusal = DecisionInput(
+        Decision.refused, reason="없음", ground=RefusalGround.no_footage, postponed_until_ms=5
+    )
+    apply_decision(request, refusal, now_ms=11_000, actor="o", default_officer="김")
+    assert request.approved_camera_ids == [] and request.approved_start_ms is None
+    assert request.postponed_until_ms is None and request.viewing_ms is None
+    postponed = DecisionInput(Decision.postponed, reason="수사 중", postponed_until_ms=50_000)
+    apply_decision(request, postponed, now_ms=11_000, actor="o", default_officer="김")
+    assert request.postponed_until_ms == 50_000 and refusal_text(request) == ""
+
+
+def test_counterpart_and_identity_text() -> None:
+    assert counterpart(_row()) == "홍길동"
+    assert counterpart(_row(requester_org="강남서")) == "홍길동 (강남서)"
+    assert identity_text(_row()) == ""
+    assert identity_text(_row(id_document="여권", id_checked_by="o")) == "여권 (확인자 o)"
+
+
+def test_who_reads_which_requests() -> None:
+    agency = Principal(user_id=7, username="police", role=Role.agency, via=Via.token)
+    viewer = Principal(user_id=8, username="v", role=Role.viewer, via=Via.session)
+    assert reader_scope(OFFICER) is None and reader_scope(AUDITOR) is None
+    assert reader_scope(agency) == 7
+    with pytest.raises(PermissionDenied):
+        reader_scope(viewer)
+    need(OFFICER, Permission.manage_requests)
+    for principal in (AUDITOR, agency, viewer):
+        with pytest.raises(PermissionDenied):
+            need(principal, Permission.manage_requests)
