@@ -21,6 +21,7 @@ from appliance.access import totp
 from appliance.access.audit import EventType, Ledger, record
 from appliance.access.lockout import LockoutPolicy
 from appliance.access.principal import Principal, Via
+from appliance.access.refusals import LoginRefusal, Refusal
 from appliance.access.roles import Permission, Scope, may_see_camera, may_view_camera, permits
 from appliance.accounts import (
     MIN_PASSWORD_LENGTH,
@@ -112,12 +113,20 @@ class AccessService:
         """Check credentials (and TOTP) and start a session; every outcome is in the ledger."""
         username = username[:_MAX_USERNAME]
         now = self.clock.now_ms()
-        failure: str | None = None
         result: LoginResult | None = None
         with self.db.session() as session:
             user = session.exec(select(User).where(User.username == username)).first()
-            reason = self._check_login(session, user, password, totp_code, now)
-            if reason is None and user is not None:
+            refusal = self._check_login(session, user, password, totp_code, now)
+            if refusal is not None:
+                record(
+                    self.ledger,
+                    session,
+                    EventType.login_failure,
+                    actor=username or "(empty)",
+                    data={"username": username, "remote": remote_addr, "reason": refusal.message},
+                )
+            else:
+                assert user is not None  # _check_login refuses when there is no user
                 user.failed_logins, user.locked_until_ms = 0, 0
                 session.add(user)
                 issued = login_sessions.start_session(
@@ -142,17 +151,10 @@ class AccessService:
                     csrf_token=issued.csrf_token,
                     expires_ms=issued.row.created_ms + self.server.session_absolute_s * 1000,
                 )
-            else:
-                failure = reason or "invalid username or password"
-                record(
-                    self.ledger,
-                    session,
-                    EventType.login_failure,
-                    actor=username or "(empty)",
-                    data={"username": username, "remote": remote_addr, "reason": failure},
-                )
-        if result is None:
-            raise AuthenticationFailed(_public_reason(failure or ""))
+        # Raised after the commit, so the failure count and its ledger entry are kept.
+        if refusal is not None:
+            raise AuthenticationFailed(refusal.shown)
+        assert result is not None
         return result
 
     def _check_login(
@@ -162,32 +164,32 @@ class AccessService:
         password: str,
         totp_code: str | None,
         now: int,
-    ) -> str | None:
-        """None if the login may proceed, else the reason (recorded; shown only if harmless)."""
+    ) -> Refusal | None:
+        """None if the login may proceed, else why not (recorded; shown only if harmless)."""
         if user is None:
             verify_password(_dummy_hash(), password)
-            return "unknown username"
+            return Refusal(LoginRefusal.unknown_user)
         if user.disabled:
             verify_password(_dummy_hash(), password)
-            return "account disabled"
+            return Refusal(LoginRefusal.account_disabled)
         if user.locked_until_ms > now:
             seconds = (user.locked_until_ms - now + 999) // 1000
-            return f"account locked for {seconds} s after repeated failures"
+            return Refusal(LoginRefusal.account_locked, locked_s=seconds)
         if not verify_password(user.password_hash, password):
             self._count_failure(session, user, now)
-            return "wrong password"
+            return Refusal(LoginRefusal.wrong_password)
         if permits(user.role, Permission.agency_api):
             # An agency acts through its scoped API token; a browser session would not be scoped.
-            return "agency accounts sign in with their API token"
+            return Refusal(LoginRefusal.agency_account)
         if user.totp_secret is None:
             return None
         if not totp_code:
-            return "TOTP code required"
+            return Refusal(LoginRefusal.totp_required)
         enrolment = _enrolment(session, user)
         step = totp.verify(user.totp_secret, totp_code, now, enrolment.last_step)
         if step is None:
             self._count_failure(session, user, now)
-            return "wrong TOTP code"
+            return Refusal(LoginRefusal.wrong_totp)
         enrolment.last_step = step
         session.add(enrolment)
         return None
@@ -692,14 +694,6 @@ class AccessService:
             data=data,
             ref=f"user:{user.id}",
         )
-
-
-def _public_reason(reason: str) -> str:
-    # Say why only when it tells an attacker nothing new (the password was already right,
-    # or the account is locked whatever is typed); everything else reads the same.
-    if reason.startswith(("account locked", "TOTP code required", "wrong TOTP", "agency")):
-        return reason
-    return "invalid username or password"
 
 
 def _principal(
