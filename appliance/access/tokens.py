@@ -1,4 +1,8 @@
-"""Agency API tokens: scoped, expiring, revocable; the token is shown once, stored as a digest."""
+"""Agency API tokens: scoped, expiring, revocable; the token is shown once, stored as a digest.
+
+The functions work inside a caller's transaction; ``TokenService`` runs the recorded changes
+(an issued or revoked token is a grant change in the ledger).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,8 @@ from dataclasses import dataclass
 
 from sqlmodel import Session, col, select
 
+from appliance.access._shared import AccessBase, need, user_row
+from appliance.access.principal import Principal
 from appliance.access.roles import Permission, Scope, permits
 from appliance.access.secret_tokens import API_TOKEN_PREFIX, digest, new_secret_token
 from appliance.clock import Clock
@@ -14,7 +20,16 @@ from appliance.errors import AuthenticationFailed, NotFound, ValidationFailed
 from appliance.models import User
 from appliance.models.access import ApiToken
 
-__all__ = ["IssuedToken", "issue_token", "list_tokens", "parse_scopes", "resolve_token", "revoke"]
+__all__ = [
+    "IssuedToken",
+    "TokenService",
+    "issue_token",
+    "list_tokens",
+    "parse_scopes",
+    "resolve_token",
+    "revoke",
+    "revoke_all",
+]
 
 _DAY_MS = 86_400_000
 
@@ -107,3 +122,78 @@ def revoke(session: Session, clock: Clock, token_id: int, *, by: str) -> ApiToke
         row.revoked_ms, row.revoked_by = clock.now_ms(), by
         session.add(row)
     return row
+
+
+def revoke_all(session: Session, clock: Clock, user_id: int | None, by: str) -> None:
+    """Revoke every live token of the account (disabled, or no longer an agency)."""
+    for row in session.exec(
+        select(ApiToken).where(ApiToken.user_id == user_id, col(ApiToken.revoked_ms).is_(None))
+    ).all():
+        assert row.id is not None
+        revoke(session, clock, row.id, by=by)
+
+
+class TokenService(AccessBase):
+    """Issuing, listing and revoking agency API tokens (permission ``manage_accounts``)."""
+
+    def issue_token(
+        self,
+        principal: Principal,
+        user_id: int,
+        *,
+        name: str,
+        scopes: Iterable[Scope],
+        ttl_days: int,
+    ) -> IssuedToken:
+        need(principal, Permission.manage_accounts)
+        with self.db.session() as session:
+            user = user_row(session, user_id)
+            issued = issue_token(
+                session,
+                self.clock,
+                user=user,
+                name=name,
+                scopes=scopes,
+                ttl_days=ttl_days,
+                max_days=self.server.api_token_max_days,
+                issued_by=principal.actor,
+            )
+            self._grant_changed(
+                session,
+                principal,
+                user,
+                [],
+                granted=True,
+                api_token={
+                    "id": issued.row.id,
+                    "name": name,
+                    "scopes": issued.row.scopes.split(),
+                    "expires_ms": issued.row.expires_ms,
+                },
+            )
+            return issued
+
+    def list_tokens(self, principal: Principal, user_id: int | None = None) -> list[ApiToken]:
+        need(principal, Permission.manage_accounts)
+        with self.db.session() as session:
+            return list_tokens(session, user_id)
+
+    def revoke_token(
+        self, principal: Principal, token_id: int, *, user_id: int | None = None
+    ) -> ApiToken:
+        need(principal, Permission.manage_accounts)
+        with self.db.session() as session:
+            found = session.get(ApiToken, token_id)
+            if found is None or (user_id is not None and found.user_id != user_id):
+                raise NotFound(f"no API token {token_id}")
+            row = revoke(session, self.clock, token_id, by=principal.actor)
+            user = user_row(session, row.user_id)
+            self._grant_changed(
+                session,
+                principal,
+                user,
+                [],
+                granted=False,
+                api_token={"id": row.id, "name": row.name},
+            )
+            return row

@@ -2,17 +2,36 @@
 
 from __future__ import annotations
 
+from typing import assert_never
+
+import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.security import COOKIE_NAME, CSRF_HEADER
-from appliance.access import totp
+from appliance.access import AccessService, Principal, totp
+from appliance.access.refusals import LoginRefusal
 from appliance.clock import FakeClock
 from appliance.context import AppContext
+from appliance.errors import AuthenticationFailed
 from appliance.ledger import EventType
+from appliance.models import Role
 from appliance.settings import ServerConfig
 from tests.api.conftest import PASSWORD, Login, Staff
+
+_UNTOLD = "invalid username or password"
+
+# What the HTTP client sees for each refusal: these texts are what the login page reads.
+SHOWN: dict[LoginRefusal, tuple[int, str]] = {
+    LoginRefusal.unknown_user: (401, _UNTOLD),
+    LoginRefusal.account_disabled: (401, _UNTOLD),
+    LoginRefusal.wrong_password: (401, _UNTOLD),
+    LoginRefusal.account_locked: (401, "account locked for 30 s after repeated failures"),
+    LoginRefusal.agency_account: (401, "agency accounts sign in with their API token"),
+    LoginRefusal.totp_required: (401, "TOTP code required"),
+    LoginRefusal.wrong_totp: (401, "wrong TOTP code"),
+}
 
 
 def test_login_sets_a_strict_httponly_cookie(app: FastAPI, staff: Staff) -> None:
@@ -142,8 +161,6 @@ def test_generated_password_must_be_changed_first(
     app: FastAPI, ctx: AppContext, login: Login
 ) -> None:
     # `appliance init` made "admin" with a generated password; reset it to learn it.
-    from appliance.access import Principal
-
     access = app.state.access
     admin_id = access.user_id_by_name("admin")
     password = access.reset_password(Principal.local("root"), admin_id)
@@ -174,3 +191,62 @@ def test_agency_token_and_no_password_sign_in(app: FastAPI, staff: Staff) -> Non
         # in place of the token.
         cams = client.get("/api/cameras", headers={"Authorization": f"Bearer {staff.agency_token}"})
         assert cams.status_code == 403
+
+
+def _refusal_attempt(
+    reason: LoginRefusal, access: AccessService, clock: FakeClock
+) -> dict[str, object]:
+    """Set up a fresh account so that its next sign-in is refused for ``reason``; the login body."""
+    root = Principal.local("root")
+    username = f"r-{reason.name}"
+    role = Role.agency if reason is LoginRefusal.agency_account else Role.viewer
+    user, _ = access.create_user(
+        root, username=username, role=role, display_name="R", password=PASSWORD
+    )
+    assert user.id is not None
+    body: dict[str, object] = {"username": username, "password": PASSWORD}
+    match reason:
+        case LoginRefusal.unknown_user:
+            body["username"] = "nobody-here"
+        case LoginRefusal.account_disabled:
+            access.set_disabled(root, user.id, True)
+        case LoginRefusal.wrong_password:
+            body["password"] = "not the password"
+        case LoginRefusal.account_locked:
+            for _ in range(access.server.lockout_threshold):
+                with pytest.raises(AuthenticationFailed):
+                    access.login(username, "not the password")
+        case LoginRefusal.agency_account:
+            pass
+        case LoginRefusal.totp_required | LoginRefusal.wrong_totp:
+            me = access.login(username, PASSWORD).principal
+            secret, _ = access.totp_begin(me)
+            access.totp_confirm(me, totp.totp(secret, clock.now_ms()))
+            clock.advance(30)
+            if reason is LoginRefusal.wrong_totp:
+                body["totp_code"] = "12345x"
+        case _:
+            assert_never(reason)
+    return body
+
+
+def test_each_refusal_as_the_client_sees_it(
+    app: FastAPI, access: AccessService, clock: FakeClock, ctx: AppContext
+) -> None:
+    assert set(SHOWN) == set(LoginRefusal)
+    seen: dict[LoginRefusal, tuple[int, str]] = {}
+    with TestClient(app) as client:
+        for reason in LoginRefusal:
+            body = _refusal_attempt(reason, access, clock)
+            response = client.post("/api/auth/login", json=body)
+            assert response.json()["error"] == "AuthenticationFailed"
+            seen[reason] = (response.status_code, response.json()["detail"])
+            # The ledger keeps the real reason, whatever the client was told.
+            failures = ctx.ledger.entries(events=[EventType.login_failure], limit=None)
+            assert failures[-1].data["reason"].startswith(reason.value)
+            assert failures[-1].data["username"] == body["username"]
+    assert seen == SHOWN
+    # Whoever may not be told reads one and the same answer.
+    untold = {seen[r] for r in LoginRefusal if not r.user_may_know}
+    assert untold == {(401, _UNTOLD)}
+    assert all(seen[r][1] != _UNTOLD for r in LoginRefusal if r.user_may_know)

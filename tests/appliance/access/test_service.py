@@ -7,6 +7,7 @@ from collections.abc import Callable
 import pytest
 
 from appliance.access import AccessService, Principal, Scope, UserChanges, Via, totp
+from appliance.access._shared import AccessBase
 from appliance.clock import FakeClock
 from appliance.context import AppContext
 from appliance.errors import (
@@ -271,3 +272,17 @@ def break_ledger(ctx: AppContext) -> None:
 
     with ctx.db.engine.begin() as conn:
         conn.execute(text("DELETE FROM ledger_tip"))
+
+
+def test_the_parts_of_access_service_do_not_shadow_each_other() -> None:
+    # AccessService joins one class per part; a method defined twice would silently pick one.
+    parts = [c for c in AccessService.__mro__ if c not in (AccessService, AccessBase, object)]
+    names = [n for cls in parts for n in vars(cls) if not n.startswith("__")]
+    assert len(names) == len(set(names))
+    assert {cls.__name__ for cls in parts} == {
+        "LoginService",
+        "OwnAccountService",
+        "AccountService",
+        "GrantService",
+        "TokenService",
+    }

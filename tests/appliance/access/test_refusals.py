@@ -1,0 +1,33 @@
+"""Login refusals (pure): what is recorded, what is shown, and that the untold read the same."""
+
+from __future__ import annotations
+
+import pytest
+
+from appliance.access.refusals import UNTOLD_MESSAGE, LoginRefusal, Refusal
+
+# Pinned on purpose: telling a new reason must be a visible change to this test.
+TOLD = {
+    LoginRefusal.account_locked,
+    LoginRefusal.agency_account,
+    LoginRefusal.totp_required,
+    LoginRefusal.wrong_totp,
+}
+
+
+@pytest.mark.parametrize("reason", list(LoginRefusal))
+def test_what_the_user_may_know(reason: LoginRefusal) -> None:
+    assert reason.user_may_know is (reason in TOLD)
+    refusal = Refusal(reason, locked_s=30)
+    assert refusal.shown == (refusal.message if reason in TOLD else UNTOLD_MESSAGE)
+
+
+def test_untold_reasons_all_read_the_same_and_are_recorded_as_they_are() -> None:
+    untold = [Refusal(r) for r in LoginRefusal if not r.user_may_know]
+    assert {r.shown for r in untold} == {"invalid username or password"}
+    assert [r.message for r in untold] == ["unknown username", "account disabled", "wrong password"]
+
+
+def test_a_lock_says_how_long() -> None:
+    refusal = Refusal(LoginRefusal.account_locked, locked_s=60)
+    assert refusal.message == refusal.shown == "account locked for 60 s after repeated failures"
