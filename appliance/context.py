@@ -1,7 +1,8 @@
 """What every service and command is built from: settings, database, clock.
 
 Constructed once per process by the CLI (or a test fixture) and passed down explicitly;
-there are no module-level singletons.
+there are no module-level singletons. The context builds the vault, the ledger and their
+keepers from its parts; they take those parts, never the context (tests/test_layering.py).
 """
 
 from __future__ import annotations
@@ -14,9 +15,9 @@ from appliance.clock import Clock, SystemClock
 from appliance.db import Database
 from appliance.ledger import Ledger
 from appliance.settings import Settings
+from appliance.vault import Vault, VaultKeeper
 
 if TYPE_CHECKING:
-    from appliance.vault import Vault
     from appliance.viewing.live import LiveHub
 
 __all__ = ["AppContext"]
@@ -40,9 +41,12 @@ class AppContext:
     @cached_property
     def vault(self) -> Vault:
         """The process's one vault, so an unlock is seen by every service (design/keys.md)."""
-        from appliance.vault import Vault  # here: appliance.vault imports this module
-
         return Vault(self.settings.storage.key_dir, self.clock, self.settings.vault.kdf_strength)
+
+    @cached_property
+    def vault_keeper(self) -> VaultKeeper:
+        """Rotates, unlocks and locks ``vault``, recording each act in ``ledger``."""
+        return VaultKeeper(self.vault, self.db, self.ledger, self.clock)
 
     @cached_property
     def ledger(self) -> Ledger:

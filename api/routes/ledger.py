@@ -2,16 +2,16 @@
 (R-RET-4) as JSON, CSV and printable pages; chain verification and signed heads (R-SEC-3).
 
 Auditors, the video officer and admins read them (metadata only, never footage); signing a head
-now is for the officer and admins. Reading writes nothing, so no read can fail for want of a
-ledger entry, and none is recorded either (design/web.md: "The ledger page").
+now is for the officer and admins. Reading a ledger is itself recorded (a ``ledger_read`` entry,
+R-SEC-3) before any row is shown; when that entry cannot be written the answer is 503 and
+nothing is shown (``appliance.ledger.reading``, which holds the rules: day ranges, filters, the
+one-at-a-time verification). This module parses HTTP, calls it, and formats the answer.
 """
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, tzinfo
+from collections.abc import Sequence
+from datetime import date, tzinfo
 from enum import StrEnum
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -19,15 +19,21 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 from pydantic import BaseModel
-from sqlmodel import Session
 
-from api.deps import ContextDep, SessionDep
+from api.deps import CameraQuery, ContextDep, SessionDep
+from api.routes._ledger_schemas import (
+    INTEGRITY_ROLES,
+    READ_ROLES,
+    SIGN_ROLES,
+    DestructionOut,
+    destruction_out,
+)
 from api.security import require
-from appliance.access import Permission, Principal, roles_with
-from appliance.clock import from_ms, to_ms
+from appliance.access import Principal
+from appliance.clock import from_ms
 from appliance.context import AppContext
-from appliance.errors import Conflict, NotFound, ValidationFailed
-from appliance.ledger import EventType, SignedHead, VerifyReport
+from appliance.errors import NotFound
+from appliance.ledger import SignedHead, VerifyReport
 from appliance.ledger.heads import FORMAT
 from appliance.ledger.management import (
     COLUMNS,
@@ -35,56 +41,24 @@ from appliance.ledger.management import (
     ManagementKind,
     ManagementQuery,
     ManagementRow,
-    management_rows,
 )
 from appliance.ledger.management import to_csv as management_csv
 from appliance.ledger.management import to_html as management_html
-from appliance.models import DestructionRecord, Role
-from appliance.retention.destruction import (
-    METHOD_KO,
-    REASON_KO,
-    Method,
-    Reason,
-    camera_names,
-    list_destruction,
+from appliance.ledger.reading import (
+    DayRange,
+    day_range,
+    read_destruction,
+    read_management,
+    verify_once,
 )
+from appliance.retention.destruction import camera_names, list_destruction
 from appliance.retention.destruction import to_csv as destruction_csv
 from appliance.retention.destruction import to_html as destruction_html
 
-__all__ = [
-    "MAX_RANGE_DAYS",
-    "READ_ROLES",
-    "SIGN_ROLES",
-    "DayRange",
-    "DestructionOut",
-    "HeadOut",
-    "day_range",
-    "destruction_out",
-    "destruction_records",
-    "head_out",
-    "kind_of",
-    "management_page",
-    "management_query",
-    "parse_day",
-    "parse_kinds",
-    "record_read",
-    "router",
-]
+__all__ = ["DestructionOut", "HeadOut", "head_out", "management_page", "router"]
 
 router = APIRouter(prefix="/api/ledger", tags=["ledger"])
 
-# Who viewed what is itself personal data: the officer and the auditor read the ledgers (minimum
-# rights, R-SEC-2); the auditor never sees video. Integrity (verify, the latest signed head)
-# reveals no entry, so the admin who keeps the box running may check it, and sign heads.
-READ_ROLES: tuple[Role, ...] = roles_with(Permission.read_ledger)
-INTEGRITY_ROLES: tuple[Role, ...] = (Role.admin, *READ_ROLES)
-SIGN_ROLES: tuple[Role, ...] = (Role.admin, Role.officer)
-MAX_RANGE_DAYS = 366  # a leap year: one query never reads more than a year of entries
-_EARLIEST = date(2000, 1, 1)  # dates outside this window are typos (and would overflow)
-_LATEST = date(2999, 12, 31)
-CameraQuery = Annotated[
-    str | None, Query(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$", description="Camera id.")
-]
 PersonQuery = Annotated[
     str | None,
     Query(
@@ -117,9 +91,6 @@ _PRINT_HEADERS = {
 }
 _NO_STORE = {"Cache-Control": "no-store"}
 _SECONDS = "%Y-%m-%d %H:%M:%S"
-_LABEL_KINDS = {label: kind for kind, label in KIND_LABELS.items()}
-# One verification at a time: it is CPU-bound (seconds on a large ledger).
-_VERIFYING = threading.Lock()
 
 
 class Format(StrEnum):
@@ -133,81 +104,7 @@ class HeadFormat(StrEnum):
     text = "text"
 
 
-# -- inputs (pure) ----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class DayRange:
-    """Local calendar days ``first``..``last`` (inclusive) as UTC ms ``[from_ms, to_ms)``."""
-
-    first: date
-    last: date
-    from_ms: int
-    to_ms: int
-
-    @property
-    def text(self) -> str:
-        return str(self.first) if self.first == self.last else f"{self.first} ~ {self.last}"
-
-
-def day_range(first: date | None, last: date | None, zone: tzinfo, now_ms: int) -> DayRange:
-    """The days asked for, defaulting to today; ValidationFailed when the range is refused."""
-    today = from_ms(now_ms).astimezone(zone).date()
-    if last is None:
-        last = max(first, today) if first is not None else today
-    if first is None:
-        first = last
-    for name, day in (("from", first), ("to", last)):
-        if not _EARLIEST <= day <= _LATEST:
-            raise ValidationFailed(f"'{name}' {day} is outside {_EARLIEST}..{_LATEST}")
-    if first > last:
-        raise ValidationFailed(f"'from' {first} is after 'to' {last}")
-    days = (last - first).days + 1
-    if days > MAX_RANGE_DAYS:
-        raise ValidationFailed(f"the range covers {days} days; at most {MAX_RANGE_DAYS} at a time")
-
-    def start(day: date) -> int:
-        return to_ms(datetime.combine(day, time(0), tzinfo=zone))
-
-    return DayRange(first, last, start(first), start(last + timedelta(days=1)))
-
-
-def parse_day(text: str | None, name: str) -> date | None:
-    """A YYYY-MM-DD form field (empty: not given)."""
-    if not text:
-        return None
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise ValidationFailed(f"'{name}' {text!r} is not a date (YYYY-MM-DD)") from None
-
-
-def parse_kinds(values: Iterable[str]) -> frozenset[ManagementKind] | None:
-    """Row types from form values; None (every type) when none is given."""
-    kinds: set[ManagementKind] = set()
-    for value in values:
-        try:
-            kinds.add(ManagementKind(value))
-        except ValueError:
-            allowed = ", ".join(k.value for k in ManagementKind)
-            raise ValidationFailed(f"unknown type {value!r}; one of {allowed}") from None
-    return frozenset(kinds) or None
-
-
-def management_query(
-    span: DayRange,
-    kinds: Iterable[ManagementKind] | None = None,
-    camera: str | None = None,
-    person: str | None = None,
-) -> ManagementQuery:
-    chosen = frozenset(kinds or ())
-    return ManagementQuery(
-        from_ms=span.from_ms,
-        to_ms=span.to_ms,
-        kinds=chosen or None,
-        camera_id=camera or None,
-        person=(person or "").strip() or None,
-    )
+# -- responses ------------------------------------------------------------------------------
 
 
 def _filename(stem_ko: str, stem: str, span: DayRange, ext: str) -> str:
@@ -292,35 +189,6 @@ _FILE_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-def record_read(
-    ctx: AppContext,
-    principal: Principal,
-    ledger: str,
-    span: DayRange,
-    format_: str,
-    rows: int,
-    *,
-    types: Iterable[str] = (),
-    camera: str | None = None,
-    person: str | None = None,
-) -> None:
-    """Write the read into the ledger before anything is shown (R-SEC-3); fails closed with
-    LedgerUnavailable (503), so a read that cannot be recorded shows nothing."""
-    ctx.ledger.append(
-        EventType.ledger_read,
-        actor=principal.actor,
-        camera_id=camera or None,
-        data={
-            "ledger": ledger,
-            "from_ms": span.from_ms,
-            "to_ms": span.to_ms,
-            "format": format_,
-            "rows": rows,
-            "filters": {"types": sorted(types), "camera": camera or "", "person": person or ""},
-        },
-    )
-
-
 @router.get("/management", response_model=ManagementOut, responses=_FILE_RESPONSES)
 def management(
     principal: _Reader,
@@ -331,18 +199,16 @@ def management(
         list[ManagementKind] | None,
         Query(alias="type", description="Row type, repeatable (default: every type)."),
     ] = None,
-    camera: CameraQuery = None,
+    camera: CameraQuery | None = None,
     person: PersonQuery = None,
     format_: Annotated[Format, Query(alias="format")] = Format.json,
 ) -> ManagementOut | Response:
     """The management ledger (개인영상정보 관리대장): uses, provisions, viewings, destructions
     and requests of the days asked for."""
     span = day_range(from_day, to_day, ctx.settings.zone, ctx.clock.now_ms())
-    query = management_query(span, type_, camera, person)
-    rows = management_rows(ctx.ledger, query)
-    record_read(
-        ctx, principal, "management", span, format_.value, len(rows),
-        types=[k.value for k in type_ or []], camera=camera, person=person,
+    query, rows = read_management(
+        ctx.ledger, principal.actor, span, format_.value,
+        kinds=type_, camera=camera, person=person,
     )  # fmt: skip
     if format_ is Format.csv:
         disposition = _filename("개인영상정보_관리대장", "management-ledger", span, "csv")
@@ -364,35 +230,7 @@ def management(
     )
 
 
-def kind_of(row: ManagementRow) -> ManagementKind:
-    """The row type of a row (its ``kind`` is the Korean label)."""
-    return _LABEL_KINDS[row.kind]
-
-
 # -- destruction ledger ----------------------------------------------------------------------
-
-
-class DestructionOut(BaseModel):
-    """One row of the destruction ledger: a purge batch of a camera, or a destroyed vault key."""
-
-    id: int
-    executed_ms: int
-    executed_at: str
-    camera_id: str | None
-    camera_name: str
-    vault_key_id: str
-    segment_count: int
-    start_ms: int | None
-    end_ms: int | None
-    footage_range: str
-    size_bytes: int
-    method: str
-    method_ko: str
-    reason: str
-    reason_ko: str
-    executed_by: str
-    segments_digest: str
-    note: str
 
 
 class DestructionListOut(BaseModel):
@@ -403,59 +241,6 @@ class DestructionListOut(BaseModel):
     rows: list[DestructionOut]
 
 
-def _label(table: dict[Any, str], kind: type[StrEnum], value: str) -> str:
-    try:
-        return table.get(kind(value), value)
-    except ValueError:
-        return value
-
-
-def destruction_out(
-    ctx: AppContext, record: DestructionRecord, names: dict[str, str]
-) -> DestructionOut:
-    assert record.id is not None
-    camera = record.camera_id
-    return DestructionOut(
-        id=record.id,
-        executed_ms=record.executed_ms,
-        executed_at=_local(ctx, record.executed_ms, _SECONDS),
-        camera_id=camera,
-        camera_name=names.get(camera, camera) if camera else "",
-        vault_key_id=record.vault_key_id,
-        segment_count=record.segment_count,
-        start_ms=record.start_ms,
-        end_ms=record.end_ms,
-        footage_range=(
-            f"{_local(ctx, record.start_ms, _SECONDS)} ~ "
-            f"{_local(ctx, record.end_ms, _SECONDS) if record.end_ms is not None else ''}"
-            if record.start_ms is not None
-            else ""
-        ),
-        size_bytes=record.size_bytes,
-        method=record.method,
-        method_ko=_label(METHOD_KO, Method, record.method),
-        reason=record.reason,
-        reason_ko=_label(REASON_KO, Reason, record.reason),
-        executed_by=record.executed_by,
-        segments_digest=record.segments_digest,
-        note=record.note,
-    )
-
-
-def destruction_records(
-    session: Session, span: DayRange, camera: str | None = None, person: str | None = None
-) -> list[DestructionRecord]:
-    """Records executed on the days of ``span``; a camera's include the vault keys destroyed
-    (they covered every camera); ``person`` is part of who executed it."""
-    records = list_destruction(
-        session, since_ms=span.from_ms, until_ms=span.to_ms, camera_id=camera or None
-    )
-    needle = (person or "").strip().casefold()
-    if needle:
-        records = [r for r in records if needle in r.executed_by.casefold()]
-    return records
-
-
 @router.get("/destruction", response_model=DestructionListOut, responses=_FILE_RESPONSES)
 def destruction(
     principal: _Reader,
@@ -463,19 +248,20 @@ def destruction(
     session: SessionDep,
     from_day: FromQuery = None,
     to_day: ToQuery = None,
-    camera: CameraQuery = None,
+    camera: CameraQuery | None = None,
     person: PersonQuery = None,
     format_: Annotated[Format, Query(alias="format")] = Format.json,
 ) -> DestructionListOut | Response:
     """The destruction ledger (파기 대장): what was destroyed, when, how, why and by whom."""
     zone = ctx.settings.zone
     span = day_range(from_day, to_day, zone, ctx.clock.now_ms())
-    records = destruction_records(session, span, camera, person)
+    listed = list_destruction(
+        session, since_ms=span.from_ms, until_ms=span.to_ms, camera_id=camera or None
+    )
     names = camera_names(session)
-    record_read(
-        ctx, principal, "destruction", span, format_.value, len(records),
-        camera=camera, person=person,
-    )  # fmt: skip
+    records = read_destruction(
+        ctx.ledger, principal.actor, span, format_.value, listed, camera=camera, person=person
+    )
     if format_ is Format.csv:
         disposition = _filename("개인영상정보_파기대장", "destruction-ledger", span, "csv")
         return _csv_response(destruction_csv(records, zone, names), disposition)
@@ -495,7 +281,7 @@ def destruction(
         to_day=span.last,
         timezone=ctx.settings.site.timezone,
         count=len(records),
-        rows=[destruction_out(ctx, r, names) for r in records],
+        rows=[destruction_out(r, names, zone) for r in records],
     )
 
 
@@ -538,13 +324,7 @@ def verify_out(report: VerifyReport, checked_ms: int) -> VerifyOut:
 def verify(principal: _Checker, ctx: ContextDep) -> VerifyOut:
     """Walk the whole chain, the tip and every stored signed head; a tampered ledger is an
     answer (``ok: false`` with the first bad entry), not an error."""
-    if not _VERIFYING.acquire(blocking=False):
-        raise Conflict("a verification is already running; try again when it has finished")
-    try:
-        report = ctx.ledger.verify()
-    finally:
-        _VERIFYING.release()
-    return verify_out(report, ctx.clock.now_ms())
+    return verify_out(verify_once(ctx.ledger), ctx.clock.now_ms())
 
 
 class HeadOut(BaseModel):

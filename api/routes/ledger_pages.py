@@ -1,8 +1,9 @@
 """The ledger page (/ledger): the management and destruction ledgers of a date range with
 filters, downloads (CSV, printable page), chain verification and the latest signed head.
 
-Server-rendered from the same functions as ``api.routes.ledger`` (a plain GET form, so the
-filters work without a script); the verify and sign buttons call that JSON API.
+Server-rendered from the same domain functions as ``api.routes.ledger``
+(``appliance.ledger.reading``: each read is recorded in the ledger first) through a plain GET
+form, so the filters work without a script; the verify and sign buttons call that JSON API.
 """
 
 from __future__ import annotations
@@ -15,26 +16,22 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
 
 from api.deps import AccessDep, ContextDep
-from api.routes.ledger import (
-    READ_ROLES,
-    SIGN_ROLES,
-    DayRange,
-    DestructionOut,
-    day_range,
-    destruction_out,
-    destruction_records,
-    kind_of,
-    management_query,
-    parse_day,
-    parse_kinds,
-    record_read,
-)
-from api.routes.pages import LangDep, _render, page_guard
+from api.routes._ledger_schemas import READ_ROLES, SIGN_ROLES, DestructionOut, destruction_out
+from api.web.pages import LangDep, page_guard, render
 from appliance.access import Principal
 from appliance.context import AppContext
 from appliance.errors import ValidationFailed
-from appliance.ledger.management import COLUMNS, ManagementKind, ManagementRow, management_rows
-from appliance.retention.destruction import camera_names
+from appliance.ledger.management import COLUMNS, ManagementKind, ManagementRow
+from appliance.ledger.reading import (
+    DayRange,
+    day_range,
+    kind_of,
+    parse_day,
+    parse_kinds,
+    read_destruction,
+    read_management,
+)
+from appliance.retention.destruction import camera_names, list_destruction
 
 __all__ = ["PAGE_ROWS", "TABS", "router"]
 
@@ -91,18 +88,23 @@ def _read(
     )
     if filters.tab == "destruction":
         with ctx.db.session() as session:
-            records = destruction_records(session, span, filters.camera, filters.person)
+            listed = list_destruction(
+                session,
+                since_ms=span.from_ms,
+                until_ms=span.to_ms,
+                camera_id=filters.camera or None,
+            )
             names = camera_names(session)
-        record_read(
-            ctx, principal, "destruction", span, "page", len(records),
+        records = read_destruction(
+            ctx.ledger, principal.actor, span, "page", listed,
             camera=filters.camera, person=filters.person,
         )  # fmt: skip
-        return span, [], [destruction_out(ctx, r, names) for r in records]
-    query = management_query(span, parse_kinds(filters.kinds), filters.camera, filters.person)
-    rows = management_rows(ctx.ledger, query)
-    record_read(
-        ctx, principal, "management", span, "page", len(rows),
-        types=filters.kinds, camera=filters.camera, person=filters.person,
+        zone = ctx.settings.zone
+        return span, [], [destruction_out(r, names, zone) for r in records]
+    kinds = sorted(parse_kinds(filters.kinds) or ())
+    _query, rows = read_management(
+        ctx.ledger, principal.actor, span, "page",
+        kinds=kinds, camera=filters.camera, person=filters.person,
     )  # fmt: skip
     return span, rows, []
 
@@ -144,7 +146,7 @@ def ledger_page(
     head = ctx.ledger.latest_head()
     tip = ctx.ledger.tip()
     other = "en" if lang.code == "ko" else "ko"
-    return _render(
+    return render(
         request,
         "ledger.html",
         lang,

@@ -4,33 +4,30 @@ The pages only render what the signed-in person may see; every action (signing i
 and ending a viewing session, changing the password, signing out) is a call from the page's
 script to the JSON API, so the same domain rules, CSRF check and ledger entries apply.
 
-Each page declares its roles like the API routes: ``PageGuard`` is a ``RoleGuard`` (so
+Each page declares its roles like the API routes, through ``page_guard`` (``api.web.pages``,
+with the language dependency and the renderer every page shares): a ``RoleGuard`` (so
 ``check_routes`` and the authorization sweep see it) that answers a browser with a redirect
 (to /login, to /password, or home) where an API client gets the usual 401/403.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Annotated, Any
-from urllib.parse import quote, urlencode
+from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import HTMLResponse
-from fastapi.security import HTTPAuthorizationCredentials
 from fastapi.staticfiles import StaticFiles
 from sqlmodel import select
 
 from api.deps import AccessDep, ContextDep
-from api.security import COOKIE_NAME, RoleGuard, authenticate, get_access, public
-from api.web import STATIC_DIR, choose_language, templates, translations
-from api.web.i18n import LANG_COOKIE, LANGUAGES
+from api.security import COOKIE_NAME, authenticate, public
+from api.web import STATIC_DIR
+from api.web.pages import STAFF_ROLES, LangDep, PageGuard, page_guard, render
 from appliance.access import FOOTAGE_ROLES, AccessService, Permission, Principal
 from appliance.context import AppContext
 from appliance.errors import AuthenticationFailed, PermissionDenied
-from appliance.models import Role
 from appliance.models.media import CameraStatus
 from appliance.viewing import PurposeCategory
 
@@ -38,31 +35,8 @@ __all__ = ["STAFF_ROLES", "PageGuard", "page_guard", "router", "safe_next"]
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
 
-# Agencies act through their API token only, never through these pages.
-STAFF_ROLES: tuple[Role, ...] = tuple(r for r in Role if r is not Role.agency)
 RECORDER_STATES = ("recording", "reconnecting", "failed", "starting", "stopped")
 LEDGER_PAGE = "/ledger"  # the ledger pages (another part of the web UI)
-_LANG_COOKIE_S = 365 * 24 * 3600
-# Scripts, styles and media only from this origin; nothing may frame the viewer.
-_SECURITY_HEADERS = {
-    "Content-Security-Policy": (
-        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-        "media-src 'self' blob:; connect-src 'self'; object-src 'none'; base-uri 'none'; "
-        "form-action 'self'; frame-ancestors 'none'"
-    ),
-    "X-Frame-Options": "DENY",
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-    "Cache-Control": "no-store",
-}
-
-
-def _wants_html(request: Request) -> bool:
-    return "text/html" in request.headers.get("accept", "")
-
-
-def _redirect(location: str) -> HTTPException:
-    return HTTPException(status_code=303, detail="see other", headers={"Location": location})
 
 
 def safe_next(target: str | None) -> str:
@@ -74,117 +48,13 @@ def safe_next(target: str | None) -> str:
     return target
 
 
-def _bearer(request: Request) -> HTTPAuthorizationCredentials | None:
-    scheme, _, value = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() == "bearer" and value.strip():
-        return HTTPAuthorizationCredentials(scheme=scheme, credentials=value.strip())
-    return None
-
-
-class PageGuard(RoleGuard):
-    """``require(...)`` for pages: a browser is sent to sign in instead of shown JSON."""
-
-    def __call__(  # type: ignore[override]
-        self, request: Request, access: Annotated[AccessService, Depends(get_access)]
-    ) -> Principal:
-        html = _wants_html(request)
-        try:
-            principal = authenticate(
-                request, access, cookie=request.cookies.get(COOKIE_NAME), bearer=_bearer(request)
-            )
-        except AuthenticationFailed:
-            if html:
-                here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-                raise _redirect(f"/login?next={quote(here, safe='')}") from None
-            raise
-        if html and principal.must_change_password and not self.allow_password_change:
-            raise _redirect("/password")
-        if html and principal.role not in self.roles and principal.role in STAFF_ROLES:
-            raise _redirect("/?denied=1")  # home admits every staff role: no loop
-        return RoleGuard.__call__(self, principal)  # the API's own checks, unchanged
-
-    def __repr__(self) -> str:
-        return "page_" + super().__repr__()
-
-
-def page_guard(*roles: Role, allow_password_change: bool = False) -> PageGuard:
-    if not roles:
-        raise ValueError("page_guard() needs at least one role")
-    return PageGuard(tuple(roles), (), allow_password_change)
-
-
 _Staff = Annotated[Principal, Depends(page_guard(*STAFF_ROLES))]
 _Footage = Annotated[Principal, Depends(page_guard(*FOOTAGE_ROLES))]
 _Self = Annotated[Principal, Depends(page_guard(*STAFF_ROLES, allow_password_change=True))]
-LangQuery = Annotated[str | None, Query(max_length=5, description="Switch language: ko or en.")]
-
-
-@dataclass(frozen=True)
-class _Lang:
-    code: str
-    switched: bool  # chosen by ?lang= now: remember it in a cookie
-
-
-def page_language(request: Request, lang: LangQuery = None) -> _Lang:
-    chosen = choose_language(
-        lang, request.cookies.get(LANG_COOKIE), request.headers.get("accept-language")
-    )
-    return _Lang(chosen, lang == chosen)
-
-
-LangDep = Annotated[_Lang, Depends(page_language)]
-
-
-def _translator(table: dict[str, str]) -> Callable[..., str]:
-    def t(key: str, **params: object) -> str:
-        text = table[key]  # a missing key is a bug: fail loudly (tests check the tables)
-        for name, value in params.items():
-            text = text.replace("{" + name + "}", str(value))
-        return text
-
-    return t
 
 
 def _local(ctx: AppContext, ms: int, fmt: str = "%Y-%m-%d %H:%M") -> str:
     return datetime.fromtimestamp(ms / 1000, tz=ctx.settings.zone).strftime(fmt)
-
-
-def _render(
-    request: Request,
-    name: str,
-    lang: _Lang,
-    ctx: AppContext,
-    access: AccessService,
-    principal: Principal | None,
-    **context: Any,
-) -> HTMLResponse:
-    table = translations(lang.code)
-    other = next(code for code in LANGUAGES if code != lang.code)
-    params = {k: v for k, v in request.query_params.items() if k not in ("lang", "denied")}
-    params["lang"] = other
-    response = templates.TemplateResponse(
-        request,
-        name,
-        {
-            "lang": lang.code,
-            "other_lang": other,
-            "switch_href": f"{request.url.path}?{urlencode(params)}",
-            "t": _translator(table),
-            "table": table,
-            "site_name": ctx.settings.site.name,
-            "principal": principal,
-            "can_view": principal is not None and principal.can(Permission.view_footage),
-            "can_read_ledger": principal is not None and principal.can(Permission.read_ledger),
-            "csrf_token": (access.csrf_token_for(principal) if principal else None) or "",
-            **context,
-        },
-        headers=_SECURITY_HEADERS,
-    )
-    if lang.switched:
-        response.set_cookie(
-            LANG_COOKIE, lang.code, max_age=_LANG_COOKIE_S, path="/", httponly=True, samesite="lax"
-        )
-    return response
 
 
 def _signed_in(request: Request, access: AccessService) -> Principal | None:
@@ -207,7 +77,7 @@ def login_page(
     target = safe_next(next_)
     if request.cookies.get(COOKIE_NAME) and _signed_in(request, access) is not None:
         return Response(status_code=303, headers={"Location": target})
-    return _render(
+    return render(
         request, "login.html", lang, ctx, access, None, next_url=target, signed_out=signed_out
     )
 
@@ -217,7 +87,7 @@ def password_page(
     request: Request, principal: _Self, lang: LangDep, ctx: ContextDep, access: AccessDep
 ) -> HTMLResponse:
     """Change one's own password (first, when it was generated or reset)."""
-    return _render(
+    return render(
         request,
         "password.html",
         lang,
@@ -279,7 +149,7 @@ def home_page(
 ) -> HTMLResponse:
     """The cameras one may view with their status; the ledger link; accounts for admins."""
     accounts = access.list_users(principal) if principal.can(Permission.manage_accounts) else None
-    return _render(
+    return render(
         request,
         "home.html",
         lang,
@@ -311,7 +181,7 @@ def view_page(
     local_now = datetime.fromtimestamp(now / 1000, tz=zone)
     midnight = local_now.replace(hour=0, minute=0, second=0, microsecond=0)
     start = max(midnight, local_now - timedelta(hours=1))
-    return _render(
+    return render(
         request,
         "view.html",
         lang,

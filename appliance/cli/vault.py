@@ -18,7 +18,7 @@ from appliance.clock import from_ms
 from appliance.context import AppContext
 from appliance.errors import NotFound, ValidationFailed
 from appliance.models import Segment
-from appliance.vault import rotate_vault_key, sync_key_registry
+from appliance.vault import sync_key_registry
 from appliance.vault.control import control_request, socket_path
 
 __all__ = ["cli_actor", "open_context", "register"]
@@ -151,7 +151,7 @@ def register(app: typer.Typer) -> None:
         once no footage sealed to it remains."""
         with open_context(config) as ctx:
             old = ctx.vault.current_key_id()
-            new = rotate_vault_key(ctx, actor=cli_actor())
+            new = ctx.vault_keeper.rotate(actor=cli_actor())
         console.print(f"new segments are sealed to {new}; {old} is retired")
 
     @app.command("unlock")

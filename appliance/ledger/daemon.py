@@ -1,23 +1,44 @@
-"""The ``ledger`` service of ``appliance run``: signs heads every ``ledger.head_interval_s`` and on
-stop, records system start and stop, and runs the retention cut once a day."""
+"""The ``ledger`` daemon of ``appliance run``: signs heads every ``ledger.head_interval_s`` and on
+stop, records system start and stop, and runs the retention cut once a day.
+
+``LedgerDaemon`` takes its parts (ledger, clock, interval); ``create`` is the entry point and
+reads them off whatever carries them (the ``AppContext``), named by a protocol so this package
+never imports the context (tests/test_layering.py).
+"""
 
 from __future__ import annotations
 
 import logging
 import os
 import threading
+from typing import Protocol
 
 from appliance import __version__
-from appliance.context import AppContext
+from appliance.clock import Clock
 from appliance.errors import ApplianceError
 from appliance.ledger.events import EventType
 from appliance.ledger.heads import SignedHead
+from appliance.ledger.store import Ledger
+from appliance.settings import Settings
 
-__all__ = ["LedgerDaemon", "create"]
+__all__ = ["LedgerDaemon", "LedgerParts", "create"]
 
 log = logging.getLogger(__name__)
 
 CUT_INTERVAL_S = 86_400.0
+
+
+class LedgerParts(Protocol):
+    """What ``create`` reads its parts from (``AppContext`` has them)."""
+
+    @property
+    def settings(self) -> Settings: ...
+
+    @property
+    def ledger(self) -> Ledger: ...
+
+    @property
+    def clock(self) -> Clock: ...
 
 
 class LedgerDaemon:
@@ -25,15 +46,22 @@ class LedgerDaemon:
 
     name = "ledger"
 
-    def __init__(self, ctx: AppContext, *, cut_interval_s: float = CUT_INTERVAL_S) -> None:
-        self._ctx = ctx
-        self._ledger = ctx.ledger
-        self._interval_s = float(ctx.settings.ledger.head_interval_s)
+    def __init__(
+        self,
+        ledger: Ledger,
+        clock: Clock,
+        *,
+        head_interval_s: float,
+        cut_interval_s: float = CUT_INTERVAL_S,
+    ) -> None:
+        self._ledger = ledger
+        self._clock = clock
+        self._interval_s = float(head_interval_s)
         self._cut_interval_s = cut_interval_s
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._signed_seq: int | None = None
-        self._next_cut = ctx.clock.monotonic()  # first cut right after start
+        self._next_cut = clock.monotonic()  # first cut right after start
 
     def start(self) -> None:
         self._ledger.append(
@@ -64,8 +92,8 @@ class LedgerDaemon:
         head = None
         if self._ledger.tip().seq != self._signed_seq:
             head = self._sign()
-        if self._ctx.clock.monotonic() >= self._next_cut:
-            self._next_cut = self._ctx.clock.monotonic() + self._cut_interval_s
+        if self._clock.monotonic() >= self._next_cut:
+            self._next_cut = self._clock.monotonic() + self._cut_interval_s
             result = self._ledger.cut()
             if result is not None:
                 log.info(
@@ -91,6 +119,6 @@ class LedgerDaemon:
                 log.exception("ledger head/cut round failed")
 
 
-def create(ctx: AppContext) -> LedgerDaemon:
-    """Entry point of the ``appliance.daemons`` group."""
-    return LedgerDaemon(ctx)
+def create(ctx: LedgerParts) -> LedgerDaemon:
+    """Entry point of the ``appliance.daemons`` group (called with the ``AppContext``)."""
+    return LedgerDaemon(ctx.ledger, ctx.clock, head_interval_s=ctx.settings.ledger.head_interval_s)

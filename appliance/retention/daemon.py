@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from appliance.retention.alarms import AlarmKind, clear_alarm, raise_alarm
 from appliance.retention.cycle import CycleReport, FreeBytes, Retention
-from appliance.vault.control import ControlServer
+from appliance.vault.control import ControlServer, socket_path
 
 if TYPE_CHECKING:
     from appliance.context import AppContext
@@ -36,7 +36,9 @@ class RetentionDaemon:
     ) -> None:
         self._ctx = ctx
         self.retention = Retention(ctx, free_bytes=free_bytes)
-        self.control = ControlServer(ctx) if control else None
+        self.control = (
+            ControlServer(ctx.vault_keeper, socket_path(ctx.settings)) if control else None
+        )
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self.last_report: CycleReport | None = None

@@ -248,7 +248,7 @@ def _repair(ctx: AppContext, report: FsckReport, missing: list[Problem], actor: 
     _prune_empty_dirs(root)
     with ctx.db.session() as session:
         record_event(
-            ctx,
+            ctx.ledger,
             session,
             "fsck_repair",
             actor=actor,
@@ -308,7 +308,7 @@ def _remove_missing(ctx: AppContext, missing: list[Problem], actor: str) -> None
         session.flush()
         for record in records:
             record_event(
-                ctx,
+                ctx.ledger,
                 session,
                 "purge",
                 actor=actor,

@@ -92,7 +92,7 @@ def place_hold(
         session.add(HoldCamera(hold_id=hold.id, camera_id=camera_id))
     session.flush()
     record_event(
-        ctx,
+        ctx.ledger,
         session,
         "hold_placed",
         actor=placed_by,
@@ -133,7 +133,7 @@ def release_hold(
     session.add(hold)
     session.flush()
     record_event(
-        ctx,
+        ctx.ledger,
         session,
         "hold_released",
         actor=released_by,
@@ -154,7 +154,7 @@ def set_hold_expiry(
     session.add(view.hold)
     session.flush()
     record_event(
-        ctx,
+        ctx.ledger,
         session,
         "hold_placed",
         actor=actor,

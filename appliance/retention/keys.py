@@ -57,7 +57,7 @@ def destroy_retired_keys(ctx: AppContext, actor: str) -> list[str]:
         session.flush()
         for key_id in destroyed:
             record_event(
-                ctx,
+                ctx.ledger,
                 session,
                 "key_destroyed",
                 actor=actor,

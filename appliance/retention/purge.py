@@ -265,7 +265,7 @@ class Purger:
         session.flush()
         for record in records:  # ledger last: it keeps its tip locked until the commit
             record_event(
-                self._ctx,
+                self._ctx.ledger,
                 session,
                 "purge",
                 actor=actor,

@@ -23,10 +23,9 @@ from typing import TYPE_CHECKING, Any
 
 from appliance import errors
 from appliance.errors import ApplianceError, NotFound, PermissionDenied, ValidationFailed
-from appliance.vault.registry import lock_vault, unlock_vault
+from appliance.vault.registry import VaultKeeper
 
 if TYPE_CHECKING:
-    from appliance.context import AppContext
     from appliance.settings import Settings
 
 __all__ = ["ControlServer", "control_request", "socket_path"]
@@ -59,11 +58,11 @@ def _read_line(conn: socket.socket) -> bytes:
 
 
 class ControlServer:
-    """Serves the control socket for one process's ``AppContext`` in a background thread."""
+    """Serves the control socket for one process's vault in a background thread."""
 
-    def __init__(self, ctx: AppContext, path: Path | None = None) -> None:
-        self._ctx = ctx
-        self.path = path or socket_path(ctx.settings)
+    def __init__(self, keeper: VaultKeeper, path: Path) -> None:
+        self._keeper = keeper
+        self.path = path
         self._sock: socket.socket | None = None
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
@@ -150,12 +149,12 @@ class ControlServer:
             passphrase = request.get("passphrase")
             if not isinstance(passphrase, str):
                 raise ValidationFailed("unlock needs a passphrase")
-            unlock_vault(self._ctx, passphrase, actor)
+            self._keeper.unlock(passphrase, actor)
         elif op == "lock":
-            lock_vault(self._ctx, actor)
+            self._keeper.lock(actor)
         else:
             raise ValidationFailed(f"unknown operation {op!r}")
-        vault = self._ctx.vault
+        vault = self._keeper.vault
         return {
             "unlocked": vault.is_unlocked,
             "has_passphrase": vault.has_passphrase,

@@ -1,26 +1,23 @@
 """Feed vault and retention events into the tamper-evident ledger, in the caller's transaction.
 
-``ctx.ledger.append(..., session=session)`` writes the entry in the same transaction as the
+``ledger.append(..., session=session)`` writes the entry in the same transaction as the
 change it records, so both commit or neither does (fail closed: a ledger that cannot be
 written raises ``LedgerUnavailable`` and the change rolls back).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlmodel import Session
 
-from appliance.ledger import EventType
-
-if TYPE_CHECKING:
-    from appliance.context import AppContext
+from appliance.ledger import EventType, Ledger
 
 __all__ = ["record_event"]
 
 
 def record_event(
-    ctx: AppContext,
+    ledger: Ledger,
     session: Session,
     event: str,
     *,
@@ -33,6 +30,6 @@ def record_event(
 
     Call it last in the transaction: the ledger keeps its tip locked until the commit.
     """
-    ctx.ledger.append(
+    ledger.append(
         EventType(event), actor=actor, data=data, camera_id=camera_id, ref=ref, session=session
     )

@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
 
 from sqlmodel import Session, select
 
+from appliance.clock import Clock
+from appliance.db import Database
 from appliance.errors import AuthenticationFailed, NotFound
 from appliance.keys import read_vault_key_record
+from appliance.ledger import Ledger
 from appliance.models import VaultKey
 from appliance.vault._vault import Vault
 from appliance.vault.events import record_event
 
-if TYPE_CHECKING:
-    from appliance.context import AppContext
-
-__all__ = ["lock_vault", "rotate_vault_key", "sync_key_registry", "unlock_vault"]
+__all__ = ["VaultKeeper", "sync_key_registry"]
 
 
 def sync_key_registry(session: Session, vault: Vault, now_ms: int) -> list[VaultKey]:
@@ -47,63 +47,80 @@ def sync_key_registry(session: Session, vault: Vault, now_ms: int) -> list[Vault
     return sorted(rows.values(), key=lambda r: (r.created_ms, r.key_id))
 
 
-def rotate_vault_key(ctx: AppContext, actor: str) -> str:
-    """Make a new vault key current; new segments are sealed to it (no passphrase needed).
+@dataclass(frozen=True)
+class VaultKeeper:
+    """Rotates, unlocks and locks one vault, recording each act in the ledger.
 
-    The old private key stays until the purge cycle finds no footage sealed to it
-    (``appliance.retention.keys.destroy_retired_keys``).
+    Built from its parts (``AppContext.vault_keeper`` builds the process's one), so the vault
+    package depends on the database, the ledger and the clock, never on the context.
     """
-    vault = ctx.vault
-    now = ctx.clock.now_ms()
-    with ctx.db.session() as session:
-        sync_key_registry(session, vault, now)
-        old = vault.current_key_id()
-        new = vault.create_key(make_current=False)
-        session.add(VaultKey(key_id=new, public_hex=vault.public_key(new).hex(), created_ms=now))
-        record_event(
-            ctx,
-            session,
-            "key_rotated",
-            actor=actor,
-            data={"old_key_id": old, "new_key_id": new, "segments": 0},
-        )
-    # Recorded first: a crash here leaves a registered key that never became current, which
-    # the next sync retires; never a current key the ledger does not know.
-    vault.make_current(new)
-    with ctx.db.session() as session:
-        sync_key_registry(session, vault, now)
-    return new
 
+    vault: Vault
+    db: Database
+    ledger: Ledger
+    clock: Clock
 
-def unlock_vault(ctx: AppContext, passphrase: str, actor: str) -> None:
-    """Unlock ``ctx.vault`` and record who did it; AuthenticationFailed on a wrong passphrase
-    (recorded as a ``login_failure`` with the reason "wrong vault passphrase")."""
-    try:
-        ctx.vault.unlock(passphrase)
-    except AuthenticationFailed:
-        with ctx.db.session() as session:
-            record_event(
-                ctx,
-                session,
-                "login_failure",
-                actor=actor,
-                data={"username": actor, "remote": "vault", "reason": "wrong vault passphrase"},
+    def rotate(self, actor: str) -> str:
+        """Make a new vault key current; new segments are sealed to it (no passphrase needed).
+
+        The old private key stays until the purge cycle finds no footage sealed to it
+        (``appliance.retention.keys.destroy_retired_keys``).
+        """
+        vault = self.vault
+        now = self.clock.now_ms()
+        with self.db.session() as session:
+            sync_key_registry(session, vault, now)
+            old = vault.current_key_id()
+            new = vault.create_key(make_current=False)
+            session.add(
+                VaultKey(key_id=new, public_hex=vault.public_key(new).hex(), created_ms=now)
             )
-        raise
-    with ctx.db.session() as session:
-        record_event(
-            ctx, session, "vault_unlocked", actor=actor, data={"key_id": ctx.vault.current_key_id()}
-        )
+            record_event(
+                self.ledger,
+                session,
+                "key_rotated",
+                actor=actor,
+                data={"old_key_id": old, "new_key_id": new, "segments": 0},
+            )
+        # Recorded first: a crash here leaves a registered key that never became current, which
+        # the next sync retires; never a current key the ledger does not know.
+        vault.make_current(new)
+        with self.db.session() as session:
+            sync_key_registry(session, vault, now)
+        return new
 
+    def unlock(self, passphrase: str, actor: str) -> None:
+        """Unlock the vault and record who did it; AuthenticationFailed on a wrong passphrase
+        (recorded as a ``login_failure`` with the reason "wrong vault passphrase")."""
+        try:
+            self.vault.unlock(passphrase)
+        except AuthenticationFailed:
+            with self.db.session() as session:
+                record_event(
+                    self.ledger,
+                    session,
+                    "login_failure",
+                    actor=actor,
+                    data={"username": actor, "remote": "vault", "reason": "wrong vault passphrase"},
+                )
+            raise
+        with self.db.session() as session:
+            record_event(
+                self.ledger,
+                session,
+                "vault_unlocked",
+                actor=actor,
+                data={"key_id": self.vault.current_key_id()},
+            )
 
-def lock_vault(ctx: AppContext, actor: str, reason: str = "locked by operator") -> None:
-    """Lock ``ctx.vault`` (viewing stops; recording goes on)."""
-    ctx.vault.lock()
-    with ctx.db.session() as session:
-        record_event(
-            ctx,
-            session,
-            "vault_locked",
-            actor=actor,
-            data={"key_id": ctx.vault.current_key_id(), "reason": reason},
-        )
+    def lock(self, actor: str, reason: str = "locked by operator") -> None:
+        """Lock the vault (viewing stops; recording goes on)."""
+        self.vault.lock()
+        with self.db.session() as session:
+            record_event(
+                self.ledger,
+                session,
+                "vault_locked",
+                actor=actor,
+                data={"key_id": self.vault.current_key_id(), "reason": reason},
+            )

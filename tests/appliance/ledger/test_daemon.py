@@ -1,4 +1,4 @@
-"""The ledger service signs heads when the chain moved, at start and stop, and cuts daily."""
+"""The ledger daemon signs heads when the chain moved, at start and stop, and cuts daily."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ def test_start_and_stop_are_recorded_and_signed(ctx: AppContext) -> None:
 
 
 def test_tick_signs_only_when_the_chain_moved(ctx: AppContext) -> None:
-    service = LedgerDaemon(ctx)
+    service = LedgerDaemon(ctx.ledger, ctx.clock, head_interval_s=60)
     first = service.tick()
     assert first is not None and first.seq == 0
     assert service.tick() is None
@@ -36,7 +36,7 @@ def test_tick_signs_only_when_the_chain_moved(ctx: AppContext) -> None:
 
 
 def test_tick_cuts_old_entries_when_due(ctx: AppContext, clock: FakeClock) -> None:
-    service = LedgerDaemon(ctx)
+    service = LedgerDaemon(ctx.ledger, ctx.clock, head_interval_s=60)
     ctx.ledger.append(EventType.logout, actor="kim")
     service.tick()  # the first round's cut finds nothing old
     assert ctx.ledger.heads(HeadKind.checkpoint) == []

@@ -10,7 +10,6 @@ from appliance.clock import FakeClock
 from appliance.context import AppContext
 from appliance.retention import Retention, list_destruction, to_csv, to_html
 from appliance.retention.destruction import HEADERS_KO, camera_names
-from appliance.vault import rotate_vault_key
 from tests.appliance.retention.synthetic import MINUTE_MS, make_segments
 
 
@@ -18,7 +17,7 @@ def test_csv_and_printable_page(ctx: AppContext, clock: FakeClock) -> None:
     t0 = clock.now_ms()
     make_segments(ctx, "cam01", [t0 + i * MINUTE_MS for i in range(3)], size_bytes=500)
     make_segments(ctx, "cam02", [t0], size_bytes=700)
-    rotate_vault_key(ctx, actor="admin")
+    ctx.vault_keeper.rotate(actor="admin")
     clock.advance(timedelta(days=31))
     Retention(ctx).run_cycle()
     with ctx.db.session() as session:

@@ -13,7 +13,7 @@ from appliance.errors import NotFound, VaultLocked
 from appliance.ledger import EventType
 from appliance.models import DestructionRecord, Segment, VaultKey
 from appliance.retention import Reason, Retention, destroy_retired_keys
-from appliance.vault import Vault, rotate_vault_key
+from appliance.vault import Vault
 from tests.appliance.retention.conftest import CtxFactory
 from tests.appliance.retention.synthetic import make_segments
 
@@ -29,7 +29,7 @@ def test_rotation_then_old_key_destroyed_when_unused(
     t0 = clock.now_ms()
     (old_segment,) = make_segments(ctx, "cam01", [t0])
 
-    new = rotate_vault_key(ctx, actor="admin")
+    new = ctx.vault_keeper.rotate(actor="admin")
     assert new != old and vault.current_key_id() == new
     (new_segment,) = make_segments(ctx, "cam01", [t0 + 20 * 86_400_000])
     with ctx.db.session() as session:
@@ -71,7 +71,7 @@ def test_rotation_with_passphrase_needs_no_unlock(make_ctx: CtxFactory, clock: F
     ctx = make_ctx()
     ctx.vault.set_passphrase(PASS)
     ctx.vault.lock()
-    new = rotate_vault_key(ctx, actor="admin")  # sealed to the keyring's public key
+    new = ctx.vault_keeper.rotate(actor="admin")  # sealed to the keyring's public key
     (made,) = make_segments(ctx, "cam01", [clock.now_ms()])
     with ctx.db.session() as session:
         row = session.get(Segment, made.id)
@@ -88,7 +88,7 @@ def test_grace_and_a_crash_between_record_and_destroy(
 ) -> None:
     ctx = make_ctx(retention={"batch_size": 50, "retired_key_grace_s": 3600})
     old = ctx.vault.current_key_id()
-    rotate_vault_key(ctx, actor="admin")
+    ctx.vault_keeper.rotate(actor="admin")
     assert destroy_retired_keys(ctx, "retention") == []  # unused, but within the grace
     clock.advance(3600)
     key_file = ctx.settings.storage.key_dir / "vault" / f"{old}.key"
@@ -135,7 +135,7 @@ def test_a_document_sealed_to_a_retired_key_keeps_it(
         ),
         documents=[Upload(DocumentKind.official_letter, "공문.pdf", "application/pdf", b"%PDF")],
     )
-    rotate_vault_key(ctx, actor="admin")
+    ctx.vault_keeper.rotate(actor="admin")
     clock.advance(7200)
     assert destroy_retired_keys(ctx, "retention") == []  # the letter is sealed to it
     assert ctx.vault.has_private_key(old)

@@ -12,7 +12,7 @@ from appliance.clock import FakeClock
 from appliance.context import AppContext
 from appliance.errors import AuthenticationFailed, Conflict, ValidationFailed, VaultLocked
 from appliance.ledger import EventType
-from appliance.vault import Vault, lock_vault, unlock_vault
+from appliance.vault import Vault
 from tests.appliance.retention.synthetic import make_segments
 
 PASS = "correct horse battery staple"
@@ -98,9 +98,9 @@ def test_unlock_and_lock_are_in_the_ledger(ctx: AppContext) -> None:
     ctx.vault.set_passphrase(PASS)
     ctx.vault.lock()
     with pytest.raises(AuthenticationFailed):
-        unlock_vault(ctx, "wrong passphrase!", actor="operator")
-    unlock_vault(ctx, PASS, actor="operator")
-    lock_vault(ctx, actor="operator")
+        ctx.vault_keeper.unlock("wrong passphrase!", actor="operator")
+    ctx.vault_keeper.unlock(PASS, actor="operator")
+    ctx.vault_keeper.lock(actor="operator")
     kinds = [EventType.login_failure, EventType.vault_unlocked, EventType.vault_locked]
     entries = ctx.ledger.entries(events=kinds)
     assert [e.event for e in entries] == ["login_failure", "vault_unlocked", "vault_locked"]
