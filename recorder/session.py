@@ -86,6 +86,7 @@ class RecordingSession:
         self._wall: WallClockMap | None = None
         self._params: bytes | None = None
         self._infos: tuple[StreamInfo, ...] = ()
+        self._audio_info: StreamInfo | None = None  # set in prepare() when audio is stored
         self._last_end_ms: int | None = None
         self._target_ms = self.deps.config.segment_target_s * 1000
         self.vtimeline = StreamTimeline(Fraction(1, 90_000))  # replaced in prepare()
@@ -102,7 +103,6 @@ class RecordingSession:
         self.video_tb = video.time_base
         self.vtimeline = StreamTimeline(self.video_tb)
         self._max_segment_ts = int(Fraction(MAX_SEGMENT_MS, 1000) / self.video_tb)
-        self._audio_info: StreamInfo | None = None
         try:
             audio = self.source.audio_track()
         except MediaError as exc:
