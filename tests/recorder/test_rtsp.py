@@ -23,8 +23,9 @@ from appliance.clock import SystemClock
 from appliance.context import AppContext
 from appliance.media._nal import iter_nal_units
 from appliance.settings import Settings
-from recorder.rtsp import InterleavedReader, NativePacket, RtspSource, digest_response, parse_sdp
+from recorder.rtsp import InterleavedReader, RtspSource, digest_response, parse_sdp
 from recorder.segments import SegmentIndexer
+from recorder.source import Packet, StreamKind
 from recorder.status import FailReason, IngestError, StatusBoard
 from recorder.vaultkey import VaultPublicKey
 from recorder.worker import CameraWorker, WorkerDeps
@@ -103,7 +104,7 @@ def _interleave(
 
 def _read_all(
     stream: bytes, codec: str, *, chunk: int = 0, param_sets: bytes = b""
-) -> tuple[list[NativePacket], InterleavedReader]:
+) -> tuple[list[Packet], InterleavedReader]:
     """Feed ``stream`` in random pieces (as TCP delivers it) through a reader."""
     reader = InterleavedReader(codec, channel=0, payload_type=PT, param_sets=param_sets)
     buf = bytearray(1 << 20)
@@ -131,10 +132,10 @@ def test_access_units_come_out_as_they_went_in(
     stream, _ = _interleave(clip, codec)
     packets, reader = _read_all(stream, codec)
     assert [p.data for p in packets] == [START + START.join(_nals(u)) for u, _ in clip]
-    assert [p.is_keyframe for p in packets] == [k for _, k in clip]
+    assert [p.key_frame for p in packets] == [k for _, k in clip]
     assert [p.pts for p in packets] == [i * 3600 for i in range(len(clip))]
-    assert all(p.dts == p.pts and p.stream_index == 0 for p in packets)
-    assert bytes(packets[0]) is packets[0].data and packets[0].size == len(packets[0].data)
+    assert all(p.dts == p.pts and p.kind is StreamKind.video for p in packets)
+    assert all(type(p.data) is bytes for p in packets)
     assert reader.bad_packets == 0 and reader.damaged_units == 0
 
 
@@ -341,9 +342,10 @@ def test_digest_session_on_the_negotiated_channel(
     stream, _ = _interleave(h264_units[:25], "h264")
     cam = camera(_SDP_H264, digest=("admin", "s3cr:et"), data=_channel4(stream), stale_at=stale_at)
     source = RtspSource(f"rtsp://admin:s3cr%3Aet@127.0.0.1:{cam.port}/live", timeout_s=2)
+    source.open()
     packets = []
     try:
-        for packet in source.demux():
+        for packet in source.packets(audio=False):
             packets.append(packet)
             if len(packets) == 24:  # the last unit has no successor to close it early
                 break
@@ -358,7 +360,7 @@ def test_digest_session_on_the_negotiated_channel(
         assert 'nonce="def456"' in cam.requests[3]
     assert f"127.0.0.1:{cam.port}/live/trackID=1" in cam.requests[2]
     assert "interleaved=0-1" in cam.requests[2] and "Session: 42" in cam.requests[2 + len(setups)]
-    assert source.streams.video[0].codec_context.name == "h264"
+    assert source.video_track().codec == "h264" and source.audio_track() is None
 
 
 @pytest.mark.parametrize(
@@ -383,7 +385,7 @@ def test_what_cannot_be_recorded_is_named(
 ) -> None:
     cam = camera(sdp)
     with pytest.raises(IngestError, match=detail) as caught:
-        RtspSource(f"rtsp://127.0.0.1:{cam.port}/x", timeout_s=2)
+        RtspSource(f"rtsp://127.0.0.1:{cam.port}/x", timeout_s=2).open()
     assert caught.value.reason is reason
 
 
@@ -392,7 +394,7 @@ def test_no_credentials_for_a_locked_camera_is_unauthorized(
 ) -> None:
     cam = camera(_SDP_H264, digest=("admin", "x"))
     with pytest.raises(IngestError, match="no credentials") as caught:
-        RtspSource(f"rtsp://127.0.0.1:{cam.port}/x", timeout_s=2)
+        RtspSource(f"rtsp://127.0.0.1:{cam.port}/x", timeout_s=2).open()
     assert caught.value.reason is FailReason.unauthorized
 
 
@@ -404,11 +406,12 @@ def test_keepalive_is_sent_with_the_session(
     stream, _ = _interleave(h264_units, "h264")
     cam = camera(_SDP_H264, data=_channel4(stream))
     source = RtspSource(f"rtsp://127.0.0.1:{cam.port}/x", timeout_s=2)
+    source.open()
     assert source._keepalive_s == 1.0
     source._keepalive_s = 0.0  # every read: the test cannot wait
     count = 0
     try:
-        for _ in source.demux():
+        for _ in source.packets(audio=False):
             count += 1
             if count == 50:
                 break
@@ -474,4 +477,4 @@ def test_lost_packets_are_counted_per_camera(
     with _native_worker(tmp_path, cam.port) as worker:
         outcome = worker._session()
     assert outcome.reason is FailReason.stream_ended and outcome.recorded
-    assert worker.damaged_frames == 1 and worker.segments >= 1
+    assert worker.counters.damaged_frames == 1 and worker.counters.segments >= 1

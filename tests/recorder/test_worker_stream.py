@@ -114,7 +114,7 @@ def test_streams_it_cannot_record(
     worker.join(10)
     indexer.stop()
     assert failed is not None and failed.reason is reason
-    assert worker.segments == 0
+    assert worker.counters.segments == 0
     with ctx.db.session() as session:
         gap = session.exec(select(Gap)).first()
         runs = session.exec(select(Run)).all()
@@ -138,7 +138,7 @@ def test_parameter_change_jumps_and_garbage(ctx: AppContext, hostile_stream: Pat
     assert [(s.width, s.height) for s in segments] == [(320, 240), (352, 288)]
     assert [(s.frames, s.key_frames) for s in segments] == [(100, 4), (100, 4)]
     assert segments[0].end_ms <= segments[1].start_ms  # monotonic despite the restart
-    assert worker.timestamp_jumps >= 1
+    assert worker.counters.timestamp_jumps >= 1
     opener = PrivateKeyFileOpener(ctx.settings.storage.key_dir)
     for segment in segments:
         samples = list(iter_packets(segment, opener, ctx.settings.segments_dir))
@@ -161,9 +161,9 @@ def test_no_key_frame_for_max_segment_length_closes_the_segment(
 ) -> None:
     """Readers bound range queries by MAX_SEGMENT_MS, so the recorder never writes a longer
     segment: without a key frame it closes the segment and resumes at the next key frame."""
-    import recorder.worker
+    import recorder.session
 
-    monkeypatch.setattr(recorder.worker, "MAX_SEGMENT_MS", 1_500)
+    monkeypatch.setattr(recorder.session, "MAX_SEGMENT_MS", 1_500)
     source = tmp_path / "sparse-keys.ts"
     subprocess.run(
         ["ffmpeg", "-loglevel", "error", "-y", "-f", "lavfi", "-i",
