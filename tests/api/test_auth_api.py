@@ -12,7 +12,7 @@ from appliance.clock import FakeClock
 from appliance.context import AppContext
 from appliance.ledger import EventType
 from appliance.settings import ServerConfig
-from tests.api.conftest import PASSWORD, Login, Staff
+from tests.support.users import PASSWORD, Login, Staff
 
 
 def test_login_sets_a_strict_httponly_cookie(app: FastAPI, staff: Staff) -> None:

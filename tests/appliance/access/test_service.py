@@ -18,7 +18,7 @@ from appliance.errors import (
 )
 from appliance.ledger import EventType
 from appliance.models import Role, User
-from tests.appliance.access.conftest import PASSWORD
+from tests.support.users import PASSWORD
 
 MakeUser = Callable[..., User]
 

@@ -19,9 +19,8 @@ from appliance.export.service import make_export
 from appliance.keys import load_verify_key
 from appliance.models import Segment
 from appliance.settings import Settings
-from tests.appliance.export.conftest import FACE_CENTRE, covers, find_faces
-from tests.appliance.requests.footage import astronaut_clip, store_segment
-from tests.conftest import SettingsFactory
+from tests.support.astronaut import FACE_CENTRE, astronaut_clip, covers, find_faces, store_segment
+from tests.support.config import SettingsFactory
 
 PASS = "transport passphrase 1"
 FACE_RECT = NormRect(160 / 512, 50 / 512, 130 / 512, 130 / 512)

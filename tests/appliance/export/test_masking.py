@@ -9,14 +9,7 @@ from appliance.errors import MediaError, ValidationFailed
 from appliance.export.detect import BoxMemory
 from appliance.export.masking import MaskingOptions, MaskMethod, MaskPlan, mask_video
 from appliance.export.regions import Box, NormRect, Region, clip_box, expand_box
-from tests.appliance.export.conftest import (
-    FACE_CENTRE,
-    Image,
-    covers,
-    decode_grey,
-    encode_clip,
-    find_faces,
-)
+from tests.support.astronaut import FACE_CENTRE, Image, covers, decode_grey, encode_clip, find_faces
 
 # The face's box (176,66 96x96) in normalised coordinates, with some room.
 FACE_RECT = NormRect(160 / 512, 50 / 512, 130 / 512, 130 / 512)

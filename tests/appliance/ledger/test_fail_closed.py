@@ -15,7 +15,7 @@ from sqlmodel import select
 from appliance.errors import LedgerUnavailable
 from appliance.ledger import EventType
 from appliance.models import Camera
-from tests.appliance.ledger.conftest import Backend
+from tests.support.ledger import Backend
 
 # Runs in a child process: cap its file size (RLIMIT_FSIZE), like a full disk, then append.
 _DISK_FULL = textwrap.dedent(

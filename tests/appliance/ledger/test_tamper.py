@@ -8,7 +8,7 @@ import pytest
 
 from appliance.errors import LedgerTampered, ValidationFailed
 from appliance.ledger import EventType, NewEntry, SignedHead, canonical_data, entry_hash
-from tests.appliance.ledger.conftest import Backend
+from tests.support.ledger import Backend
 
 
 def _fill(backend: Backend, n: int = 20) -> None:

@@ -25,8 +25,8 @@ from appliance.media.format import (
     file_digest,
     hash_file,
 )
-from tests.appliance.media.conftest import Clip, write_segment
 from tests.appliance.media.v1_writer import SegmentWriterV1
+from tests.support.media import Clip, write_segment
 
 FORMATS = ["aes256gcm", "xchacha20poly1305", "v1"]
 

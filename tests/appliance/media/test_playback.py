@@ -16,7 +16,7 @@ from appliance.keys import create_vault_key, load_vault_public_key
 from appliance.media import PrivateKeyFileOpener, build_fmp4, iter_packets, new_segment_key
 from appliance.media._nal import annexb_to_length_prefixed, parameter_sets
 from appliance.models.media import Segment
-from tests.appliance.media.conftest import FPS, START_MS, Clip, write_segment
+from tests.support.media import FPS, START_MS, Clip, write_segment
 
 
 @pytest.fixture

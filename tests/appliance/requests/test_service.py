@@ -35,8 +35,8 @@ from appliance.requests import (
 from appliance.requests.daemon import create as create_deadline_daemon
 from appliance.retention import get_hold
 from appliance.settings import Settings
-from tests.appliance.requests.footage import astronaut_clip, store_segment
-from tests.conftest import SettingsFactory, base_config
+from tests.support.astronaut import astronaut_clip, store_segment
+from tests.support.config import SettingsFactory, base_config
 
 HOUR = 3_600_000
 DAY = 86_400_000

@@ -22,7 +22,7 @@ from appliance.retention import (
     release_hold,
 )
 from appliance.retention.policy import DAY_MS
-from tests.appliance.retention.synthetic import MINUTE_MS, assert_consistent, make_segments
+from tests.support.segments import MINUTE_MS, assert_consistent, make_segments
 
 
 def _ids(ctx: AppContext, camera_id: str) -> set[int]:

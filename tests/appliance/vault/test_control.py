@@ -15,7 +15,7 @@ from appliance.ledger import EventType
 from appliance.retention.daemon import RetentionDaemon, create
 from appliance.vault import Vault
 from appliance.vault.control import control_request, socket_path
-from tests.appliance.retention.synthetic import write_config
+from tests.support.config import write_config
 
 PASS = "correct horse battery staple"
 

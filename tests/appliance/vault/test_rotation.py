@@ -14,8 +14,8 @@ from appliance.ledger import EventType
 from appliance.models import DestructionRecord, Segment, VaultKey
 from appliance.retention import Reason, Retention, destroy_retired_keys
 from appliance.vault import Vault, rotate_vault_key
-from tests.appliance.retention.conftest import CtxFactory
-from tests.appliance.retention.synthetic import make_segments
+from tests.support.retention import CtxFactory
+from tests.support.segments import make_segments
 
 PASS = "correct horse battery staple"
 

@@ -13,7 +13,7 @@ from appliance.context import AppContext
 from appliance.errors import AuthenticationFailed, Conflict, ValidationFailed, VaultLocked
 from appliance.ledger import EventType
 from appliance.vault import Vault, lock_vault, unlock_vault
-from tests.appliance.retention.synthetic import make_segments
+from tests.support.segments import make_segments
 
 PASS = "correct horse battery staple"
 

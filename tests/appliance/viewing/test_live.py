@@ -20,7 +20,7 @@ from appliance.media.mp4 import init_from_keyframe
 from appliance.models import Role
 from appliance.viewing import ViewingService, ViewKind, make_purpose
 from recorder.fanout import PacketFanout
-from tests.appliance.viewing.footage import FRAME_TICKS, TB, Clip, make_clip
+from tests.support.footage import FRAME_TICKS, TB, Clip, make_clip
 
 PASSWORD = "correct horse battery"
 
