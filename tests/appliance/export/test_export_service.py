@@ -112,9 +112,9 @@ def test_the_subject_exemption_keeps_her_face(
 def test_export_refusals(ctx: AppContext, stored: tuple[int, list[Segment]]) -> None:
     t0, _ = stored
     common = {"plan": MaskPlan(), "exporter": "officer1", "manifest_extra": {}}
-    with pytest.raises(NotFound):
+    with pytest.raises(NotFound, match="none of the cameras has footage"):
         make_export(ctx, camera_ids=["cam02"], start_ms=t0, end_ms=t0 + 1000, **common)  # type: ignore[arg-type]
-    with pytest.raises(ValidationFailed):
+    with pytest.raises(ValidationFailed, match="covers at most"):
         make_export(ctx, camera_ids=["cam01"], start_ms=t0, end_ms=t0 + 3_601_000, **common)  # type: ignore[arg-type]
     ctx.vault.set_passphrase("vault passphrase 1")
     ctx.vault.lock()

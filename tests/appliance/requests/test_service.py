@@ -85,7 +85,7 @@ def test_deletion_releases_its_own_hold_and_destroys_the_footage(
     assert request.id is not None and request.hold_id is not None
     assert service.propose(request.id).decision is Decision.accepted
     service.decide(request.id, DecisionInput(Decision.accepted), actor="officer1")
-    with pytest.raises(Conflict):
+    with pytest.raises(Conflict, match="that was notified"):
         service.execute_deletion(request.id, actor="officer1")  # notify first
     service.notify(request.id, channel=Channel.mail, actor="officer1")
     result = service.execute_deletion(request.id, actor="officer1")
@@ -189,7 +189,7 @@ def test_withdrawal_releases_the_hold_at_once_with_no_grace(
     assert closed.state == RequestState.closed.value
     with ctx.db.session() as session:
         assert not get_hold(session, request.hold_id).active
-    with pytest.raises(Conflict):
+    with pytest.raises(Conflict, match="the request is closed"):
         service.close(request.id, actor="officer1")
 
 

@@ -157,7 +157,7 @@ def test_expired_hold_is_released_by_the_cycle(ctx: AppContext, clock: FakeClock
 
 
 def test_hold_validation(ctx: AppContext) -> None:
-    with ctx.db.session() as session, pytest.raises(ValidationFailed):
+    with ctx.db.session() as session, pytest.raises(ValidationFailed, match="at least one camera"):
         place_hold(
             ctx,
             session,

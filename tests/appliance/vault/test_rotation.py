@@ -50,7 +50,7 @@ def test_rotation_then_old_key_destroyed_when_unused(
     assert report.expired.segments == 1 and report.destroyed_keys == [old]
     assert not vault.has_private_key(old)
     assert (ctx.settings.storage.key_dir / "vault" / f"{old}.pub").exists()  # names the key
-    with pytest.raises(NotFound):
+    with pytest.raises(NotFound, match="no private key file"):
         vault.open_segment_key(old, sealed_old)
     with ctx.db.session() as session:
         registry = {k.key_id: k for k in session.exec(select(VaultKey)).all()}
