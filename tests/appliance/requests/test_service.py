@@ -200,7 +200,7 @@ def test_receipt_rules_and_encrypted_documents(
     with pytest.raises(ValidationFailed, match="official letter"):
         service.receive(_new(RequestKind.copy, "cam01", now - HOUR, RequesterKind.police),
                         actor="officer1")  # fmt: skip
-    with pytest.raises(ValidationFailed):
+    with pytest.raises(ValidationFailed, match="ends after the request was received"):
         service.receive(_new(RequestKind.copy, "cam01", now + HOUR), actor="officer1")
     letter = Upload(DocumentKind.power_of_attorney, "위임장.pdf", "application/pdf",
                     b"%PDF power of attorney for Hong")  # fmt: skip
@@ -220,7 +220,7 @@ def test_fail_closed_when_the_ledger_cannot_be_written(
 ) -> None:
     with ctx.db.engine.begin() as conn:
         conn.execute(text("ALTER TABLE ledger_entry RENAME TO ledger_entry_gone"))
-    with pytest.raises(LedgerUnavailable):
+    with pytest.raises(LedgerUnavailable, match="ledger_entry"):
         service.receive(_new(RequestKind.viewing, "cam01", clock.now_ms() - HOUR),
                         actor="officer1")  # fmt: skip
     with ctx.db.session() as session:
