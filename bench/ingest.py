@@ -43,13 +43,8 @@ from appliance.media import PrivateKeyFileOpener, iter_packets
 from appliance.settings import Settings
 from recorder.sim import CameraSimulator
 from recorder.sim._clips import prepare_clip
-from tests.recorder.conftest import (
-    camera_entry,
-    recorder_config,
-    segments_of,
-    to_toml,
-    vcl_signature,
-)
+from tests.support.config import to_toml
+from tests.support.recorder import camera_entry, recorder_config, segments_of, vcl_signature
 
 TICKS_S = os.sysconf("SC_CLK_TCK")
 TARGET_CPU_RATIO = 1.0

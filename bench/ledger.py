@@ -26,7 +26,7 @@ from appliance.clock import SystemClock
 from appliance.db import Database
 from appliance.keys import create_signing_key
 from appliance.ledger import EventType, Ledger, NewEntry
-from tests._pg import PostgresServer
+from tests.support.postgres import PostgresServer
 
 TARGET_APPENDS = 5_000.0
 TARGET_VERIFY = 200_000.0

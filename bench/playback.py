@@ -55,8 +55,9 @@ from appliance.settings import Settings
 from bench.ingest import SIM, TICKS_S, Window, cpu_ticks, lost_frames
 from recorder.sim import CameraSimulator
 from recorder.sim._clips import prepare_clip
-from tests.appliance.viewing.footage import store_clip
-from tests.recorder.conftest import camera_entry, recorder_config, to_toml
+from tests.support.config import to_toml
+from tests.support.footage import store_clip
+from tests.support.recorder import camera_entry, recorder_config
 
 TARGET_TTFB_MS = 200.0
 FPS = 25

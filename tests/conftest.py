@@ -5,7 +5,7 @@ Real parts only: SQLite files in tmp_path, a real PostgreSQL server (``pg_url``)
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -16,53 +16,8 @@ from appliance.cli.main import InitResult, initialize
 from appliance.clock import FakeClock
 from appliance.context import AppContext
 from appliance.settings import Settings
-from tests._pg import PostgresServer
-
-SettingsFactory = Callable[..., Settings]
-
-
-def base_config(tmp_path: Path, cameras: int = 3) -> dict[str, Any]:
-    """A valid configuration as a dict (what a TOML file would hold)."""
-    return {
-        "site": {
-            "name": "테스트의원",
-            "address": "서울",
-            "officer": {
-                "name": "김보호",
-                "department": "원장단",
-                "title": "대표원장",
-                "phone": "02-000-0000",
-                "email": "officer@example.invalid",
-            },
-        },
-        "storage": {
-            "data_dir": str(tmp_path / "data"),
-            "key_dir": str(tmp_path / "keys"),
-            "min_free_bytes": 0,
-            "alarm_free_bytes": 0,
-        },
-        "groups": [
-            {"name": "general", "min_days": 0, "max_days": 30},
-            {
-                "name": "operating-room",
-                "min_days": 30,
-                "max_days": 30,
-                "disclosure": "operating_room",
-            },
-            {"name": "daycare", "min_days": 60, "max_days": 90},
-        ],
-        "cameras": [
-            {
-                "id": f"cam{i:02d}",
-                "name": f"카메라 {i}",
-                "location": f"1층 로비 {i}",
-                "location_type": "lobby",
-                "url": f"rtsp://127.0.0.1:8554/cam{i}",
-                "group": "general",
-            }
-            for i in range(1, cameras + 1)
-        ],
-    }
+from tests.support.config import SettingsFactory, base_config
+from tests.support.postgres import PostgresServer
 
 
 @pytest.fixture

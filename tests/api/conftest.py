@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 
 import pytest
 from fastapi import FastAPI
@@ -13,24 +12,7 @@ from api.app import create_app
 from api.security import CSRF_HEADER
 from appliance.access import AccessService, Principal, Scope
 from appliance.context import AppContext
-from appliance.models import Role
-
-PASSWORD = "correct horse battery"
-ROLE_USERS = {
-    Role.admin: "admin1",
-    Role.officer: "officer1",
-    Role.viewer: "viewer1",
-    Role.auditor: "auditor1",
-    Role.agency: "agency1",
-}
-
-
-@dataclass
-class Staff:
-    """Accounts for every role; the viewer holds a grant for cam01 only."""
-
-    ids: dict[str, int]
-    agency_token: str
+from tests.support.users import PASSWORD, ROLE_USERS, Login, Staff
 
 
 @pytest.fixture
@@ -70,9 +52,6 @@ def staff(access: AccessService) -> Staff:
         ttl_days=30,
     )
     return Staff(ids, issued.token)
-
-
-Login = Callable[..., TestClient]
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from appliance.errors import AuthenticationFailed
 from appliance.ledger import EventType
 from appliance.models import Role
 from appliance.settings import ServerConfig
-from tests.api.conftest import PASSWORD, Login, Staff
+from tests.support.users import PASSWORD, Login, Staff
 
 _UNTOLD = "invalid username or password"
 

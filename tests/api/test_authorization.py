@@ -28,7 +28,7 @@ from api.security import (
 from appliance.access import AccessService, Principal, Scope
 from appliance.models import Role
 from appliance.viewing import PurposeCategory, ViewKind, make_purpose
-from tests.api.conftest import ROLE_USERS, Login, Staff
+from tests.support.users import ROLE_USERS, Login, Staff
 
 A, OF, V, U = Role.admin, Role.officer, Role.viewer, Role.auditor
 ALL = frozenset(Role)

@@ -23,8 +23,8 @@ from appliance.ledger.management import COLUMNS
 from appliance.retention import Retention
 from appliance.retention.destruction import HEADERS_KO
 from appliance.viewing import PurposeCategory, ViewingService, ViewKind, make_purpose
-from tests.api.conftest import PASSWORD, Login, Staff
-from tests.appliance.retention.synthetic import DAY_MS, MINUTE_MS, make_segments
+from tests.support.segments import DAY_MS, MINUTE_MS, make_segments
+from tests.support.users import PASSWORD, Login, Staff
 
 HEADERS = [header for _, header in COLUMNS]
 DAY1, DAY2 = "2026-03-01", "2026-03-02"  # Asia/Seoul; the fake clock starts at 09:00 of DAY1

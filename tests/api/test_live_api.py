@@ -23,7 +23,7 @@ from appliance.models import Role
 from appliance.settings import Settings
 from recorder.daemon import RecorderDaemon
 from recorder.sim import CameraSimulator
-from tests.recorder.conftest import (
+from tests.support.recorder import (
     camera_entry,
     recorder_config,
     served_frames,

@@ -14,8 +14,8 @@ from appliance.clock import FakeClock
 from appliance.context import AppContext
 from appliance.ledger import EventType
 from appliance.models import Role
-from tests.appliance.viewing.footage import decode_mp4, make_clip, store_clip
-from tests.conftest import SettingsFactory
+from tests.support.config import SettingsFactory
+from tests.support.footage import decode_mp4, make_clip, store_clip
 
 PASSWORD = "correct horse battery"
 

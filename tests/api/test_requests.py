@@ -24,11 +24,17 @@ from appliance.models import Alarm, Role
 from appliance.requests import RequestService
 from appliance.retention import Retention, get_hold
 from appliance.settings import Settings
-from tests.api.conftest import Login, Staff
-from tests.appliance.export.conftest import FACE_CENTRE, covers, decode_grey, find_faces
-from tests.appliance.requests.footage import astronaut_clip, store_segment
-from tests.appliance.requests.officer import OFFICER
-from tests.conftest import SettingsFactory
+from tests.support.astronaut import (
+    FACE_CENTRE,
+    astronaut_clip,
+    covers,
+    decode_grey,
+    find_faces,
+    store_segment,
+)
+from tests.support.config import SettingsFactory
+from tests.support.principals import OFFICER
+from tests.support.users import Login, Staff
 
 DAY = timedelta(days=1)
 HOUR_MS = 3_600_000

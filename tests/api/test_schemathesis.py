@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis.core.result import Err
 
 from api.security import COOKIE_NAME, CSRF_HEADER
-from tests.api.conftest import PASSWORD, Staff
+from tests.support.users import PASSWORD, Staff
 
 EXAMPLES = 6
 # Ending the session or changing its password would leave the rest of the run signed out.

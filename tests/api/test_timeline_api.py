@@ -8,8 +8,8 @@ from sqlmodel import Session
 from appliance.context import AppContext
 from appliance.models import Gap
 from appliance.retention.holds import place_hold
-from tests.api.conftest import Login, Staff
-from tests.appliance.viewing.footage import make_clip, store_clip
+from tests.support.footage import make_clip, store_clip
+from tests.support.users import Login, Staff
 
 
 @pytest.fixture

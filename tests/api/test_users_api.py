@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from appliance.context import AppContext
 from appliance.ledger import EventType
-from tests.api.conftest import Login, Staff
+from tests.support.users import Login, Staff
 
 
 def test_account_lifecycle_recorded(login: Login, staff: Staff, ctx: AppContext) -> None:

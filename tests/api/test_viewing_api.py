@@ -17,8 +17,7 @@ from appliance.clock import FakeClock
 from appliance.context import AppContext
 from appliance.ledger import EventType
 from appliance.models import ViewingSession, ViewingSpan
-from tests.api.conftest import Login, Staff
-from tests.appliance.viewing.footage import (
+from tests.support.footage import (
     FPS,
     FRAME_MS,
     Clip,
@@ -29,6 +28,7 @@ from tests.appliance.viewing.footage import (
     psnr,
     store_clip,
 )
+from tests.support.users import Login, Staff
 
 SECONDS = 6
 

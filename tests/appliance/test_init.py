@@ -15,8 +15,7 @@ from appliance.clock import FakeClock
 from appliance.context import AppContext
 from appliance.models import Camera, Role, User
 from appliance.settings import Settings
-from tests.appliance.test_settings import _write
-from tests.conftest import base_config
+from tests.support.config import base_config, write_toml
 
 
 def _mode(path: Path) -> int:
@@ -65,7 +64,7 @@ def test_init_is_idempotent_and_never_overwrites_keys(settings: Settings, clock:
 
 
 def test_cli_check_config_and_init(tmp_path: Path) -> None:
-    config = _write(tmp_path, base_config(tmp_path))
+    config = write_toml(tmp_path, base_config(tmp_path))
     exe = [sys.executable, "-m", "appliance"]
     ok = subprocess.run(
         [*exe, "check-config", "-c", str(config)], capture_output=True, text=True, check=False
@@ -85,7 +84,7 @@ def test_cli_check_config_and_init(tmp_path: Path) -> None:
     data = base_config(tmp_path)
     data["cameras"][0]["location_type"] = "toilet"
     (tmp_path / "bad").mkdir()
-    bad = _write(tmp_path / "bad", data)
+    bad = write_toml(tmp_path / "bad", data)
     refused = subprocess.run(
         [*exe, "check-config", "-c", str(bad)], capture_output=True, text=True, check=False
     )

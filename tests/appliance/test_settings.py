@@ -11,49 +11,13 @@ import pytest
 
 from appliance.errors import ConfigError
 from appliance.settings import FORBIDDEN_LOCATION_TYPES, Settings, load_settings
-from tests.conftest import base_config
+from tests.support.config import base_config, write_toml
 
 REPO = Path(__file__).resolve().parents[2]
 
 
-def _write(tmp_path: Path, data: dict[str, Any]) -> Path:
-    lines: list[str] = []
-
-    def value(v: Any) -> str:
-        if isinstance(v, bool):
-            return "true" if v else "false"
-        if isinstance(v, int | float):
-            return str(v)
-        if isinstance(v, list):
-            return "[" + ", ".join(value(x) for x in v) + "]"
-        return '"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-    def table(prefix: str, body: dict[str, Any]) -> None:
-        scalars = {
-            k: v
-            for k, v in body.items()
-            if not isinstance(v, dict | list)
-            or (isinstance(v, list) and not any(isinstance(x, dict) for x in v))
-        }
-        for key, val in scalars.items():
-            lines.append(f"{key} = {value(val)}")
-        for key, val in body.items():
-            if isinstance(val, dict):
-                lines.append(f"[{prefix}{key}]")
-                table(f"{prefix}{key}.", val)
-            elif isinstance(val, list) and any(isinstance(x, dict) for x in val):
-                for item in val:
-                    lines.append(f"[[{prefix}{key}]]")
-                    table(f"{prefix}{key}.", item)
-
-    table("", data)
-    path = tmp_path / "appliance.toml"
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
-
-
 def _refused(tmp_path: Path, data: dict[str, Any], *needles: str) -> str:
-    path = _write(tmp_path, data)
+    path = write_toml(tmp_path, data)
     with pytest.raises(ConfigError) as info:
         load_settings(path)
     message = str(info.value)
@@ -63,7 +27,7 @@ def _refused(tmp_path: Path, data: dict[str, Any], *needles: str) -> str:
 
 
 def test_valid_config_loads(tmp_path: Path) -> None:
-    settings = load_settings(_write(tmp_path, base_config(tmp_path)))
+    settings = load_settings(write_toml(tmp_path, base_config(tmp_path)))
     assert len(settings.cameras) == 3
     assert settings.database_url.startswith("sqlite:///")
     assert settings.group("general").max_days == 30
@@ -137,7 +101,7 @@ def test_audio_needs_consent(tmp_path: Path) -> None:
     data["groups"][1]["audio_allowed"] = True
     _refused(tmp_path, data, "groups[1]", "audio_consent_ref", "R-REC-3")
     data["groups"][1]["audio_consent_ref"] = "동의서 2026-001"
-    load_settings(_write(tmp_path, data))
+    load_settings(write_toml(tmp_path, data))
 
 
 def test_key_dir_inside_data_dir_is_refused(tmp_path: Path) -> None:
@@ -162,7 +126,7 @@ def test_bad_toml_and_missing_file(tmp_path: Path) -> None:
 
 
 def test_environment_overrides_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    path = _write(tmp_path, base_config(tmp_path))
+    path = write_toml(tmp_path, base_config(tmp_path))
     monkeypatch.setenv("APPLIANCE_SERVER__PORT", "9443")
     assert load_settings(path).server.port == 9443
     monkeypatch.setenv("APPLIANCE_SERVER__PORT", "0")
@@ -174,5 +138,5 @@ def test_config_path_from_environment(tmp_path: Path, monkeypatch: pytest.Monkey
     monkeypatch.delenv("APPLIANCE_CONFIG", raising=False)
     with pytest.raises(ConfigError, match="APPLIANCE_CONFIG"):
         load_settings()
-    monkeypatch.setenv("APPLIANCE_CONFIG", str(_write(tmp_path, base_config(tmp_path))))
+    monkeypatch.setenv("APPLIANCE_CONFIG", str(write_toml(tmp_path, base_config(tmp_path))))
     assert load_settings().site.name == "테스트의원"

@@ -11,7 +11,6 @@ from __future__ import annotations
 import socket
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,9 +26,10 @@ from appliance.models import Role
 from appliance.settings import Settings
 from recorder.daemon import RecorderDaemon
 from recorder.sim import CameraSimulator
-from tests.recorder.conftest import camera_entry, recorder_config, segments_of, sim_kwargs, wait_for
+from tests.support.browser import Site, Tab
+from tests.support.recorder import camera_entry, recorder_config, segments_of, sim_kwargs, wait_for
+from tests.support.users import PASSWORD
 
-PASSWORD = "correct horse battery"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -41,19 +41,6 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 RECORDED_S = 8  # footage on cam01 before the tests start
-
-
-@dataclass
-class Site:
-    """The running appliance the browser talks to."""
-
-    url: str
-    ctx: AppContext
-    access: AccessService
-    admin_username: str
-    admin_password: str
-    totp_secret: str
-    users: dict[str, int] = field(default_factory=dict)
 
 
 def _serve(app: Any) -> tuple[uvicorn.Server, threading.Thread, str]:
@@ -166,18 +153,6 @@ def chromium() -> Iterator[Any]:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield browser
         browser.close()
-
-
-@dataclass
-class Tab:
-    """A page in a fresh browser context, with the errors its scripts reported."""
-
-    page: Any
-    context: Any
-    errors: list[str]
-
-    def goto(self, path: str) -> Any:
-        return self.page.goto(path)
 
 
 @pytest.fixture

@@ -21,7 +21,8 @@ from appliance.ledger.management import COLUMNS, KIND_LABELS, ManagementKind
 from appliance.models import Role
 from appliance.retention.destruction import HEADERS_KO
 from appliance.viewing import PurposeCategory, ViewingService, ViewKind, make_purpose
-from tests.browser.conftest import PASSWORD, Site
+from tests.support.browser import Site
+from tests.support.users import PASSWORD
 
 KO = translations("ko")
 EN = translations("en")

@@ -15,8 +15,9 @@ from api.web import translations
 from appliance.access import totp
 from appliance.ledger import EventType
 from appliance.models import ViewingSession
-from tests.browser.conftest import PASSWORD, Site, Tab
-from tests.recorder.conftest import segments_of
+from tests.support.browser import Site, Tab
+from tests.support.recorder import segments_of
+from tests.support.users import PASSWORD
 
 pytestmark = pytest.mark.browser
 

@@ -9,8 +9,7 @@ from typer.testing import CliRunner
 from appliance.cli import app
 from appliance.context import AppContext
 from recorder.status import CameraState, FailReason, StatusBoard
-from tests.conftest import base_config
-from tests.recorder.conftest import to_toml
+from tests.support.config import base_config, to_toml
 
 
 def test_status_and_reconcile(ctx: AppContext, tmp_path: Path) -> None:

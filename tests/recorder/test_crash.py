@@ -23,7 +23,8 @@ from appliance.models.media import Gap, PendingSegment
 from recorder.daemon import RecorderDaemon
 from recorder.sim import CameraSimulator
 from recorder.status import FailReason
-from tests.recorder.conftest import (
+from tests.support.config import to_toml
+from tests.support.recorder import (
     camera_entry,
     check_camera_segments,
     recorder_config,
@@ -31,7 +32,6 @@ from tests.recorder.conftest import (
     segments_of,
     served_frames,
     sim_kwargs,
-    to_toml,
     wait_for,
 )
 

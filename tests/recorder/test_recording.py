@@ -19,7 +19,7 @@ from appliance.models.media import CameraStatus, Gap, Run
 from recorder.daemon import RecorderDaemon
 from recorder.sim import CameraSimulator, SimCamera
 from recorder.status import CameraState, FailReason
-from tests.recorder.conftest import (
+from tests.support.recorder import (
     camera_entry,
     check_camera_segments,
     frame_needles,

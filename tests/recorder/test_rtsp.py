@@ -29,8 +29,8 @@ from recorder.source import Packet, StreamKind
 from recorder.status import FailReason, IngestError, StatusBoard
 from recorder.vaultkey import VaultPublicKey
 from recorder.worker import CameraWorker, WorkerDeps
-from tests.appliance.media.conftest import Clip, make_clip
-from tests.recorder.conftest import camera_entry, recorder_config
+from tests.support.media import Clip, make_clip
+from tests.support.recorder import camera_entry, recorder_config
 
 PT = 96
 START = b"\x00\x00\x00\x01"

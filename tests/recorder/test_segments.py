@@ -16,7 +16,7 @@ from appliance.models.media import PendingSegment, Segment
 from recorder.daemon import RecorderDaemon
 from recorder.segments import FinishedSegment, OpenSegment, SegmentIndexer, reconcile
 from recorder.vaultkey import VaultPublicKey
-from tests.appliance.media.conftest import FRAME_TICKS, START_MS, Clip
+from tests.support.media import FRAME_TICKS, START_MS, Clip
 
 
 def _finished(ctx: AppContext, clip: Clip, start_ms: int = START_MS) -> FinishedSegment:

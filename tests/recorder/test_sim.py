@@ -138,7 +138,7 @@ def test_password_camera_refuses_anonymous_and_accepts_credentials(sim: CameraSi
     assert "@" not in anonymous
     with pytest.raises(av.error.HTTPUnauthorizedError, match="401"):
         _open(anonymous)
-    with pytest.raises(av.error.HTTPUnauthorizedError):
+    with pytest.raises(av.error.HTTPUnauthorizedError, match="401 Unauthorized"):
         _open(anonymous.replace("rtsp://", "rtsp://viewer:wrong@"))
 
     url = sim.url("cam4")
@@ -160,7 +160,7 @@ def test_stop_camera_is_an_outage_and_start_camera_ends_it(sim: CameraSimulator)
     finally:
         container.close()
 
-    with pytest.raises(av.error.HTTPNotFoundError):
+    with pytest.raises(av.error.HTTPNotFoundError, match="404 Not Found"):
         _open(sim.url("cam5"))
 
     sim.start_camera("cam5")

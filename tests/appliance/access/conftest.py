@@ -7,8 +7,7 @@ import pytest
 from appliance.access import AccessService, Principal
 from appliance.context import AppContext
 from appliance.models import Role, User
-
-PASSWORD = "correct horse battery"
+from tests.support.users import PASSWORD
 
 
 @pytest.fixture

@@ -12,12 +12,11 @@ from appliance.cli import app
 from appliance.context import AppContext
 from appliance.errors import AuthenticationFailed
 from appliance.ledger import EventType
-from tests.appliance.test_settings import _write
-from tests.conftest import base_config
+from tests.support.config import base_config, write_toml
 
 
 def test_user_commands(ctx: AppContext, tmp_path: Path) -> None:
-    config = ["--config", str(_write(tmp_path, base_config(tmp_path)))]
+    config = ["--config", str(write_toml(tmp_path, base_config(tmp_path)))]
     runner = CliRunner(env={"COLUMNS": "200"})
 
     def run(*args: str) -> str:

@@ -19,7 +19,7 @@ from appliance.errors import (
 )
 from appliance.ledger import EventType
 from appliance.models import Role, User
-from tests.appliance.access.conftest import PASSWORD
+from tests.support.users import PASSWORD
 
 MakeUser = Callable[..., User]
 
@@ -50,14 +50,14 @@ def test_lockout_with_backoff(
 ) -> None:
     make_user("lee")
     for _ in range(5):  # threshold 5 (default)
-        with pytest.raises(AuthenticationFailed):
+        with pytest.raises(AuthenticationFailed, match="invalid username or password"):
             access.login("lee", "bad password 123")
     # Locked: even the right password is refused, and says for how long.
     with pytest.raises(AuthenticationFailed, match="locked for 30 s"):
         access.login("lee", PASSWORD)
     clock.advance(31)
     # One more failure after the lock doubles it.
-    with pytest.raises(AuthenticationFailed):
+    with pytest.raises(AuthenticationFailed, match="invalid username or password"):
         access.login("lee", "bad password 123")
     with pytest.raises(AuthenticationFailed, match="locked for 60 s"):
         access.login("lee", PASSWORD)
@@ -71,7 +71,7 @@ def test_lockout_with_backoff(
 def test_admin_unlock(access: AccessService, root: Principal, make_user: MakeUser) -> None:
     user = make_user("park")
     for _ in range(5):
-        with pytest.raises(AuthenticationFailed):
+        with pytest.raises(AuthenticationFailed, match="invalid username or password"):
             access.login("park", "bad password 123")
     assert user.id is not None
     access.unlock(root, user.id)
@@ -85,7 +85,7 @@ def test_disabled_account_cannot_sign_in_and_its_sessions_end(
     assert user.id is not None
     result = access.login("choi", PASSWORD)
     access.set_disabled(root, user.id, True, "left the clinic")
-    with pytest.raises(AuthenticationFailed):
+    with pytest.raises(AuthenticationFailed, match=r"session ended \(disabled\)"):
         access.authenticate(
             cookie=result.session_token, bearer=None, csrf_header=None, state_changing=False
         )
@@ -146,7 +146,7 @@ def test_totp_enrolment_and_login(
     me = access.login("yoon", PASSWORD).principal
     secret, uri = access.totp_begin(me)
     assert secret in uri
-    with pytest.raises(ValidationFailed):
+    with pytest.raises(ValidationFailed, match="wrong TOTP code"):
         access.totp_confirm(me, "000000" if totp.totp(secret, clock.now_ms()) != "000000" else "1")
     access.totp_confirm(me, totp.totp(secret, clock.now_ms()))
     clock.advance(30)
@@ -173,7 +173,7 @@ def test_grants_are_minimal_and_recorded(
     assert access.change_grants(root, viewer.id, revoke=["cam01"]) == ["cam02"]
     with pytest.raises(ValidationFailed, match="does not take camera grants"):
         access.change_grants(root, auditor.id, add=["cam01"])
-    with pytest.raises(Conflict):
+    with pytest.raises(Conflict, match="already granted"):
         access.change_grants(root, viewer.id, add=["cam02"])
     data = _events(ctx, EventType.grant_changed)
     assert data == [
@@ -191,7 +191,7 @@ def test_nobody_grants_to_themselves(access: AccessService, make_user: MakeUser)
     admin = make_user("admin2", Role.admin)
     me = access.login("admin2", PASSWORD).principal
     assert admin.id is not None
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(PermissionDenied, match="a grant to oneself"):
         access.change_grants(me, admin.id, add=["cam01"])
 
 
@@ -200,11 +200,11 @@ def test_viewer_cannot_administer(access: AccessService, make_user: MakeUser) ->
     make_user("viewer2")
     me = access.login("viewer2", PASSWORD).principal
     assert target.id is not None
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(PermissionDenied, match="may not manage_accounts"):
         access.create_user(me, username="x", role=Role.admin, display_name="X")
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(PermissionDenied, match="may not manage_grants"):
         access.change_grants(me, target.id, add=["cam01"])
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(PermissionDenied, match="may not manage_accounts"):
         access.update_user(me, target.id, UserChanges(role=Role.admin))
 
 
@@ -262,7 +262,7 @@ def test_broken_ledger_refuses_login(
 ) -> None:
     make_user("seo")
     break_ledger(ctx)
-    with pytest.raises(LedgerUnavailable):
+    with pytest.raises(LedgerUnavailable, match="tip row is missing"):
         access.login("seo", PASSWORD)
 
 

@@ -19,9 +19,8 @@ from appliance.export.service import make_export
 from appliance.keys import load_verify_key
 from appliance.models import Segment
 from appliance.settings import Settings
-from tests.appliance.export.conftest import FACE_CENTRE, covers, find_faces
-from tests.appliance.requests.footage import astronaut_clip, store_segment
-from tests.conftest import SettingsFactory
+from tests.support.astronaut import FACE_CENTRE, astronaut_clip, covers, find_faces, store_segment
+from tests.support.config import SettingsFactory
 
 PASS = "transport passphrase 1"
 FACE_RECT = NormRect(160 / 512, 50 / 512, 130 / 512, 130 / 512)
@@ -113,9 +112,9 @@ def test_the_subject_exemption_keeps_her_face(
 def test_export_refusals(ctx: AppContext, stored: tuple[int, list[Segment]]) -> None:
     t0, _ = stored
     common = {"plan": MaskPlan(), "exporter": "officer1", "manifest_extra": {}}
-    with pytest.raises(NotFound):
+    with pytest.raises(NotFound, match="none of the cameras has footage"):
         make_export(ctx, camera_ids=["cam02"], start_ms=t0, end_ms=t0 + 1000, **common)  # type: ignore[arg-type]
-    with pytest.raises(ValidationFailed):
+    with pytest.raises(ValidationFailed, match="covers at most"):
         make_export(ctx, camera_ids=["cam01"], start_ms=t0, end_ms=t0 + 3_601_000, **common)  # type: ignore[arg-type]
     ctx.vault.set_passphrase("vault passphrase 1")
     ctx.vault.lock()

@@ -9,14 +9,7 @@ from appliance.errors import MediaError, ValidationFailed
 from appliance.export.detect import BoxMemory
 from appliance.export.masking import MaskingOptions, MaskMethod, MaskPlan, mask_video
 from appliance.export.regions import Box, NormRect, Region, clip_box, expand_box
-from tests.appliance.export.conftest import (
-    FACE_CENTRE,
-    Image,
-    covers,
-    decode_grey,
-    encode_clip,
-    find_faces,
-)
+from tests.support.astronaut import FACE_CENTRE, Image, covers, decode_grey, encode_clip, find_faces
 
 # The face's box (176,66 96x96) in normalised coordinates, with some room.
 FACE_RECT = NormRect(160 / 512, 50 / 512, 130 / 512, 130 / 512)
@@ -91,12 +84,12 @@ def test_trim_to_the_requested_range(face_clip: bytes) -> None:
     masked = mask_video(face_clip, MaskPlan(), origin_ms=0, start_ms=80, end_ms=200)
     assert len(decode_grey(masked.mp4)) == 3  # frames at 80, 120, 160 ms
     assert (masked.summary.first_ms, masked.summary.last_ms) == (80, 160)
-    with pytest.raises(MediaError):
+    with pytest.raises(MediaError, match="no frame of the source lies in the requested range"):
         mask_video(face_clip, MaskPlan(), start_ms=10_000)
 
 
 def test_not_a_video_is_a_media_error() -> None:
-    with pytest.raises(MediaError):
+    with pytest.raises(MediaError, match="masking failed"):
         mask_video(b"not an mp4 at all", MaskPlan())
 
 
@@ -104,9 +97,11 @@ def test_region_geometry() -> None:
     assert NormRect(0.5, 0.5, 0.5, 0.5).to_box(101, 99) == Box(50, 49, 51, 50)
     assert NormRect(0, 0, 1, 1).to_box(640, 360) == Box(0, 0, 640, 360)
     for bad in ((1.0, 0, 0.1, 0.1), (0, 0, 0, 0.5), (0.6, 0, 0.5, 0.5)):
-        with pytest.raises(ValidationFailed):
+        with pytest.raises(
+            ValidationFailed, match=r"outside the frame|beyond the frame|must be in \(0, 1\]"
+        ):
             NormRect(*bad)
-    with pytest.raises(ValidationFailed):
+    with pytest.raises(ValidationFailed, match="ends before it starts"):
         Region(NormRect(0, 0, 1, 1), start_ms=10, end_ms=10)
     region = Region(NormRect(0, 0, 1, 1), start_ms=10, end_ms=20)
     assert [region.active(t) for t in (9, 10, 19, 20)] == [False, True, True, False]
@@ -125,5 +120,5 @@ def test_box_memory_windows() -> None:
     assert memory.at(5) == [moved]
     assert memory.at(8) == [moved]
     assert memory.at(9) == []
-    with pytest.raises(ValidationFailed):
+    with pytest.raises(ValidationFailed, match="must cover the detection interval"):
         MaskingOptions(face_every_n=3, face_hold_frames=2)

@@ -114,7 +114,7 @@ def test_one_flipped_byte_fails(package: bytes, where: str) -> None:
     assert not report.ok
     failed = {c.name for c in report.failed}
     assert failed & {"package signature", "format"}
-    with pytest.raises(FootageCorrupt):
+    with pytest.raises(FootageCorrupt, match="altered after signing"):
         open_package(bytes(tampered), PASS)
 
 
@@ -186,14 +186,14 @@ def test_the_vault_slot_opens_with_the_vault_key(package: bytes, vault: PrivateK
     header = read_header(package)
     file_key = unseal_vault_slot(header, _Opener(vault))
     assert open_package(package, file_key=file_key).files["video/cam01.mp4"] == VIDEO
-    with pytest.raises(FootageCorrupt):
+    with pytest.raises(FootageCorrupt, match="does not open"):
         unseal_vault_slot(header, _Opener(PrivateKey.generate()))
 
 
 def test_build_refuses_bad_input(key: SigningKey) -> None:
-    with pytest.raises(ValidationFailed):
+    with pytest.raises(ValidationFailed, match="at least 12 characters"):
         build_package({}, {}, signing_key=key, passphrase="short", created_ms=0)
-    with pytest.raises(ValidationFailed):
+    with pytest.raises(ValidationFailed, match="bad member name"):
         build_package({}, {"../x.mp4": b""}, signing_key=key, passphrase=PASS, created_ms=0)
 
 
@@ -208,7 +208,7 @@ def test_store_is_durable_private_and_never_overwrites(tmp_path: Path, package: 
     assert path.read_bytes() == package
     assert path.stat().st_mode & 0o777 == 0o600
     assert [p.name for p in path.parent.iterdir()] == ["p1.cctvexp"]
-    with pytest.raises(ValidationFailed):
+    with pytest.raises(ValidationFailed, match="package p1 exists"):
         store_package(tmp_path / "exports", "p1", package)
 
 

@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import Any
 
-import psycopg
 import pytest
 
 from appliance.clock import FakeClock
@@ -15,31 +11,7 @@ from appliance.context import AppContext
 from appliance.db import Database
 from appliance.ledger import Ledger
 from appliance.settings import Settings
-
-
-@dataclass
-class Backend:
-    """The ledger under test and an attacker's direct connection to its database."""
-
-    name: str
-    db: Database
-    ledger: Ledger
-
-    def execute(self, sql: str, *params: Any) -> list[tuple[Any, ...]]:
-        """Run SQL (``?`` placeholders) outside the application, as someone with DB access."""
-        if self.name == "sqlite":
-            path = self.db.url.removeprefix("sqlite:///")
-            conn = sqlite3.connect(path)
-            try:
-                rows = conn.execute(sql, params).fetchall()
-                conn.commit()
-            finally:
-                conn.close()
-            return rows
-        dsn = self.db.url.replace("postgresql+psycopg://", "postgresql://")
-        with psycopg.connect(dsn) as pg:
-            cur = pg.execute(sql.replace("?", "%s"), params)
-            return cur.fetchall() if cur.description else []
+from tests.support.ledger import Backend
 
 
 def _open(request: pytest.FixtureRequest, name: str) -> Iterator[Backend]:

@@ -14,7 +14,7 @@ from sqlmodel import select
 from appliance.errors import ValidationFailed
 from appliance.ledger import EventType, NewEntry
 from appliance.models import Camera
-from tests.appliance.ledger.conftest import Backend
+from tests.support.ledger import Backend
 
 _WORKER = textwrap.dedent(
     """

@@ -36,7 +36,7 @@ def test_canonical_data_is_sorted_compact_and_keeps_korean() -> None:
     "bad", [{"x": float("nan")}, {"x": b"bytes"}, {"x": {1: "int key"}}, {"x": object()}]
 )
 def test_non_json_data_is_refused(bad: dict[str, object]) -> None:
-    with pytest.raises(ValidationFailed):
+    with pytest.raises(ValidationFailed, match=r"ledger data data\.x: .* is not"):
         canonical_data(bad)  # type: ignore[arg-type]
 
 
@@ -98,7 +98,7 @@ def test_signed_head_round_trip_and_forgery() -> None:
     assert not head.check_signature(bytes(other.verify_key))
     text = head.to_text(UTC)
     assert "seq   42" in text and "abababab" in text and head.key_id in text
-    with pytest.raises(ValidationFailed):
+    with pytest.raises(ValidationFailed, match="not a ledger head: format"):
         SignedHead.from_json('{"format": "something else"}')
 
 

@@ -12,12 +12,11 @@ from typer.testing import CliRunner
 from appliance.cli import app
 from appliance.context import AppContext
 from appliance.ledger import EventType
-from tests.appliance.test_settings import _write
-from tests.conftest import base_config
+from tests.support.config import base_config, write_toml
 
 
 def _config(tmp_path: Path) -> list[str]:
-    return ["--config", str(_write(tmp_path, base_config(tmp_path)))]
+    return ["--config", str(write_toml(tmp_path, base_config(tmp_path)))]
 
 
 def test_head_verify_export_cut(ctx: AppContext, tmp_path: Path) -> None:

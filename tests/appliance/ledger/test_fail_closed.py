@@ -15,7 +15,7 @@ from sqlmodel import select
 from appliance.errors import LedgerUnavailable
 from appliance.ledger import EventType
 from appliance.models import Camera
-from tests.appliance.ledger.conftest import Backend
+from tests.support.ledger import Backend
 
 # Runs in a child process: cap its file size (RLIMIT_FSIZE), like a full disk, then append.
 _DISK_FULL = textwrap.dedent(
@@ -44,9 +44,9 @@ _DISK_FULL = textwrap.dedent(
 def test_dropped_table_refuses_appends_and_the_guarded_change(backend: Backend) -> None:
     backend.ledger.append(EventType.system_start, actor="system")
     backend.execute("ALTER TABLE ledger_entry RENAME TO ledger_entry_gone")
-    with pytest.raises(LedgerUnavailable):
+    with pytest.raises(LedgerUnavailable, match="ledger_entry"):
         backend.ledger.append(EventType.view_live_start, actor="kim", data={"purpose": "x"})
-    with pytest.raises(LedgerUnavailable), backend.db.session() as session:
+    with pytest.raises(LedgerUnavailable, match="ledger_entry"), backend.db.session() as session:
         session.add(
             Camera(
                 id="camx",

@@ -19,7 +19,7 @@ from appliance.ledger.management import (
     to_html,
 )
 from appliance.ledger.store import Ledger
-from tests.appliance.ledger.conftest import Backend
+from tests.support.ledger import Backend
 
 
 def _sample_day(ledger: Ledger, clock: FakeClock) -> tuple[int, int]:

@@ -26,7 +26,7 @@ from appliance.ledger.reading import (
     verify_once,
 )
 from appliance.models import DestructionRecord
-from tests.appliance.ledger.conftest import Backend
+from tests.support.ledger import Backend
 
 SEOUL = ZoneInfo("Asia/Seoul")
 NOW_MS = to_ms(datetime(2024, 3, 10, 2, 0, tzinfo=UTC))  # 11:00 on 10 March in Seoul

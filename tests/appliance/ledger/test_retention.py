@@ -9,7 +9,7 @@ import pytest
 from appliance.clock import FakeClock
 from appliance.errors import LedgerTampered
 from appliance.ledger import EventType, HeadKind, NewEntry
-from tests.appliance.ledger.conftest import Backend
+from tests.support.ledger import Backend
 
 
 def _day(backend: Backend, clock: FakeClock, n: int, actor: str) -> None:

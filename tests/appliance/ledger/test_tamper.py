@@ -8,7 +8,7 @@ import pytest
 
 from appliance.errors import LedgerTampered, ValidationFailed
 from appliance.ledger import EventType, NewEntry, SignedHead, canonical_data, entry_hash
-from tests.appliance.ledger.conftest import Backend
+from tests.support.ledger import Backend
 
 
 def _fill(backend: Backend, n: int = 20) -> None:
@@ -27,7 +27,7 @@ def _fill(backend: Backend, n: int = 20) -> None:
 def _bad_seq(backend: Backend, head: SignedHead | None = None) -> int | None:
     report = backend.ledger.verify(head)
     assert not report.ok, "tampering went unnoticed"
-    with pytest.raises(LedgerTampered):
+    with pytest.raises(LedgerTampered, match="ledger TAMPERED: first bad entry"):
         report.raise_if_bad()
     return report.first_bad_seq
 
@@ -160,7 +160,7 @@ def test_paper_records_match_an_untouched_ledger(backend: Backend) -> None:
     _fill(backend, 3)
     report = backend.ledger.verify(paper=[(head.seq, prefix)])
     assert report.ok and report.heads_checked == 2  # the stored head and the paper record
-    with pytest.raises(ValidationFailed):
+    with pytest.raises(ValidationFailed, match="at least 16 hex digits"):
         backend.ledger.verify(paper=[(head.seq, "abcd")])  # too short to mean anything
 
 

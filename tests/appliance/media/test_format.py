@@ -25,8 +25,8 @@ from appliance.media.format import (
     file_digest,
     hash_file,
 )
-from tests.appliance.media.conftest import Clip, write_segment
 from tests.appliance.media.v1_writer import SegmentWriterV1
+from tests.support.media import Clip, write_segment
 
 FORMATS = ["aes256gcm", "xchacha20poly1305", "v1"]
 
@@ -111,7 +111,10 @@ def test_truncated_file_is_detected(
     cut = _offset(fmt) + int((len(raw) - _offset(fmt)) * fraction)
     path.write_bytes(raw[:cut])
     assert inspect_segment_file(path) is None
-    with pytest.raises(FootageCorrupt), SegmentReader(path, key) as reader:
+    with (
+        pytest.raises(FootageCorrupt, match=r"truncated|bad footer"),
+        SegmentReader(path, key) as reader,
+    ):
         list(reader)
 
 
@@ -146,7 +149,10 @@ def test_a_message_marked_final_or_not_final_is_detected(
         doctored = bytearray(raw)
         doctored[pos + 3] ^= 0x80
         path.write_bytes(bytes(doctored))
-        with pytest.raises(FootageCorrupt), SegmentReader(path, key) as reader:
+        with (
+            pytest.raises(FootageCorrupt, match="altered or wrong key"),
+            SegmentReader(path, key) as reader,
+        ):
             list(reader)
 
 
@@ -161,7 +167,10 @@ def test_swapped_messages_are_detected(
     first, second = raw[a : a + 4 + la], raw[b : b + 4 + lb]
     path.write_bytes(raw[:a] + second + first + raw[b + 4 + lb :])
     assert inspect_segment_file(path) is not None  # the structure is intact ...
-    with pytest.raises(FootageCorrupt), SegmentReader(path, key) as reader:
+    with (
+        pytest.raises(FootageCorrupt, match="altered or wrong key"),
+        SegmentReader(path, key) as reader,
+    ):
         list(reader)  # ... the order is not
 
 
@@ -177,7 +186,7 @@ def test_any_flipped_bit_is_detected(
     raw[at] ^= 0x04
     path.write_bytes(bytes(raw))
     with (
-        pytest.raises(FootageCorrupt),
+        pytest.raises(FootageCorrupt, match=r"altered or wrong key|digest differs from the index"),
         SegmentReader(path, key, expected_digest=digest) as reader,
     ):
         list(reader)
@@ -190,7 +199,7 @@ def test_the_cipher_byte_is_authenticated(tmp_path: Path, key: bytes, h264_clip:
     raw = bytearray(path.read_bytes())
     raw[9] = CIPHER_AES256GCM
     path.write_bytes(bytes(raw))
-    with pytest.raises(FootageCorrupt):
+    with pytest.raises(FootageCorrupt, match="altered or wrong key"):
         SegmentReader(path, key)
 
 
@@ -200,7 +209,7 @@ def test_wrong_key_and_unknown_version(
 ) -> None:
     path = tmp_path / "s.seg"
     _write(path, key, h264_clip, fmt)
-    with pytest.raises(FootageCorrupt):
+    with pytest.raises(FootageCorrupt, match="altered or wrong key"):
         SegmentReader(path, os.urandom(32))
     raw = bytearray(path.read_bytes())
     raw[8] = 9

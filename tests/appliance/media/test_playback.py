@@ -16,7 +16,7 @@ from appliance.keys import create_vault_key, load_vault_public_key
 from appliance.media import PrivateKeyFileOpener, build_fmp4, iter_packets, new_segment_key
 from appliance.media._nal import annexb_to_length_prefixed, parameter_sets
 from appliance.models.media import Segment
-from tests.appliance.media.conftest import FPS, START_MS, Clip, write_segment
+from tests.support.media import FPS, START_MS, Clip, write_segment
 
 
 @pytest.fixture
@@ -76,10 +76,10 @@ def test_iter_packets_refuses_a_doctored_row_or_a_shredded_key(
     opener = PrivateKeyFileOpener(vault[0])
     segment = _store(tmp_path, vault, h264_clip, 0)
     segment.frames += 1
-    with pytest.raises(FootageCorrupt):
+    with pytest.raises(FootageCorrupt, match="the row does not match the file"):
         list(iter_packets(segment, opener, tmp_path))
     segment.sealed_key = None
-    with pytest.raises(NotFound):
+    with pytest.raises(NotFound, match=r"destroyed \(its key is shredded\)"):
         list(iter_packets(segment, opener, tmp_path))
 
 
@@ -113,7 +113,7 @@ def test_fmp4_range_with_nothing_recorded(
 ) -> None:
     segments = [_store(tmp_path, vault, h264_clip, 0)]
     opener = PrivateKeyFileOpener(vault[0])
-    with pytest.raises(NotFound):
+    with pytest.raises(NotFound, match="no recording in that range"):
         list(build_fmp4(segments, START_MS + 60_000, START_MS + 70_000, opener, tmp_path))
 
 

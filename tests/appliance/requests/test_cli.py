@@ -18,9 +18,8 @@ from appliance.requests import (
     RequestKind,
     RequestService,
 )
-from tests.appliance.requests.officer import OFFICER
-from tests.conftest import base_config
-from tests.recorder.conftest import to_toml
+from tests.support.config import base_config, to_toml
+from tests.support.principals import OFFICER
 
 
 def test_deadlines_and_notice_commands(ctx: AppContext, clock: FakeClock, tmp_path: Path) -> None:

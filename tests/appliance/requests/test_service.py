@@ -35,9 +35,9 @@ from appliance.requests import (
 from appliance.requests.daemon import create as create_deadline_daemon
 from appliance.retention import get_hold
 from appliance.settings import Settings
-from tests.appliance.requests.footage import astronaut_clip, store_segment
-from tests.appliance.requests.officer import OFFICER
-from tests.conftest import SettingsFactory, base_config
+from tests.support.astronaut import astronaut_clip, store_segment
+from tests.support.config import SettingsFactory, base_config
+from tests.support.principals import OFFICER
 
 HOUR = 3_600_000
 DAY = 86_400_000
@@ -86,7 +86,7 @@ def test_deletion_releases_its_own_hold_and_destroys_the_footage(
     assert request.id is not None and request.hold_id is not None
     assert service.propose(OFFICER, request.id).decision is Decision.accepted
     service.decide(OFFICER, request.id, DecisionInput(Decision.accepted))
-    with pytest.raises(Conflict):
+    with pytest.raises(Conflict, match="that was notified"):
         service.execute_deletion(OFFICER, request.id)  # notify first
     service.notify(OFFICER, request.id, channel=Channel.mail)
     result = service.execute_deletion(OFFICER, request.id)
@@ -189,7 +189,7 @@ def test_withdrawal_releases_the_hold_at_once_with_no_grace(
     assert closed.state == RequestState.closed.value
     with ctx.db.session() as session:
         assert not get_hold(session, request.hold_id).active
-    with pytest.raises(Conflict):
+    with pytest.raises(Conflict, match="the request is closed"):
         service.close(OFFICER, request.id)
 
 
@@ -199,7 +199,7 @@ def test_receipt_rules_and_encrypted_documents(
     now = clock.now_ms()
     with pytest.raises(ValidationFailed, match="official letter"):
         service.receive(OFFICER, _new(RequestKind.copy, "cam01", now - HOUR, RequesterKind.police))
-    with pytest.raises(ValidationFailed):
+    with pytest.raises(ValidationFailed, match="ends after the request was received"):
         service.receive(OFFICER, _new(RequestKind.copy, "cam01", now + HOUR))
     letter = Upload(DocumentKind.power_of_attorney, "위임장.pdf", "application/pdf",
                     b"%PDF power of attorney for Hong")  # fmt: skip
@@ -222,7 +222,7 @@ def test_fail_closed_when_the_ledger_cannot_be_written(
 ) -> None:
     with ctx.db.engine.begin() as conn:
         conn.execute(text("ALTER TABLE ledger_entry RENAME TO ledger_entry_gone"))
-    with pytest.raises(LedgerUnavailable):
+    with pytest.raises(LedgerUnavailable, match="ledger_entry"):
         service.receive(OFFICER, _new(RequestKind.viewing, "cam01", clock.now_ms() - HOUR))
     with ctx.db.session() as session:
         assert session.exec(select(FootageRequest)).all() == []

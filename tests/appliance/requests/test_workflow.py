@@ -43,7 +43,7 @@ from appliance.requests.workflow import (
     identity_text,
     refusal_text,
 )
-from tests.appliance.requests.officer import AUDITOR, OFFICER
+from tests.support.principals import AUDITOR, OFFICER
 
 SEOUL = ZoneInfo("Asia/Seoul")
 DAY = 86_400_000
@@ -67,13 +67,13 @@ def test_the_happy_path_and_refusals_of_the_state_machine() -> None:
     assert state is S.closed
     with pytest.raises(Conflict, match="closed"):
         next_state(S.closed, A.withdraw, None)
-    with pytest.raises(Conflict):
+    with pytest.raises(Conflict, match="cannot decide a request in state received"):
         next_state(S.received, A.decide, None)  # identity first (R-REQ-2)
-    with pytest.raises(Conflict):
+    with pytest.raises(Conflict, match="cannot fulfil a request in state notified"):
         next_state(S.notified, A.fulfil, D.refused)  # nothing to fulfil after a refusal
-    with pytest.raises(Conflict):
+    with pytest.raises(Conflict, match="cannot fulfil a request in state decided"):
         next_state(S.decided, A.fulfil, D.accepted)  # notify first
-    with pytest.raises(Conflict):
+    with pytest.raises(Conflict, match="cannot decide a request in state notified"):
         next_state(S.notified, A.decide, D.accepted)  # re-deciding only after a postponement
     assert next_state(S.notified, A.decide, D.postponed) is S.decided
     assert next_state(S.notified, A.close, D.refused) is S.closed
@@ -151,7 +151,9 @@ def test_decision_checks() -> None:
         DecisionInput(D.postponed),  # no reason
         DecisionInput(D.accepted, viewing_ms=NOW - 1, viewing_place="p", officer="o"),
     ):
-        with pytest.raises(ValidationFailed):
+        with pytest.raises(
+            ValidationFailed, match=r"needs its|must be in the future|cites the destruction records"
+        ):
             check_decision(bad, **SCOPE)  # type: ignore[arg-type]
     whole = DecisionInput(D.accepted, viewing_ms=NOW + DAY, viewing_place="p", officer="o")
     with pytest.raises(PermissionDenied, match="R-REQ-9"):
@@ -160,7 +162,7 @@ def test_decision_checks() -> None:
     check_decision(whole, **{**SCOPE, "consent_ref": "동의서 2026-3"})  # type: ignore[arg-type]
     wider = DecisionInput(D.accepted, approved_camera_ids=("cam09",), viewing_ms=NOW + DAY,
                           viewing_place="p", officer="o")  # fmt: skip
-    with pytest.raises(ValidationFailed):
+    with pytest.raises(ValidationFailed, match="must be among the requested ones"):
         check_decision(wider, **SCOPE)  # type: ignore[arg-type]
 
 

@@ -3,48 +3,22 @@ on SQLite and, for the tests marked ``postgres``, on PostgreSQL."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from appliance.cli.main import initialize
 from appliance.clock import FakeClock
 from appliance.context import AppContext
 from appliance.settings import Settings
-from tests.conftest import SettingsFactory, base_config
-
-CtxFactory = Callable[..., AppContext]
-
-
-def group_cameras() -> list[dict[str, Any]]:
-    return [
-        {
-            "id": cam_id,
-            "name": name,
-            "location": name,
-            "location_type": kind,
-            "url": f"rtsp://127.0.0.1:8554/{cam_id}",
-            "group": group,
-        }
-        for cam_id, name, kind, group in (
-            ("cam01", "로비", "lobby", "general"),
-            ("cam02", "복도", "corridor", "general"),
-            ("or01", "수술실 1", "operating_room", "operating-room"),
-            ("day01", "어린이집", "daycare", "daycare"),
-        )
-    ]
-
-
-def retention_settings(make_settings: SettingsFactory, **extra: Any) -> Settings:
-    values: dict[str, Any] = {
-        "cameras": group_cameras(),
-        "vault": {"kdf_strength": "interactive"},
-        "retention": {"batch_size": 50, "retired_key_grace_s": 0},
-    }
-    values.update(extra)
-    return make_settings(**values)
+from tests.support.config import SettingsFactory
+from tests.support.retention import (
+    BACKENDS,
+    CtxFactory,
+    backend_url,
+    open_contexts,
+    retention_settings,
+)
 
 
 @pytest.fixture
@@ -52,13 +26,10 @@ def settings(make_settings: SettingsFactory) -> Settings:
     return retention_settings(make_settings)
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.fixture(params=BACKENDS)
 def backend(request: pytest.FixtureRequest) -> str | None:
     """None for SQLite, else a fresh PostgreSQL database URL."""
-    if request.param == "postgres":
-        url: str = request.getfixturevalue("pg_url")
-        return url
-    return None
+    return backend_url(request)
 
 
 @pytest.fixture
@@ -67,22 +38,8 @@ def make_ctx(
 ) -> Iterator[CtxFactory]:
     """Initialise and open a context; keyword arguments replace settings sections
     (``storage`` is merged into the base one, which holds the tmp dirs)."""
-    opened: list[AppContext] = []
-
-    def factory(**extra: Any) -> AppContext:
-        if backend is not None:
-            extra.setdefault("database", {"url": backend})
-        if "storage" in extra:
-            extra["storage"] = {**base_config(tmp_path)["storage"], **extra["storage"]}
-        settings = retention_settings(make_settings, **extra)
-        initialize(settings, clock)
-        context = AppContext.open(settings, clock)
-        opened.append(context)
-        return context
-
-    yield factory
-    for context in opened:
-        context.close()
+    with open_contexts(make_settings, clock, backend, tmp_path) as factory:
+        yield factory
 
 
 @pytest.fixture

@@ -9,7 +9,8 @@ from typer.testing import CliRunner
 from appliance.cli import app
 from appliance.clock import FakeClock
 from appliance.context import AppContext
-from tests.appliance.retention.synthetic import MINUTE_MS, make_segments, write_config
+from tests.support.config import write_config
+from tests.support.segments import MINUTE_MS, make_segments
 
 runner = CliRunner()
 

@@ -20,12 +20,7 @@ from appliance.context import AppContext
 from appliance.ledger import EventType
 from appliance.models import DestructionRecord, PurgeJob, Segment
 from appliance.retention import Retention
-from tests.appliance.retention.synthetic import (
-    MINUTE_MS,
-    assert_consistent,
-    files_on_disk,
-    make_segments,
-)
+from tests.support.segments import MINUTE_MS, assert_consistent, files_on_disk, make_segments
 
 STEPS = ["shredding", "shredded", "unlinking", "unlinked", "finished"]
 REPO = Path(__file__).resolve().parents[3]

@@ -22,7 +22,7 @@ from appliance.retention import (
     release_hold,
 )
 from appliance.retention.policy import DAY_MS
-from tests.appliance.retention.synthetic import MINUTE_MS, assert_consistent, make_segments
+from tests.support.segments import MINUTE_MS, assert_consistent, make_segments
 
 
 def _ids(ctx: AppContext, camera_id: str) -> set[int]:
@@ -157,7 +157,7 @@ def test_expired_hold_is_released_by_the_cycle(ctx: AppContext, clock: FakeClock
 
 
 def test_hold_validation(ctx: AppContext) -> None:
-    with ctx.db.session() as session, pytest.raises(ValidationFailed):
+    with ctx.db.session() as session, pytest.raises(ValidationFailed, match="at least one camera"):
         place_hold(
             ctx,
             session,

@@ -10,7 +10,7 @@ from appliance.clock import FakeClock
 from appliance.context import AppContext
 from appliance.retention import Retention, list_destruction, to_csv, to_html
 from appliance.retention.destruction import HEADERS_KO, camera_names
-from tests.appliance.retention.synthetic import MINUTE_MS, make_segments
+from tests.support.segments import MINUTE_MS, make_segments
 
 
 def test_csv_and_printable_page(ctx: AppContext, clock: FakeClock) -> None:

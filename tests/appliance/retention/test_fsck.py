@@ -13,7 +13,7 @@ from appliance.ledger import EventType
 from appliance.models import DestructionRecord, Segment
 from appliance.retention import AlarmKind, ProblemKind, Reason, fsck, open_alarms
 from appliance.retention.fsck import walk_sorted
-from tests.appliance.retention.synthetic import MINUTE_MS, make_segments
+from tests.support.segments import MINUTE_MS, make_segments
 
 
 def test_fsck_finds_and_repairs(any_ctx: AppContext, clock: FakeClock) -> None:

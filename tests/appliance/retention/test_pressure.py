@@ -16,8 +16,8 @@ from appliance.clock import FakeClock
 from appliance.context import AppContext
 from appliance.models import DestructionRecord, Segment
 from appliance.retention import AlarmKind, Reason, Retention, open_alarms, place_hold
-from tests.appliance.retention.conftest import CtxFactory
-from tests.appliance.retention.synthetic import MINUTE_MS, assert_consistent, make_segments
+from tests.support.retention import CtxFactory
+from tests.support.segments import MINUTE_MS, assert_consistent, make_segments
 
 SIZE = 1000
 MIN_FREE = 1_000_000

@@ -1,16 +1,40 @@
-"""Vault fixtures: the retention test cameras and a cheap argon2id cost."""
+"""Vault fixtures: the retention test cameras and a cheap argon2id cost, on SQLite and, for the
+tests marked ``postgres``, on PostgreSQL."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
+
 import pytest
 
+from appliance.clock import FakeClock
 from appliance.settings import Settings
-from tests.appliance.retention.conftest import backend, make_ctx, retention_settings
-from tests.conftest import SettingsFactory
-
-__all__ = ["backend", "make_ctx"]
+from tests.support.config import SettingsFactory
+from tests.support.retention import (
+    BACKENDS,
+    CtxFactory,
+    backend_url,
+    open_contexts,
+    retention_settings,
+)
 
 
 @pytest.fixture
 def settings(make_settings: SettingsFactory) -> Settings:
     return retention_settings(make_settings)
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str | None:
+    """None for SQLite, else a fresh PostgreSQL database URL."""
+    return backend_url(request)
+
+
+@pytest.fixture
+def make_ctx(
+    make_settings: SettingsFactory, clock: FakeClock, backend: str | None, tmp_path: Path
+) -> Iterator[CtxFactory]:
+    """Initialise and open a context; keyword arguments replace settings sections."""
+    with open_contexts(make_settings, clock, backend, tmp_path) as factory:
+        yield factory

@@ -15,7 +15,7 @@ from appliance.ledger import EventType
 from appliance.retention.daemon import RetentionDaemon, create
 from appliance.vault import Vault
 from appliance.vault.control import control_request, socket_path
-from tests.appliance.retention.synthetic import write_config
+from tests.support.config import write_config
 
 PASS = "correct horse battery staple"
 
@@ -29,9 +29,9 @@ def test_unlock_through_the_socket_and_the_cli(ctx: AppContext, tmp_path: Path) 
         path = socket_path(ctx.settings)
         assert stat.S_IMODE(path.stat().st_mode) == 0o600
         assert control_request(path, {"op": "status"})["unlocked"] is False
-        with pytest.raises(AuthenticationFailed):
+        with pytest.raises(AuthenticationFailed, match="wrong vault passphrase"):
             control_request(path, {"op": "unlock", "passphrase": "wrong passphrase", "actor": "t"})
-        with pytest.raises(ValidationFailed):
+        with pytest.raises(ValidationFailed, match="unknown operation"):
             control_request(path, {"op": "explode"})
 
         config = write_config(ctx.settings, tmp_path)
@@ -50,7 +50,7 @@ def test_unlock_through_the_socket_and_the_cli(ctx: AppContext, tmp_path: Path) 
     finally:
         service.stop()
     assert not socket_path(ctx.settings).exists()
-    with pytest.raises(NotFound):
+    with pytest.raises(NotFound, match="not running"):
         control_request(socket_path(ctx.settings), {"op": "status"})
 
 

@@ -14,8 +14,9 @@ from appliance.ledger import EventType
 from appliance.models import DestructionRecord, Segment, VaultKey
 from appliance.retention import Reason, Retention, destroy_retired_keys
 from appliance.vault import Vault
-from tests.appliance.retention.conftest import CtxFactory
-from tests.appliance.retention.synthetic import make_segments
+from tests.support.principals import OFFICER
+from tests.support.retention import CtxFactory
+from tests.support.segments import make_segments
 
 PASS = "correct horse battery staple"
 
@@ -50,7 +51,7 @@ def test_rotation_then_old_key_destroyed_when_unused(
     assert report.expired.segments == 1 and report.destroyed_keys == [old]
     assert not vault.has_private_key(old)
     assert (ctx.settings.storage.key_dir / "vault" / f"{old}.pub").exists()  # names the key
-    with pytest.raises(NotFound):
+    with pytest.raises(NotFound, match="no private key file"):
         vault.open_segment_key(old, sealed_old)
     with ctx.db.session() as session:
         registry = {k.key_id: k for k in session.exec(select(VaultKey)).all()}
@@ -116,7 +117,6 @@ def test_a_document_sealed_to_a_retired_key_keeps_it(
         RequestService,
         Upload,
     )
-    from tests.appliance.requests.officer import OFFICER
 
     ctx = make_ctx(retention={"batch_size": 50, "retired_key_grace_s": 3600})
     old = ctx.vault.current_key_id()

@@ -13,7 +13,7 @@ from appliance.context import AppContext
 from appliance.errors import AuthenticationFailed, Conflict, ValidationFailed, VaultLocked
 from appliance.ledger import EventType
 from appliance.vault import Vault
-from tests.appliance.retention.synthetic import make_segments
+from tests.support.segments import make_segments
 
 PASS = "correct horse battery staple"
 
@@ -34,7 +34,7 @@ def test_without_passphrase_the_vault_is_open(ctx: AppContext) -> None:
         row = session.get(Segment, made.id)
         assert row is not None and row.sealed_key is not None
         assert vault.open_segment_key(key_id, row.sealed_key) == made.segment_key
-    with pytest.raises(Conflict):
+    with pytest.raises(Conflict, match="no passphrase is set"):
         vault.lock()  # nothing to lock it with
 
 
@@ -50,7 +50,7 @@ def test_passphrase_seals_private_keys_on_disk(ctx: AppContext, clock: FakeClock
     assert plain not in ring and PASS not in ring
     assert oct((key_dir / f"{key_id}.key").stat().st_mode & 0o777) == "0o600"
     assert oct((key_dir / "keyring.json").stat().st_mode & 0o777) == "0o600"
-    with pytest.raises(ValidationFailed):
+    with pytest.raises(ValidationFailed, match="at least 10 characters"):
         ctx.vault.set_passphrase("short")
 
 
@@ -70,7 +70,7 @@ def test_locked_vault_refuses_viewing_while_recording_goes_on(
 
     with pytest.raises(VaultLocked):
         vault.open_segment_key(key_id, sealed)
-    with pytest.raises(AuthenticationFailed):
+    with pytest.raises(AuthenticationFailed, match="wrong vault passphrase"):
         vault.unlock("wrong passphrase!")
     assert not vault.is_unlocked
 
@@ -84,11 +84,11 @@ def test_locked_vault_refuses_viewing_while_recording_goes_on(
 
 def test_change_passphrase(ctx: AppContext, clock: FakeClock) -> None:
     ctx.vault.set_passphrase(PASS)
-    with pytest.raises(AuthenticationFailed):
+    with pytest.raises(AuthenticationFailed, match="wrong vault passphrase"):
         _fresh(ctx, clock).set_passphrase("another long one", current="not the passphrase")
     _fresh(ctx, clock).set_passphrase("another long one", current=PASS)
     vault = _fresh(ctx, clock)
-    with pytest.raises(AuthenticationFailed):
+    with pytest.raises(AuthenticationFailed, match="wrong vault passphrase"):
         vault.unlock(PASS)
     vault.unlock("another long one")
     assert vault.is_unlocked
@@ -97,7 +97,7 @@ def test_change_passphrase(ctx: AppContext, clock: FakeClock) -> None:
 def test_unlock_and_lock_are_in_the_ledger(ctx: AppContext) -> None:
     ctx.vault.set_passphrase(PASS)
     ctx.vault.lock()
-    with pytest.raises(AuthenticationFailed):
+    with pytest.raises(AuthenticationFailed, match="wrong vault passphrase"):
         ctx.vault_keeper.unlock("wrong passphrase!", actor="operator")
     ctx.vault_keeper.unlock(PASS, actor="operator")
     ctx.vault_keeper.lock(actor="operator")

@@ -20,7 +20,7 @@ from appliance.media.mp4 import init_from_keyframe
 from appliance.models import Role
 from appliance.viewing import ViewingService, ViewKind, make_purpose
 from recorder.fanout import PacketFanout
-from tests.appliance.viewing.footage import FRAME_TICKS, TB, Clip, make_clip
+from tests.support.footage import FRAME_TICKS, TB, Clip, make_clip
 
 PASSWORD = "correct horse battery"
 
@@ -165,7 +165,7 @@ def test_camera_not_live_is_a_4xx_and_recorded(
 ) -> None:
     _, service, principal = viewer
     viewing_id = _open(service, principal, ["cam02"])
-    with pytest.raises(NotFound):
+    with pytest.raises(NotFound, match="is not live on this node"):
         service.live_stream(principal, viewing_id, "cam02")
     (span,) = service.spans(principal, viewing_id)
     assert span.outcome == "not live" and span.bytes_sent == 0

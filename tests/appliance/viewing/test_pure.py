@@ -31,7 +31,7 @@ def test_purpose_forms() -> None:
         ("incident", "", "REQ-7"),
         (None, "", "bad id with spaces"),
     ]:
-        with pytest.raises(ValidationFailed):
+        with pytest.raises(ValidationFailed, match=r"purpose|request_id"):
             make_purpose(category, text, request_id)
 
 
@@ -53,22 +53,22 @@ def _open(**kwargs: object) -> list[str]:
 
 def test_check_open() -> None:
     assert _open() == ["cam01", "cam02"]
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(PermissionDenied, match="may not view camera 'cam03'"):
         _open(cameras=["cam03"])  # not granted
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(PermissionDenied, match="may not view camera 'cam99'"):
         _open(cameras=["cam99"])  # unknown looks the same
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(PermissionDenied, match="never sees video"):
         _open(role=Role.auditor)
-    with pytest.raises(ValidationFailed):
+    with pytest.raises(ValidationFailed, match="wider than 3600 s"):
         _open(start_ms=NOW - 3_600_001)  # wider than allowed
-    with pytest.raises(ValidationFailed):
+    with pytest.raises(ValidationFailed, match="starts in the future"):
         _open(start_ms=NOW + 1, end_ms=NOW + 2)  # the future
-    with pytest.raises(ValidationFailed):
+    with pytest.raises(ValidationFailed, match="end_ms must be after start_ms"):
         _open(end_ms=NOW - 3_600_000)  # empty
-    with pytest.raises(ValidationFailed):
+    with pytest.raises(ValidationFailed, match="at least one camera"):
         _open(cameras=[])
     assert _open(kind=ViewKind.live, start_ms=None, end_ms=None) == ["cam01", "cam02"]
-    with pytest.raises(ValidationFailed):
+    with pytest.raises(ValidationFailed, match="takes no time range"):
         _open(kind=ViewKind.live)  # live takes no range
     assert _open(role=Role.officer, granted=[], cameras=["cam03"]) == ["cam03"]
 
@@ -81,13 +81,13 @@ def test_media_range() -> None:
     }
     assert media_range(**common, camera_id="cam01", start_ms=None, end_ms=None) == (1000, 5000)
     assert media_range(**common, camera_id="cam01", start_ms=2000, end_ms=None) == (2000, 5000)
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(PermissionDenied, match="outside this viewing session's scope"):
         media_range(**common, camera_id="cam01", start_ms=999, end_ms=None)
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(PermissionDenied, match="outside this viewing session's scope"):
         media_range(**common, camera_id="cam01", start_ms=None, end_ms=5001)
-    with pytest.raises(NotFound):
+    with pytest.raises(NotFound, match="not part of this viewing session"):
         media_range(**common, camera_id="cam02", start_ms=None, end_ms=None)
-    with pytest.raises(ValidationFailed):
+    with pytest.raises(ValidationFailed, match="end_ms must be after start_ms"):
         media_range(**common, camera_id="cam01", start_ms=3000, end_ms=3000)
 
 

@@ -21,7 +21,7 @@ from appliance.keys import load_vault_public_key
 from appliance.media import new_segment_key
 from appliance.media.layout import segment_relpath
 from appliance.models import Segment
-from tests.appliance.media.conftest import FPS, FRAME_TICKS, TB, Clip, write_segment
+from tests.support.media import FPS, FRAME_TICKS, TB, Clip, write_segment
 
 __all__ = [
     "FPS",

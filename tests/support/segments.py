@@ -4,7 +4,6 @@ the row says, with a real per-segment key sealed to the real vault public key.""
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import secrets
 from collections.abc import Iterable
@@ -18,7 +17,17 @@ from sqlmodel import Session
 
 from appliance.context import AppContext
 from appliance.retention._tables import PURGE_JOB, SEGMENT
-from appliance.settings import Settings
+
+__all__ = [
+    "DAY_MS",
+    "MINUTE_MS",
+    "Made",
+    "assert_consistent",
+    "files_on_disk",
+    "make_segments",
+    "relpath",
+    "segment_count",
+]
 
 DAY_MS = 86_400_000
 MINUTE_MS = 60_000
@@ -119,28 +128,3 @@ def assert_consistent(ctx: AppContext) -> None:
     assert keyed <= files, f"keys without a file: {sorted(keyed - files)[:3]}"
     assert files <= keyed, f"files without a key: {sorted(files - keyed)[:3]}"
     assert jobs == 0, "a purge batch was left unfinished"
-
-
-def write_config(settings: Settings, tmp_path: Path) -> Path:
-    """``settings`` as a TOML file, for the CLI."""
-
-    def toml(value: object) -> str:
-        return json.dumps(value, ensure_ascii=False)
-
-    data = settings.model_dump(mode="json")
-    lines: list[str] = []
-    for section in ("site", "storage", "database", "vault", "retention"):
-        body = dict(data[section])
-        nested = {k: v for k, v in body.items() if isinstance(v, dict)}
-        lines.append(f"[{section}]")
-        lines += [f"{k} = {toml(v)}" for k, v in body.items() if k not in nested and v is not None]
-        for name, sub in nested.items():
-            lines.append(f"[{section}.{name}]")
-            lines += [f"{k} = {toml(v)}" for k, v in sub.items() if v is not None]
-    for item_key in ("groups", "cameras"):
-        for item in data[item_key]:
-            lines.append(f"[[{item_key}]]")
-            lines += [f"{k} = {toml(v)}" for k, v in item.items() if v is not None]
-    path = tmp_path / "appliance.toml"
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
