@@ -27,12 +27,12 @@ from appliance.media._nal import H264, H265, parameter_sets
 from appliance.media.format import Sample, SegmentHead, StreamInfo
 from appliance.media.mp4 import init_from_keyframe, init_from_stream
 from appliance.models.media import MAX_SEGMENT_MS, Gap, Run
+from appliance.recorder_state import CameraState
 from appliance.settings import CameraConfig, RecorderConfig
 from recorder.fanout import PacketFanout
 from recorder.rtsp import RtspSource
 from recorder.segments import OpenSegment, SegmentIndexer
 from recorder.status import (
-    CameraState,
     FailReason,
     IngestError,
     StatusBoard,

@@ -23,24 +23,30 @@ from fastapi.security import HTTPAuthorizationCredentials
 from fastapi.staticfiles import StaticFiles
 from sqlmodel import select
 
-from api.deps import AccessDep, ContextDep
-from api.security import COOKIE_NAME, RoleGuard, authenticate, get_access, public
+from api.deps import (
+    COOKIE_NAME,
+    AccessDep,
+    ContextDep,
+    RoleGuard,
+    admitted_roles,
+    authenticate,
+    get_access,
+    public,
+)
 from api.web import STATIC_DIR, choose_language, templates, translations
 from api.web.i18n import LANG_COOKIE, LANGUAGES
-from appliance.access import FOOTAGE_ROLES, AccessService, Permission, Principal
+from appliance.access import AccessService, Permission, Principal
 from appliance.context import AppContext
 from appliance.errors import AuthenticationFailed, PermissionDenied
 from appliance.models import Role
 from appliance.models.media import CameraStatus
+from appliance.recorder_state import CameraState
 from appliance.viewing import PurposeCategory
 
-__all__ = ["STAFF_ROLES", "PageGuard", "page_guard", "router", "safe_next"]
+__all__ = ["PageGuard", "page_guard", "router", "safe_next"]
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
 
-# Agencies act through their API token only, never through these pages.
-STAFF_ROLES: tuple[Role, ...] = tuple(r for r in Role if r is not Role.agency)
-RECORDER_STATES = ("recording", "reconnecting", "failed", "starting", "stopped")
 LEDGER_PAGE = "/ledger"  # the ledger pages (another part of the web UI)
 _LANG_COOKIE_S = 365 * 24 * 3600
 # Scripts, styles and media only from this origin; nothing may frame the viewer.
@@ -57,8 +63,8 @@ _SECURITY_HEADERS = {
 }
 
 
-def _wants_html(request: Request) -> bool:
-    return "text/html" in request.headers.get("accept", "")
+def _wants_html(http_request: Request) -> bool:
+    return "text/html" in http_request.headers.get("accept", "")
 
 
 def _redirect(location: str) -> HTTPException:
@@ -74,8 +80,8 @@ def safe_next(target: str | None) -> str:
     return target
 
 
-def _bearer(request: Request) -> HTTPAuthorizationCredentials | None:
-    scheme, _, value = request.headers.get("authorization", "").partition(" ")
+def _bearer(http_request: Request) -> HTTPAuthorizationCredentials | None:
+    scheme, _, value = http_request.headers.get("authorization", "").partition(" ")
     if scheme.lower() == "bearer" and value.strip():
         return HTTPAuthorizationCredentials(scheme=scheme, credentials=value.strip())
     return None
@@ -85,21 +91,26 @@ class PageGuard(RoleGuard):
     """``require(...)`` for pages: a browser is sent to sign in instead of shown JSON."""
 
     def __call__(  # type: ignore[override]
-        self, request: Request, access: Annotated[AccessService, Depends(get_access)]
+        self, http_request: Request, access: Annotated[AccessService, Depends(get_access)]
     ) -> Principal:
-        html = _wants_html(request)
+        html = _wants_html(http_request)
         try:
             principal = authenticate(
-                request, access, cookie=request.cookies.get(COOKIE_NAME), bearer=_bearer(request)
+                http_request,
+                access,
+                cookie=http_request.cookies.get(COOKIE_NAME),
+                bearer=_bearer(http_request),
             )
         except AuthenticationFailed:
             if html:
-                here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+                here = http_request.url.path + (
+                    f"?{http_request.url.query}" if http_request.url.query else ""
+                )
                 raise _redirect(f"/login?next={quote(here, safe='')}") from None
             raise
         if html and principal.must_change_password and not self.allow_password_change:
             raise _redirect("/password")
-        if html and principal.role not in self.roles and principal.role in STAFF_ROLES:
+        if html and principal.role not in self.roles and principal.can(Permission.staff_pages):
             raise _redirect("/?denied=1")  # home admits every staff role: no loop
         return RoleGuard.__call__(self, principal)  # the API's own checks, unchanged
 
@@ -107,15 +118,17 @@ class PageGuard(RoleGuard):
         return "page_" + super().__repr__()
 
 
-def page_guard(*roles: Role, allow_password_change: bool = False) -> PageGuard:
-    if not roles:
-        raise ValueError("page_guard() needs at least one role")
-    return PageGuard(tuple(roles), (), allow_password_change)
+def page_guard(*admitted: Role | Permission, allow_password_change: bool = False) -> PageGuard:
+    """``require`` for a page: the roles named or holding a permission named."""
+    return PageGuard(admitted_roles(admitted), (), allow_password_change)
 
 
-_Staff = Annotated[Principal, Depends(page_guard(*STAFF_ROLES))]
-_Footage = Annotated[Principal, Depends(page_guard(*FOOTAGE_ROLES))]
-_Self = Annotated[Principal, Depends(page_guard(*STAFF_ROLES, allow_password_change=True))]
+# Agencies act through their API token only, never through these pages.
+_Staff = Annotated[Principal, Depends(page_guard(Permission.staff_pages))]
+_Footage = Annotated[Principal, Depends(page_guard(Permission.view_footage))]
+_Self = Annotated[
+    Principal, Depends(page_guard(Permission.staff_pages, allow_password_change=True))
+]
 LangQuery = Annotated[str | None, Query(max_length=5, description="Switch language: ko or en.")]
 
 
@@ -125,9 +138,9 @@ class _Lang:
     switched: bool  # chosen by ?lang= now: remember it in a cookie
 
 
-def page_language(request: Request, lang: LangQuery = None) -> _Lang:
+def page_language(http_request: Request, lang: LangQuery = None) -> _Lang:
     chosen = choose_language(
-        lang, request.cookies.get(LANG_COOKIE), request.headers.get("accept-language")
+        lang, http_request.cookies.get(LANG_COOKIE), http_request.headers.get("accept-language")
     )
     return _Lang(chosen, lang == chosen)
 
@@ -150,7 +163,7 @@ def _local(ctx: AppContext, ms: int, fmt: str = "%Y-%m-%d %H:%M") -> str:
 
 
 def _render(
-    request: Request,
+    http_request: Request,
     name: str,
     lang: _Lang,
     ctx: AppContext,
@@ -160,15 +173,15 @@ def _render(
 ) -> HTMLResponse:
     table = translations(lang.code)
     other = next(code for code in LANGUAGES if code != lang.code)
-    params = {k: v for k, v in request.query_params.items() if k not in ("lang", "denied")}
+    params = {k: v for k, v in http_request.query_params.items() if k not in ("lang", "denied")}
     params["lang"] = other
     response = templates.TemplateResponse(
-        request,
+        http_request,
         name,
         {
             "lang": lang.code,
             "other_lang": other,
-            "switch_href": f"{request.url.path}?{urlencode(params)}",
+            "switch_href": f"{http_request.url.path}?{urlencode(params)}",
             "t": _translator(table),
             "table": table,
             "site_name": ctx.settings.site.name,
@@ -187,16 +200,16 @@ def _render(
     return response
 
 
-def _signed_in(request: Request, access: AccessService) -> Principal | None:
+def _signed_in(http_request: Request, access: AccessService) -> Principal | None:
     try:
-        return authenticate(request, access, cookie=request.cookies.get(COOKIE_NAME))
+        return authenticate(http_request, access, cookie=http_request.cookies.get(COOKIE_NAME))
     except (AuthenticationFailed, PermissionDenied):
         return None
 
 
 @router.get("/login", response_class=HTMLResponse, dependencies=[Depends(public)])
 def login_page(
-    request: Request,
+    http_request: Request,
     lang: LangDep,
     ctx: ContextDep,
     access: AccessDep,
@@ -205,20 +218,20 @@ def login_page(
 ) -> Response:
     """Sign in (the form posts to /api/auth/login)."""
     target = safe_next(next_)
-    if request.cookies.get(COOKIE_NAME) and _signed_in(request, access) is not None:
+    if http_request.cookies.get(COOKIE_NAME) and _signed_in(http_request, access) is not None:
         return Response(status_code=303, headers={"Location": target})
     return _render(
-        request, "login.html", lang, ctx, access, None, next_url=target, signed_out=signed_out
+        http_request, "login.html", lang, ctx, access, None, next_url=target, signed_out=signed_out
     )
 
 
 @router.get("/password", response_class=HTMLResponse)
 def password_page(
-    request: Request, principal: _Self, lang: LangDep, ctx: ContextDep, access: AccessDep
+    http_request: Request, principal: _Self, lang: LangDep, ctx: ContextDep, access: AccessDep
 ) -> HTMLResponse:
     """Change one's own password (first, when it was generated or reset)."""
     return _render(
-        request,
+        http_request,
         "password.html",
         lang,
         ctx,
@@ -249,7 +262,7 @@ def _camera_rows(ctx: AppContext, access: AccessService, principal: Principal) -
         state = states.get(camera.id)
         if not camera.enabled:
             key = "status.disabled"
-        elif state is None or state.state not in RECORDER_STATES:
+        elif state is None or state.state not in set(CameraState):
             key = "status.unknown"
         else:
             key = f"status.{state.state}"
@@ -260,7 +273,7 @@ def _camera_rows(ctx: AppContext, access: AccessService, principal: Principal) -
                 name=camera.name,
                 location=camera.location,
                 status_key=key,
-                reason=state.reason if state and state.state == "failed" else "",
+                reason=state.reason if state and state.state == CameraState.failed else "",
                 since=_local(ctx, state.since_ms) if state else "",
                 last_footage=_local(ctx, last) if last else "",
             )
@@ -270,7 +283,7 @@ def _camera_rows(ctx: AppContext, access: AccessService, principal: Principal) -
 
 @router.get("/", response_class=HTMLResponse)
 def home_page(
-    request: Request,
+    http_request: Request,
     principal: _Staff,
     lang: LangDep,
     ctx: ContextDep,
@@ -280,7 +293,7 @@ def home_page(
     """The cameras one may view with their status; the ledger link; accounts for admins."""
     accounts = access.list_users(principal) if principal.can(Permission.manage_accounts) else None
     return _render(
-        request,
+        http_request,
         "home.html",
         lang,
         ctx,
@@ -296,7 +309,7 @@ def home_page(
 
 @router.get("/view", response_class=HTMLResponse)
 def view_page(
-    request: Request,
+    http_request: Request,
     principal: _Footage,
     lang: LangDep,
     ctx: ContextDep,
@@ -312,7 +325,7 @@ def view_page(
     midnight = local_now.replace(hour=0, minute=0, second=0, microsecond=0)
     start = max(midnight, local_now - timedelta(hours=1))
     return _render(
-        request,
+        http_request,
         "view.html",
         lang,
         ctx,
@@ -336,9 +349,9 @@ _static = StaticFiles(directory=STATIC_DIR)
 # A route rather than a Mount: every route the app serves is an HTTP route with declared
 # roles, which the authorization sweep (tests/api/test_authorization.py) calls one by one.
 @router.get("/static/{path:path}", dependencies=[Depends(public)])
-async def static_file(path: str, request: Request) -> Response:
+async def static_file(path: str, http_request: Request) -> Response:
     """Scripts and styles of the pages (vendored; nothing comes from the internet)."""
-    response = await _static.get_response(path, request.scope)
+    response = await _static.get_response(path, http_request.scope)
     response.headers["Cache-Control"] = "no-cache"
     response.headers["X-Content-Type-Options"] = "nosniff"
     return response

@@ -38,6 +38,9 @@ class Permission(StrEnum):
     see_any_camera = "see_any_camera"  # camera metadata of every camera
     read_ledger = "read_ledger"
     agency_api = "agency_api"  # submit and follow its own requests
+    # The API layer's own role sets (issue #11), held by role lists in _HELD_BY below.
+    own_account = "own_account"  # sign out, one's own password and TOTP: every role
+    staff_pages = "staff_pages"  # the staff web viewer's pages (an agency uses its token only)
 
 
 _PERMISSIONS: dict[Role, frozenset[Permission]] = {
@@ -72,6 +75,16 @@ _PERMISSIONS: dict[Role, frozenset[Permission]] = {
         }
     ),
     Role.agency: frozenset({Permission.agency_api}),
+}
+
+# Permissions that follow from a list of roles rather than from each role's job (issue #11).
+_HELD_BY: dict[Permission, frozenset[Role]] = {
+    Permission.own_account: frozenset(Role),
+    Permission.staff_pages: frozenset(Role) - {Role.agency},
+}
+_PERMISSIONS = {
+    role: held | {p for p, roles in _HELD_BY.items() if role in roles}
+    for role, held in _PERMISSIONS.items()
 }
 
 # Roles that can ever receive footage; an auditor or agency never does.
