@@ -1,6 +1,11 @@
-"""Dependencies shared by the routers: the context, a database session, the principal.
+"""The one module routes import their dependencies from: the context, a database session, the
+domain services, the principal, the guards and the shared parameter types.
 
-Every route also depends on ``require(Role...)`` or ``public`` (``api.security``): deny by default.
+Every route also depends on ``require(Permission.x)`` or ``public``: deny by default. The guards
+and ``authenticate`` (the cookie, CSRF and token checks) are defined in ``api.security`` and
+re-exported here: they depend on ``get_access`` when ``api.security`` is imported, so defining
+that getter here, which imports the guards, would make the two modules import each other.
+Every other getter lives here.
 """
 
 from __future__ import annotations
@@ -12,13 +17,23 @@ from fastapi import Depends, Path, Query, Request
 from pydantic import Field
 from sqlmodel import Session
 
-from api.security import authenticate, get_access, public, require
+from api.security import (
+    COOKIE_NAME,
+    RoleGuard,
+    admitted_roles,
+    authenticate,
+    get_access,
+    public,
+    require,
+)
 from appliance.access import AccessService, Principal
 from appliance.context import AppContext
 from appliance.requests import RequestService
 from appliance.settings import ID_PATTERN
+from appliance.viewing import ViewingService
 
 __all__ = [
+    "COOKIE_NAME",
     "ROW_ID_MAX",
     "AccessDep",
     "CameraField",
@@ -27,18 +42,24 @@ __all__ = [
     "ContextDep",
     "CurrentPrincipal",
     "RequestsDep",
+    "RoleGuard",
     "RowId",
     "SessionDep",
+    "ViewingDep",
+    "admitted_roles",
+    "authenticate",
+    "get_access",
     "get_context",
     "get_requests",
     "get_session",
+    "get_viewing",
     "public",
     "require",
 ]
 
 
-def get_context(request: Request) -> AppContext:
-    ctx: AppContext = request.app.state.ctx
+def get_context(http_request: Request) -> AppContext:
+    ctx: AppContext = http_request.app.state.ctx
     return ctx
 
 
@@ -61,6 +82,14 @@ def get_requests(ctx: ContextDep) -> RequestService:
 
 
 RequestsDep = Annotated[RequestService, Depends(get_requests)]
+
+
+def get_viewing(http_request: Request) -> ViewingService:
+    viewing: ViewingService = http_request.app.state.viewing
+    return viewing
+
+
+ViewingDep = Annotated[ViewingService, Depends(get_viewing)]
 
 # Who is asking; a route still needs ``require(...)`` to say which roles it admits.
 CurrentPrincipal = Annotated[Principal, Depends(authenticate)]

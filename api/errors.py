@@ -32,7 +32,7 @@ def status_for(exc: errors.ApplianceError) -> int:
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    async def handle(_request: Request, exc: Exception) -> JSONResponse:
+    async def handle(_http_request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, errors.ApplianceError)
         return JSONResponse(
             status_code=status_for(exc),

@@ -1,9 +1,16 @@
 """Deny by default (invariant 7): every route names the roles it admits, on the route itself.
 
-A route depends on ``require(Role.x, ...)`` (which authenticates, then checks the role, the
-token's scopes and a pending password change) or on ``public`` (login, health). No list of
-URL strings decides anything. ``check_routes`` runs when the app is built and refuses to
-start if any route has neither; it also writes each route's roles into the OpenAPI schema.
+A route depends on ``require(Permission.x, ...)`` (which authenticates, then checks that the
+role holds the permission of ``appliance.access.roles``, the token's scopes and a pending
+password change) or on ``public`` (login, health). No list of URL strings decides anything.
+``check_routes`` runs when the app is built and refuses to start if any route has neither; it
+also writes each route's roles into the OpenAPI schema.
+
+These are the mechanisms (cookie, CSRF and token checks, the guards, the route sweep); routes
+take them, and every other dependency, from ``api.deps``. ``authenticate`` and ``get_access``
+stay here because ``RoleGuard`` depends on them when this module is imported, and ``api.deps``
+re-exports the guards: defining them in ``api.deps`` would make the two modules import each
+other.
 """
 
 from __future__ import annotations
@@ -19,7 +26,7 @@ from fastapi.security import APIKeyCookie, APIKeyHeader, HTTPAuthorizationCreden
 from pydantic import BaseModel
 from starlette.routing import BaseRoute
 
-from appliance.access import AccessService, Principal, Scope
+from appliance.access import AccessService, Permission, Principal, Scope, roles_with
 from appliance.errors import AuthenticationFailed, PermissionDenied
 from appliance.models import Role
 
@@ -30,8 +37,10 @@ __all__ = [
     "RoleGuard",
     "RouteInfo",
     "UnguardedRoute",
+    "admitted_roles",
     "authenticate",
     "check_routes",
+    "describe_security",
     "get_access",
     "guard_of",
     "mark_public",
@@ -67,28 +76,28 @@ class UnguardedRoute(RuntimeError):
     """A route declares neither its roles nor that it is public."""
 
 
-def get_access(request: Request) -> AccessService:
-    access: AccessService = request.app.state.access
+def get_access(http_request: Request) -> AccessService:
+    access: AccessService = http_request.app.state.access
     return access
 
 
 def authenticate(
-    request: Request,
+    http_request: Request,
     access: Annotated[AccessService, Depends(get_access)],
     cookie: Annotated[str | None, Depends(_cookie_scheme)] = None,
     csrf: Annotated[str | None, Depends(_csrf_scheme)] = None,
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer_scheme)] = None,
 ) -> Principal:
-    """The request's principal from its bearer token or session cookie (401 if none)."""
-    if bearer is None and request.headers.get("authorization"):
+    """The caller's principal from its bearer token or session cookie (401 if none)."""
+    if bearer is None and http_request.headers.get("authorization"):
         raise AuthenticationFailed("Authorization must be 'Bearer <token>'")
     principal = access.authenticate(
         cookie=cookie,
         bearer=bearer.credentials if bearer else None,
         csrf_header=csrf,
-        state_changing=request.method not in SAFE_METHODS,
+        state_changing=http_request.method not in SAFE_METHODS,
     )
-    request.state.principal = principal
+    http_request.state.principal = principal
     return principal
 
 
@@ -119,11 +128,21 @@ class RoleGuard:
         return f"require({', '.join(r.value for r in self.roles)})"
 
 
+def admitted_roles(admitted: Iterable[Role | Permission]) -> tuple[Role, ...]:
+    """The roles named, plus those holding a named permission, in ``Role`` order."""
+    wanted = set(admitted)
+    roles = {r for r in wanted if isinstance(r, Role)}
+    for permission in wanted - roles:
+        roles.update(roles_with(Permission(permission)))
+    return tuple(role for role in Role if role in roles)
+
+
 def require(
-    *roles: Role, scopes: Iterable[Scope] = (), allow_password_change: bool = False
+    *admitted: Role | Permission, scopes: Iterable[Scope] = (), allow_password_change: bool = False
 ) -> RoleGuard:
-    """A dependency admitting only ``roles`` (and, for tokens, only with ``scopes``)."""
-    return RoleGuard(tuple(roles), tuple(scopes), allow_password_change)
+    """A dependency admitting only the roles holding a permission of ``admitted`` (or named
+    there), and, for tokens, only with ``scopes``."""
+    return RoleGuard(admitted_roles(admitted), tuple(scopes), allow_password_change)
 
 
 def public() -> None:

@@ -18,6 +18,7 @@ import av
 from appliance.clock import Clock
 from appliance.db import Database
 from appliance.models.media import CameraStatus
+from appliance.recorder_state import CameraState
 
 __all__ = [
     "CameraState",
@@ -30,14 +31,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-
-class CameraState(StrEnum):
-    starting = "starting"
-    recording = "recording"
-    reconnecting = "reconnecting"  # was recording, lost the stream, trying again
-    failed = "failed"  # cannot record (see the reason); still retried
-    stopped = "stopped"
 
 
 class FailReason(StrEnum):

@@ -20,6 +20,7 @@ from pathlib import Path
 from appliance.clock import Clock
 from appliance.db import Database
 from appliance.models.media import Gap
+from appliance.recorder_state import CameraState
 from appliance.settings import CameraConfig, RecorderConfig
 from recorder.fanout import PacketFanout
 from recorder.ffmpeg_source import FfmpegSource
@@ -28,7 +29,6 @@ from recorder.segments import SegmentIndexer
 from recorder.session import CameraCounters, RecordingSession
 from recorder.source import PacketSource
 from recorder.status import (
-    CameraState,
     FailReason,
     IngestError,
     StatusBoard,

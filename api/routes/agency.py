@@ -14,9 +14,8 @@ from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 
-from api.deps import RequestsDep, RowId
+from api.deps import RequestsDep, RowId, require
 from api.schemas.requests import AgencyRequestOut, ExportOut, NoticeOut, RequestIn
-from api.security import require
 from api.uploads import multipart_body, read_upload
 from appliance.access import Permission, Principal, Scope, roles_with
 from appliance.errors import ValidationFailed

@@ -5,51 +5,20 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response
-from pydantic import BaseModel, Field
 
-from api.deps import AccessDep, ContextDep
-from api.routes._schemas import UserOut, user_out
-from api.security import COOKIE_NAME, public, require
-from appliance.access import ALL_ROLES, Permission, Principal, Via
+from api.deps import COOKIE_NAME, AccessDep, ContextDep, public, require
+from api.schemas.auth import LoginIn, Me, PasswordIn, TotpCode, TotpSetup
+from api.schemas.users import user_out
+from appliance.access import Permission, Principal, Via
 from appliance.errors import ValidationFailed
+
+__all__ = ["router"]
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
 
 # Every role may manage its own session; a pending password change does not block these.
-_Self = Annotated[Principal, Depends(require(*ALL_ROLES, allow_password_change=True))]
-_SelfReady = Annotated[Principal, Depends(require(*ALL_ROLES))]
-
-
-class LoginIn(BaseModel):
-    username: str = Field(min_length=1, max_length=100)
-    password: str = Field(min_length=1, max_length=1024)
-    totp_code: str | None = Field(
-        default=None, max_length=12, description="Six digits, if TOTP is on."
-    )
-
-
-class Me(BaseModel):
-    user: UserOut
-    via: Via
-    cameras: list[str] = Field(description="Cameras granted ('*': every camera).")
-    csrf_token: str | None = Field(
-        description="Send in X-CSRF-Token on state-changing requests (browser sessions only)."
-    )
-    expires_ms: int | None = None
-
-
-class PasswordIn(BaseModel):
-    current_password: str = Field(min_length=1, max_length=1024)
-    new_password: str = Field(min_length=12, max_length=1024)
-
-
-class TotpSetup(BaseModel):
-    secret: str = Field(description="Base32 secret for the authenticator app (shown once).")
-    otpauth_uri: str
-
-
-class TotpCode(BaseModel):
-    code: str = Field(min_length=6, max_length=12)
+_Self = Annotated[Principal, Depends(require(Permission.own_account, allow_password_change=True))]
+_SelfReady = Annotated[Principal, Depends(require(Permission.own_account))]
 
 
 def _secure(ctx: ContextDep) -> bool:
@@ -77,15 +46,15 @@ def _me(access: AccessDep, principal: Principal, expires_ms: int | None = None) 
 
 @router.post("/login", response_model=Me, dependencies=[Depends(public)])
 def login(
-    body: LoginIn, request: Request, response: Response, access: AccessDep, ctx: ContextDep
+    body: LoginIn, http_request: Request, response: Response, access: AccessDep, ctx: ContextDep
 ) -> Me:
     """Sign in with a password (and TOTP code); sets the HttpOnly session cookie."""
     result = access.login(
         body.username,
         body.password,
         totp_code=body.totp_code,
-        remote_addr=request.client.host if request.client else "",
-        user_agent=request.headers.get("user-agent", ""),
+        remote_addr=http_request.client.host if http_request.client else "",
+        user_agent=http_request.headers.get("user-agent", ""),
     )
     response.set_cookie(
         COOKIE_NAME,

@@ -9,6 +9,8 @@ from sqlalchemy import text
 from api.deps import ContextDep
 from appliance import __version__
 
+__all__ = ["router"]
+
 router = APIRouter(prefix="/api/health", tags=["health"])
 
 

@@ -20,16 +20,12 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 from pydantic import BaseModel
 
-from api.deps import CameraQuery, ContextDep, SessionDep
-from api.routes._ledger_schemas import (
-    INTEGRITY_ROLES,
-    READ_ROLES,
-    SIGN_ROLES,
+from api.deps import CameraQuery, ContextDep, SessionDep, require
+from api.schemas.ledger import (
     DestructionOut,
     destruction_out,
 )
-from api.security import require
-from appliance.access import Principal
+from appliance.access import Permission, Principal
 from appliance.clock import from_ms
 from appliance.context import AppContext
 from appliance.errors import NotFound
@@ -76,9 +72,9 @@ ToQuery = Annotated[
     Query(alias="to", description="Last day, inclusive; default: today (or 'from' if later)."),
 ]
 
-_Reader = Annotated[Principal, Depends(require(*READ_ROLES))]
-_Checker = Annotated[Principal, Depends(require(*INTEGRITY_ROLES))]
-_Signer = Annotated[Principal, Depends(require(*SIGN_ROLES))]
+_Reader = Annotated[Principal, Depends(require(Permission.read_ledger))]
+_Checker = Annotated[Principal, Depends(require(Permission.verify_ledger))]
+_Signer = Annotated[Principal, Depends(require(Permission.sign_ledger_head))]
 
 # The printable pages carry their own inline style and no script.
 _PRINT_HEADERS = {

@@ -16,9 +16,9 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
 
 from api.deps import AccessDep, ContextDep
-from api.routes._ledger_schemas import READ_ROLES, SIGN_ROLES, DestructionOut, destruction_out
+from api.schemas.ledger import DestructionOut, destruction_out
 from api.web.pages import LangDep, page_guard, render
-from appliance.access import Principal
+from appliance.access import Permission, Principal
 from appliance.context import AppContext
 from appliance.errors import ValidationFailed
 from appliance.ledger.management import COLUMNS, ManagementKind, ManagementRow
@@ -43,7 +43,7 @@ _TIME_COLUMNS = frozenset(
     {"at", "footage_range", "period", "destroyed_at", "received", "due", "notice"}
 )
 PAGE_ROWS = 1000  # more than this on screen helps nobody: the CSV has them all
-_Reader = Annotated[Principal, Depends(page_guard(*READ_ROLES))]
+_Reader = Annotated[Principal, Depends(page_guard(Permission.read_ledger))]
 _Text = Annotated[str | None, Query(max_length=100)]
 
 
@@ -185,7 +185,7 @@ def ledger_page(
         head_text=head.to_text(ctx.settings.zone) if head else "",
         head_seq=head.seq if head else 0,
         tip_seq=tip.seq,
-        can_sign=principal.role in SIGN_ROLES,
+        can_sign=principal.can(Permission.sign_ledger_head),
         timezone=ctx.settings.site.timezone,
     )
 

@@ -21,21 +21,20 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from sqlmodel import select
 
-from api.deps import AccessDep, ContextDep
-from api.security import COOKIE_NAME, authenticate, public
+from api.deps import COOKIE_NAME, AccessDep, ContextDep, authenticate, public
 from api.web import STATIC_DIR
-from api.web.pages import STAFF_ROLES, LangDep, PageGuard, page_guard, render
-from appliance.access import FOOTAGE_ROLES, AccessService, Permission, Principal
+from api.web.pages import LangDep, PageGuard, page_guard, render
+from appliance.access import AccessService, Permission, Principal
 from appliance.context import AppContext
 from appliance.errors import AuthenticationFailed, PermissionDenied
 from appliance.models.media import CameraStatus
+from appliance.recorder_state import CameraState
 from appliance.viewing import PurposeCategory
 
-__all__ = ["STAFF_ROLES", "PageGuard", "page_guard", "router", "safe_next"]
+__all__ = ["PageGuard", "page_guard", "router", "safe_next"]
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
 
-RECORDER_STATES = ("recording", "reconnecting", "failed", "starting", "stopped")
 LEDGER_PAGE = "/ledger"  # the ledger pages (another part of the web UI)
 
 
@@ -48,25 +47,28 @@ def safe_next(target: str | None) -> str:
     return target
 
 
-_Staff = Annotated[Principal, Depends(page_guard(*STAFF_ROLES))]
-_Footage = Annotated[Principal, Depends(page_guard(*FOOTAGE_ROLES))]
-_Self = Annotated[Principal, Depends(page_guard(*STAFF_ROLES, allow_password_change=True))]
+# Agencies act through their API token only, never through these pages.
+_Staff = Annotated[Principal, Depends(page_guard(Permission.staff_pages))]
+_Footage = Annotated[Principal, Depends(page_guard(Permission.view_footage))]
+_Self = Annotated[
+    Principal, Depends(page_guard(Permission.staff_pages, allow_password_change=True))
+]
 
 
 def _local(ctx: AppContext, ms: int, fmt: str = "%Y-%m-%d %H:%M") -> str:
     return datetime.fromtimestamp(ms / 1000, tz=ctx.settings.zone).strftime(fmt)
 
 
-def _signed_in(request: Request, access: AccessService) -> Principal | None:
+def _signed_in(http_request: Request, access: AccessService) -> Principal | None:
     try:
-        return authenticate(request, access, cookie=request.cookies.get(COOKIE_NAME))
+        return authenticate(http_request, access, cookie=http_request.cookies.get(COOKIE_NAME))
     except (AuthenticationFailed, PermissionDenied):
         return None
 
 
 @router.get("/login", response_class=HTMLResponse, dependencies=[Depends(public)])
 def login_page(
-    request: Request,
+    http_request: Request,
     lang: LangDep,
     ctx: ContextDep,
     access: AccessDep,
@@ -75,20 +77,20 @@ def login_page(
 ) -> Response:
     """Sign in (the form posts to /api/auth/login)."""
     target = safe_next(next_)
-    if request.cookies.get(COOKIE_NAME) and _signed_in(request, access) is not None:
+    if http_request.cookies.get(COOKIE_NAME) and _signed_in(http_request, access) is not None:
         return Response(status_code=303, headers={"Location": target})
     return render(
-        request, "login.html", lang, ctx, access, None, next_url=target, signed_out=signed_out
+        http_request, "login.html", lang, ctx, access, None, next_url=target, signed_out=signed_out
     )
 
 
 @router.get("/password", response_class=HTMLResponse)
 def password_page(
-    request: Request, principal: _Self, lang: LangDep, ctx: ContextDep, access: AccessDep
+    http_request: Request, principal: _Self, lang: LangDep, ctx: ContextDep, access: AccessDep
 ) -> HTMLResponse:
     """Change one's own password (first, when it was generated or reset)."""
     return render(
-        request,
+        http_request,
         "password.html",
         lang,
         ctx,
@@ -119,7 +121,7 @@ def _camera_rows(ctx: AppContext, access: AccessService, principal: Principal) -
         state = states.get(camera.id)
         if not camera.enabled:
             key = "status.disabled"
-        elif state is None or state.state not in RECORDER_STATES:
+        elif state is None or state.state not in set(CameraState):
             key = "status.unknown"
         else:
             key = f"status.{state.state}"
@@ -130,7 +132,7 @@ def _camera_rows(ctx: AppContext, access: AccessService, principal: Principal) -
                 name=camera.name,
                 location=camera.location,
                 status_key=key,
-                reason=state.reason if state and state.state == "failed" else "",
+                reason=state.reason if state and state.state == CameraState.failed else "",
                 since=_local(ctx, state.since_ms) if state else "",
                 last_footage=_local(ctx, last) if last else "",
             )
@@ -140,7 +142,7 @@ def _camera_rows(ctx: AppContext, access: AccessService, principal: Principal) -
 
 @router.get("/", response_class=HTMLResponse)
 def home_page(
-    request: Request,
+    http_request: Request,
     principal: _Staff,
     lang: LangDep,
     ctx: ContextDep,
@@ -150,7 +152,7 @@ def home_page(
     """The cameras one may view with their status; the ledger link; accounts for admins."""
     accounts = access.list_users(principal) if principal.can(Permission.manage_accounts) else None
     return render(
-        request,
+        http_request,
         "home.html",
         lang,
         ctx,
@@ -166,7 +168,7 @@ def home_page(
 
 @router.get("/view", response_class=HTMLResponse)
 def view_page(
-    request: Request,
+    http_request: Request,
     principal: _Footage,
     lang: LangDep,
     ctx: ContextDep,
@@ -182,7 +184,7 @@ def view_page(
     midnight = local_now.replace(hour=0, minute=0, second=0, microsecond=0)
     start = max(midnight, local_now - timedelta(hours=1))
     return render(
-        request,
+        http_request,
         "view.html",
         lang,
         ctx,
@@ -206,9 +208,9 @@ _static = StaticFiles(directory=STATIC_DIR)
 # A route rather than a Mount: every route the app serves is an HTTP route with declared
 # roles, which the authorization sweep (tests/api/test_authorization.py) calls one by one.
 @router.get("/static/{path:path}", dependencies=[Depends(public)])
-async def static_file(path: str, request: Request) -> Response:
+async def static_file(path: str, http_request: Request) -> Response:
     """Scripts and styles of the pages (vendored; nothing comes from the internet)."""
-    response = await _static.get_response(path, request.scope)
+    response = await _static.get_response(path, http_request.scope)
     response.headers["Cache-Control"] = "no-cache"
     response.headers["X-Content-Type-Options"] = "nosniff"
     return response

@@ -14,7 +14,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 
-from api.deps import RequestsDep, RowId
+from api.deps import RequestsDep, RowId, require
 from api.schemas.requests import (
     CloseIn,
     DeadlinesOut,
@@ -34,7 +34,6 @@ from api.schemas.requests import (
     RequestOut,
     StaffRequestIn,
 )
-from api.security import require
 from api.uploads import multipart_body, read_upload
 from appliance.access import Permission, Principal, roles_with
 from appliance.errors import ValidationFailed

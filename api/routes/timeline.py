@@ -5,50 +5,24 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query
-from pydantic import BaseModel
+from fastapi import APIRouter, Depends, Query
 
-from api.deps import AccessDep, ContextDep, SessionDep
-from api.security import require
-from appliance.access import Permission, Principal, roles_with
+from api.deps import AccessDep, CameraId, ContextDep, SessionDep, require
+from api.schemas.timeline import GapOut, HoldOut, Range, Timeline
+from appliance.access import Permission, Principal
 from appliance.errors import NotFound
 from appliance.viewing import camera_day
 
+__all__ = ["router"]
+
 router = APIRouter(prefix="/api/timeline", tags=["timeline"])
 
-_Reader = Annotated[Principal, Depends(require(*roles_with(Permission.read_timeline)))]
-
-
-class Range(BaseModel):
-    start_ms: int
-    end_ms: int
-
-
-class GapOut(Range):
-    reason: str
-
-
-class HoldOut(Range):
-    hold_id: int
-    reason: str
-    reference: str
-
-
-class Timeline(BaseModel):
-    camera_id: str
-    day: date
-    timezone: str
-    from_ms: int
-    to_ms: int
-    recorded_ms: int
-    recorded: list[Range]
-    gaps: list[GapOut]
-    holds: list[HoldOut]
+_Reader = Annotated[Principal, Depends(require(Permission.read_timeline))]
 
 
 @router.get("/{camera_id}", response_model=Timeline)
 def timeline(
-    camera_id: Annotated[str, Path(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")],
+    camera_id: CameraId,
     principal: _Reader,
     access: AccessDep,
     ctx: ContextDep,
@@ -74,14 +48,5 @@ def timeline(
         recorded_ms=result.recorded_ms,
         recorded=[Range(start_ms=s, end_ms=e) for s, e in result.recorded],
         gaps=[GapOut(start_ms=s, end_ms=e, reason=r) for s, e, r in result.gaps],
-        holds=[
-            HoldOut(
-                start_ms=h.start_ms,
-                end_ms=h.end_ms,
-                hold_id=h.hold_id,
-                reason=h.reason,
-                reference=h.reference,
-            )
-            for h in result.holds
-        ],
+        holds=[HoldOut.model_validate(h) for h in result.holds],
     )

@@ -10,114 +10,25 @@ from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 import anyio
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, Field
 
-from api.security import require
-from appliance.access import FOOTAGE_ROLES, Principal
-from appliance.models.access import ViewingSession, ViewingSpan
-from appliance.viewing import (
-    LABELS_KO,
-    MediaStream,
-    PurposeCategory,
-    ViewingService,
-    ViewKind,
-    make_purpose,
-)
+from api.deps import CameraQuery, RowId, ViewingDep, require
+from api.schemas.viewing import PurposeChoice, ViewingIn, ViewingOut, viewing_out
+from appliance.access import Permission, Principal
+from appliance.viewing import LABELS_KO, MediaStream, PurposeCategory, make_purpose
+
+__all__ = ["router"]
 
 router = APIRouter(prefix="/api/viewing", tags=["viewing"])
 
-_Viewer = Annotated[Principal, Depends(require(*FOOTAGE_ROLES))]
-ViewingId = Annotated[int, Path(ge=1, le=2**62)]
-CameraQuery = Annotated[str, Query(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")]
+_Viewer = Annotated[Principal, Depends(require(Permission.view_footage))]
 _MP4_RESPONSE: dict[int | str, dict[str, Any]] = {
     200: {
         "content": {"video/mp4": {"schema": {"type": "string", "format": "binary"}}},
         "description": "Fragmented MP4, streamed.",
     }
 }
-
-
-def get_viewing(request: Request) -> ViewingService:
-    viewing: ViewingService = request.app.state.viewing
-    return viewing
-
-
-ViewingDep = Annotated[ViewingService, Depends(get_viewing)]
-
-
-class PurposeIn(BaseModel):
-    category: PurposeCategory | None = Field(default=None, description="From the fixed list.")
-    text: str = Field(default="", max_length=1000, description="What happened, why it is needed.")
-    request_id: str | None = Field(
-        default=None, max_length=64, description="The request being handled, instead."
-    )
-
-
-class ViewingIn(BaseModel):
-    kind: ViewKind
-    cameras: list[Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")]] = Field(
-        min_length=1, max_length=16
-    )
-    start_ms: int | None = Field(default=None, ge=0, le=2**53, description="Playback only.")
-    end_ms: int | None = Field(default=None, ge=0, le=2**53, description="Playback only.")
-    purpose: PurposeIn
-
-
-class SpanOut(BaseModel):
-    camera_id: str
-    start_ms: int
-    end_ms: int | None
-    began_ms: int
-    finished_ms: int | None
-    bytes_sent: int
-    outcome: str
-
-
-class ViewingOut(BaseModel):
-    id: int
-    user_id: int
-    kind: ViewKind
-    cameras: list[str]
-    start_ms: int | None
-    end_ms: int | None
-    purpose_category: str
-    purpose_text: str
-    request_id: str | None
-    opened_ms: int
-    expires_ms: int
-    ended_ms: int | None
-    end_reason: str
-    served_bytes: int
-    spans: list[SpanOut] = Field(default_factory=list)
-
-
-class PurposeChoice(BaseModel):
-    category: PurposeCategory
-    label: str
-    needs: str
-
-
-def _out(viewing: ViewingSession, spans: list[ViewingSpan] | None = None) -> ViewingOut:
-    assert viewing.id is not None
-    return ViewingOut(
-        id=viewing.id,
-        user_id=viewing.user_id,
-        kind=ViewKind(viewing.kind),
-        cameras=list(viewing.camera_ids),
-        start_ms=viewing.start_ms,
-        end_ms=viewing.end_ms,
-        purpose_category=viewing.purpose_category,
-        purpose_text=viewing.purpose_text,
-        request_id=viewing.request_ref,
-        opened_ms=viewing.opened_ms,
-        expires_ms=viewing.expires_ms,
-        ended_ms=viewing.ended_ms,
-        end_reason=viewing.end_reason,
-        served_bytes=viewing.served_bytes,
-        spans=[SpanOut(**s.model_dump(include=set(SpanOut.model_fields))) for s in spans or []],
-    )
 
 
 async def _body(stream: MediaStream) -> AsyncIterator[bytes]:
@@ -179,7 +90,7 @@ def open_viewing(body: ViewingIn, principal: _Viewer, viewing: ViewingDep) -> Vi
         start_ms=body.start_ms,
         end_ms=body.end_ms,
     )
-    return _out(opened)
+    return viewing_out(opened)
 
 
 @router.get("", response_model=list[ViewingOut])
@@ -189,27 +100,25 @@ def list_viewing(
     open_only: Annotated[bool, Query(description="Only sessions not yet ended.")] = True,
 ) -> list[ViewingOut]:
     """Your viewing sessions (the video officer: everyone's)."""
-    return [_out(v) for v in viewing.list_sessions(principal, open_only=open_only)]
+    return [viewing_out(v) for v in viewing.list_sessions(principal, open_only=open_only)]
 
 
 @router.get("/{viewing_id}", response_model=ViewingOut)
-def get_viewing_session(
-    viewing_id: ViewingId, principal: _Viewer, viewing: ViewingDep
-) -> ViewingOut:
+def get_viewing_session(viewing_id: RowId, principal: _Viewer, viewing: ViewingDep) -> ViewingOut:
     """A viewing session and what was streamed from it."""
-    return _out(viewing.get(principal, viewing_id), viewing.spans(principal, viewing_id))
+    return viewing_out(viewing.get(principal, viewing_id), viewing.spans(principal, viewing_id))
 
 
 @router.post("/{viewing_id}/end", response_model=ViewingOut)
-def end_viewing(viewing_id: ViewingId, principal: _Viewer, viewing: ViewingDep) -> ViewingOut:
+def end_viewing(viewing_id: RowId, principal: _Viewer, viewing: ViewingDep) -> ViewingOut:
     """End the session; what was watched goes into the ledger."""
     ended = viewing.end(principal, viewing_id)
-    return _out(ended, viewing.spans(principal, viewing_id))
+    return viewing_out(ended, viewing.spans(principal, viewing_id))
 
 
 @router.get("/{viewing_id}/media", response_class=StreamingResponse, responses=_MP4_RESPONSE)
 def recorded_media(
-    viewing_id: ViewingId,
+    viewing_id: RowId,
     camera_id: CameraQuery,
     principal: _Viewer,
     viewing: ViewingDep,
@@ -229,7 +138,7 @@ def recorded_media(
 
 @router.get("/{viewing_id}/live", response_class=StreamingResponse, responses=_MP4_RESPONSE)
 def live_media(
-    viewing_id: ViewingId, camera_id: CameraQuery, principal: _Viewer, viewing: ViewingDep
+    viewing_id: RowId, camera_id: CameraQuery, principal: _Viewer, viewing: ViewingDep
 ) -> StreamingResponse:
     """Live view of one camera as fragmented MP4 (chunked), from the next key frame."""
     return _streaming(viewing.live_stream(principal, viewing_id, camera_id))

@@ -1,8 +1,8 @@
 """What every server-rendered page shares: the language, the renderer, the page guard.
 
-``page_guard(*roles)`` is ``require(...)`` for pages: a ``RoleGuard`` (so ``check_routes`` and
-the authorization sweep see it) that answers a browser with a redirect (to /login, to
-/password, or home) where an API client gets the usual 401/403. ``LangDep`` is the language
+``page_guard(*roles_or_permissions)`` is ``require(...)`` for pages: a ``RoleGuard`` (so
+``check_routes`` and the authorization sweep see it) that answers a browser with a redirect
+(to /login, to /password, or home) where an API client gets the usual 401/403. ``LangDep`` is the language
 of a page (``?lang=``, then the cookie, then Accept-Language); ``render`` fills a template
 with what every page shows (site name, who is signed in, the CSRF token, the translations)
 and sends it with the pages' security headers. The page routers (``api.routes.pages``,
@@ -20,7 +20,7 @@ from fastapi import Depends, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse
 from fastapi.security import HTTPAuthorizationCredentials
 
-from api.security import COOKIE_NAME, RoleGuard, authenticate, get_access
+from api.security import COOKIE_NAME, RoleGuard, admitted_roles, authenticate, get_access
 from api.web.i18n import LANG_COOKIE, LANGUAGES, choose_language, translations
 from api.web.render import templates
 from appliance.access import AccessService, Permission, Principal
@@ -29,7 +29,6 @@ from appliance.errors import AuthenticationFailed
 from appliance.models import Role
 
 __all__ = [
-    "STAFF_ROLES",
     "Lang",
     "LangDep",
     "LangQuery",
@@ -40,8 +39,6 @@ __all__ = [
     "render",
 ]
 
-# Agencies act through their API token only, never through these pages.
-STAFF_ROLES: tuple[Role, ...] = tuple(r for r in Role if r is not Role.agency)
 _LANG_COOKIE_S = 365 * 24 * 3600
 # Scripts, styles and media only from this origin; nothing may frame the viewer.
 _SECURITY_HEADERS = {
@@ -57,16 +54,16 @@ _SECURITY_HEADERS = {
 }
 
 
-def _wants_html(request: Request) -> bool:
-    return "text/html" in request.headers.get("accept", "")
+def _wants_html(http_request: Request) -> bool:
+    return "text/html" in http_request.headers.get("accept", "")
 
 
 def redirect(location: str) -> HTTPException:
     return HTTPException(status_code=303, detail="see other", headers={"Location": location})
 
 
-def _bearer(request: Request) -> HTTPAuthorizationCredentials | None:
-    scheme, _, value = request.headers.get("authorization", "").partition(" ")
+def _bearer(http_request: Request) -> HTTPAuthorizationCredentials | None:
+    scheme, _, value = http_request.headers.get("authorization", "").partition(" ")
     if scheme.lower() == "bearer" and value.strip():
         return HTTPAuthorizationCredentials(scheme=scheme, credentials=value.strip())
     return None
@@ -76,21 +73,26 @@ class PageGuard(RoleGuard):
     """``require(...)`` for pages: a browser is sent to sign in instead of shown JSON."""
 
     def __call__(  # type: ignore[override]
-        self, request: Request, access: Annotated[AccessService, Depends(get_access)]
+        self, http_request: Request, access: Annotated[AccessService, Depends(get_access)]
     ) -> Principal:
-        html = _wants_html(request)
+        html = _wants_html(http_request)
         try:
             principal = authenticate(
-                request, access, cookie=request.cookies.get(COOKIE_NAME), bearer=_bearer(request)
+                http_request,
+                access,
+                cookie=http_request.cookies.get(COOKIE_NAME),
+                bearer=_bearer(http_request),
             )
         except AuthenticationFailed:
             if html:
-                here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+                here = http_request.url.path + (
+                    f"?{http_request.url.query}" if http_request.url.query else ""
+                )
                 raise redirect(f"/login?next={quote(here, safe='')}") from None
             raise
         if html and principal.must_change_password and not self.allow_password_change:
             raise redirect("/password")
-        if html and principal.role not in self.roles and principal.role in STAFF_ROLES:
+        if html and principal.role not in self.roles and principal.can(Permission.staff_pages):
             raise redirect("/?denied=1")  # home admits every staff role: no loop
         return RoleGuard.__call__(self, principal)  # the API's own checks, unchanged
 
@@ -98,10 +100,9 @@ class PageGuard(RoleGuard):
         return "page_" + super().__repr__()
 
 
-def page_guard(*roles: Role, allow_password_change: bool = False) -> PageGuard:
-    if not roles:
-        raise ValueError("page_guard() needs at least one role")
-    return PageGuard(tuple(roles), (), allow_password_change)
+def page_guard(*admitted: Role | Permission, allow_password_change: bool = False) -> PageGuard:
+    """``require`` for a page: the roles named or holding a permission named."""
+    return PageGuard(admitted_roles(admitted), (), allow_password_change)
 
 
 LangQuery = Annotated[str | None, Query(max_length=5, description="Switch language: ko or en.")]
@@ -113,9 +114,9 @@ class Lang:
     switched: bool  # chosen by ?lang= now: remember it in a cookie
 
 
-def page_language(request: Request, lang: LangQuery = None) -> Lang:
+def page_language(http_request: Request, lang: LangQuery = None) -> Lang:
     chosen = choose_language(
-        lang, request.cookies.get(LANG_COOKIE), request.headers.get("accept-language")
+        lang, http_request.cookies.get(LANG_COOKIE), http_request.headers.get("accept-language")
     )
     return Lang(chosen, lang == chosen)
 
@@ -134,7 +135,7 @@ def _translator(table: dict[str, str]) -> Callable[..., str]:
 
 
 def render(
-    request: Request,
+    http_request: Request,
     name: str,
     lang: Lang,
     ctx: AppContext,
@@ -144,15 +145,15 @@ def render(
 ) -> HTMLResponse:
     table = translations(lang.code)
     other = next(code for code in LANGUAGES if code != lang.code)
-    params = {k: v for k, v in request.query_params.items() if k not in ("lang", "denied")}
+    params = {k: v for k, v in http_request.query_params.items() if k not in ("lang", "denied")}
     params["lang"] = other
     response = templates.TemplateResponse(
-        request,
+        http_request,
         name,
         {
             "lang": lang.code,
             "other_lang": other,
-            "switch_href": f"{request.url.path}?{urlencode(params)}",
+            "switch_href": f"{http_request.url.path}?{urlencode(params)}",
             "t": _translator(table),
             "table": table,
             "site_name": ctx.settings.site.name,

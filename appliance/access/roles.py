@@ -36,10 +36,14 @@ class Permission(StrEnum):
     view_any_camera = "view_any_camera"  # no per-camera grant needed (the video officer)
     read_timeline = "read_timeline"  # recorded ranges, gaps, holds (metadata, no video)
     see_any_camera = "see_any_camera"  # camera metadata of every camera
-    read_ledger = "read_ledger"
+    read_ledger = "read_ledger"  # the management and destruction ledgers' rows
+    verify_ledger = "verify_ledger"  # run the chain verification, read the latest signed head
+    sign_ledger_head = "sign_ledger_head"  # make and export a signed head now
     agency_api = "agency_api"  # submit and follow its own requests, download their copies
     manage_requests = "manage_requests"  # receive, decide, notify, fulfil, close requests
     read_requests = "read_requests"  # every request, its notices and exports (no documents)
+    own_account = "own_account"  # sign out, one's own password and TOTP: every role
+    staff_pages = "staff_pages"  # the staff web viewer's pages (an agency uses its token only)
 
 
 _PERMISSIONS: dict[Role, frozenset[Permission]] = {
@@ -51,6 +55,8 @@ _PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.view_footage,  # only the cameras granted to this admin
             Permission.read_timeline,
             Permission.see_any_camera,
+            Permission.verify_ledger,
+            Permission.sign_ledger_head,
         }
     ),
     Role.officer: frozenset(
@@ -62,6 +68,8 @@ _PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.read_timeline,
             Permission.see_any_camera,
             Permission.read_ledger,
+            Permission.verify_ledger,
+            Permission.sign_ledger_head,
             Permission.manage_requests,
             Permission.read_requests,
         }
@@ -73,10 +81,21 @@ _PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.read_timeline,
             Permission.see_any_camera,
             Permission.read_ledger,
+            Permission.verify_ledger,
             Permission.read_requests,
         }
     ),
     Role.agency: frozenset({Permission.agency_api}),
+}
+
+# Permissions every role (or every staff role) holds, rather than one that follows a job.
+_HELD_BY: dict[Permission, frozenset[Role]] = {
+    Permission.own_account: frozenset(Role),
+    Permission.staff_pages: frozenset(Role) - {Role.agency},
+}
+_PERMISSIONS = {
+    role: held | {p for p, roles in _HELD_BY.items() if role in roles}
+    for role, held in _PERMISSIONS.items()
 }
 
 # Roles that can ever receive footage; an auditor or agency never does.

@@ -11,11 +11,12 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from api.routes.pages import RECORDER_STATES, safe_next
+from api.routes.pages import safe_next
 from api.web import LANGUAGES, STATIC_DIR, TEMPLATES_DIR, choose_language, translations
 from appliance.access import Principal, Scope
 from appliance.context import AppContext
 from appliance.models import Role
+from appliance.recorder_state import CameraState
 from appliance.viewing import LABELS_KO, PurposeCategory
 
 PASSWORD = "correct horse battery"
@@ -57,7 +58,7 @@ def test_every_key_used_exists() -> None:
     dynamic = (
         [f"role.{role.value}" for role in Role]
         + [f"purpose.{category.value}" for category in PurposeCategory]
-        + [f"status.{state}" for state in (*RECORDER_STATES, "unknown", "disabled")]
+        + [f"status.{state}" for state in (*CameraState, "unknown", "disabled")]
     )
     for language in LANGUAGES:
         assert not [key for key in dynamic if key not in translations(language)]

@@ -12,19 +12,15 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from appliance.access import Permission, roles_with
 from appliance.clock import from_ms
-from appliance.models import DestructionRecord, Role
+from appliance.models import DestructionRecord
 from appliance.retention.destruction import METHOD_KO, REASON_KO, Method, Reason
 
-__all__ = ["INTEGRITY_ROLES", "READ_ROLES", "SIGN_ROLES", "DestructionOut", "destruction_out"]
+__all__ = ["DestructionOut", "destruction_out"]
 
 # Who viewed what is itself personal data: the officer and the auditor read the ledgers (minimum
 # rights, R-SEC-2); the auditor never sees video. Integrity (verify, the latest signed head)
 # reveals no entry, so the admin who keeps the box running may check it, and sign heads.
-READ_ROLES: tuple[Role, ...] = roles_with(Permission.read_ledger)
-INTEGRITY_ROLES: tuple[Role, ...] = (Role.admin, *READ_ROLES)
-SIGN_ROLES: tuple[Role, ...] = (Role.admin, Role.officer)
 _SECONDS = "%Y-%m-%d %H:%M:%S"
 
 
