@@ -15,12 +15,13 @@ from appliance.context import AppContext
 from appliance.errors import NotFound
 from appliance.ledger import EventType
 from appliance.models.media import Gap, Run, Segment
+from recorder.deps import WorkerDeps
 from recorder.fanout import PacketFanout
 from recorder.memory import release_free_memory, tune_allocator
 from recorder.segments import ReconcileReport, SegmentIndexer, reconcile
 from recorder.status import FailReason, StatusBoard, StatusInfo
 from recorder.vaultkey import VaultPublicKey
-from recorder.worker import CameraWorker, WorkerDeps
+from recorder.worker import CameraWorker
 
 __all__ = ["RecorderDaemon", "create"]
 

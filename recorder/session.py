@@ -29,7 +29,7 @@ from recorder.status import FailReason, IngestError, redact_credentials
 from recorder.timeline import StreamTimeline, WallClockMap, should_cut
 
 if TYPE_CHECKING:
-    from recorder.worker import WorkerDeps
+    from recorder.deps import WorkerDeps
 
 __all__ = ["SUPPORTED_CODECS", "CameraCounters", "RecordingSession"]
 

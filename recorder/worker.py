@@ -15,27 +15,22 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass
-from pathlib import Path
 
-from appliance.clock import Clock
-from appliance.db import Database
 from appliance.models.media import Gap
 from appliance.recorder_state import CameraState
-from appliance.settings import CameraConfig, RecorderConfig
+from appliance.settings import CameraConfig
+from recorder.deps import WorkerDeps
 from recorder.fanout import PacketFanout
 from recorder.ffmpeg_source import FfmpegSource
 from recorder.rtsp import RtspSource
-from recorder.segments import SegmentIndexer
 from recorder.session import CameraCounters, RecordingSession
 from recorder.source import PacketSource
 from recorder.status import (
     FailReason,
     IngestError,
-    StatusBoard,
     classify_error,
     redact_credentials,
 )
-from recorder.vaultkey import VaultPublicKey
 
 __all__ = ["FAILED_AFTER_S", "SLOW_RETRY_S", "CameraWorker", "WorkerDeps", "backoff_s"]
 
@@ -52,19 +47,6 @@ def backoff_s(attempt: int, cap_s: float, reason: FailReason) -> float:
     if reason.retry_slowly:
         return max(cap_s, SLOW_RETRY_S)
     return float(min(cap_s, _FIRST_BACKOFF_S * 2 ** min(attempt, 16)))
-
-
-@dataclass(frozen=True)
-class WorkerDeps:
-    """What every worker shares: the service's database, clock, key, indexer and status."""
-
-    db: Database
-    clock: Clock
-    config: RecorderConfig
-    segments_dir: Path
-    vault_key: VaultPublicKey
-    indexer: SegmentIndexer
-    status: StatusBoard
 
 
 @dataclass(frozen=True)

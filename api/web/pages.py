@@ -2,11 +2,11 @@
 
 ``page_guard(*roles_or_permissions)`` is ``require(...)`` for pages: a ``RoleGuard`` (so
 ``check_routes`` and the authorization sweep see it) that answers a browser with a redirect
-(to /login, to /password, or home) where an API client gets the usual 401/403. ``LangDep`` is the language
-of a page (``?lang=``, then the cookie, then Accept-Language); ``render`` fills a template
-with what every page shows (site name, who is signed in, the CSRF token, the translations)
-and sends it with the pages' security headers. The page routers (``api.routes.pages``,
-``api.routes.ledger_pages``) import them from here, not from each other.
+(to /login, to /password, or home) where an API client gets the usual 401/403. ``LangDep``
+is the language of a page (``?lang=``, then the cookie, then Accept-Language); ``render``
+fills a template with what every page shows (site name, who is signed in, the CSRF token,
+the translations) and sends it with the pages' security headers. The page routers
+(``api.routes.pages``, ``api.routes.ledger_pages``) import them from here, not from each other.
 """
 
 from __future__ import annotations
