@@ -222,7 +222,7 @@ def test_fsck_covers_export_packages(
     request_id, kept_id = _exported(ctx, service, clock)
     third = service.create_export(OFFICER, request_id, plan=MaskPlan(), passphrase=PASS)
     clock.advance(timedelta(minutes=1))
-    open_id, second_id = _exported(ctx, service, clock)  # its request stays open
+    _open_id, second_id = _exported(ctx, service, clock)  # its request stays open
     second = ctx.settings.exports_dir / f"{second_id}.cctvexp"
     assert fsck(ctx).clean
     # A package nobody recorded, a recorded one whose file is gone, and a destroyed one whose
