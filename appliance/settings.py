@@ -324,7 +324,26 @@ class RequestsConfig(_Section):
         description="argon2id cost of an export's transport passphrase.",
     )
     check_interval_s: int = Field(
-        default=60, ge=1, le=3600, description="How often deadlines are checked for alarms."
+        default=60,
+        ge=1,
+        le=3600,
+        description="How often deadlines are checked for alarms (and expired copies destroyed).",
+    )
+    export_keep_days: int = Field(
+        default=30,
+        ge=1,
+        le=365,
+        description="An export package, and the vault's copy of its key, is destroyed this "
+        "many days after its hand-over or its request's closure, whichever comes first "
+        "(time to re-deliver a failed copy; the ledger keeps its hash as proof).",
+    )
+    document_keep_days: int = Field(
+        default=90,
+        ge=0,
+        le=1095,
+        description="Documents of a request (ID copies, official letters) are destroyed this "
+        "many days after the request closes (90: the period to contest the handling; at most "
+        "3 years, the limitation of a damages claim).",
     )
 
 

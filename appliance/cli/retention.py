@@ -220,7 +220,8 @@ def register(app: typer.Typer) -> None:
         ] = False,
         config: ConfigOption = None,
     ) -> None:
-        """Check segment files against the index: hashes, orphans, missing and temp files."""
+        """Check segment files against the index (hashes, orphans, missing and temp files) and
+        export packages against their rows."""
         with open_context(config) as ctx:
             if repair and not force:
                 try:

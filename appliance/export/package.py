@@ -51,6 +51,7 @@ __all__ = [
     "canonical_json",
     "fingerprint",
     "generate_passphrase",
+    "new_file_key",
     "open_package",
     "read_header",
     "store_package",
@@ -249,6 +250,11 @@ def _passphrase_key(passphrase: str, salt: bytes, limits: KdfLimits) -> bytes:
     )
 
 
+def new_file_key() -> bytes:
+    """A random content key for ``build_package``."""
+    return bytes(sodium.crypto_secretstream_xchacha20poly1305_keygen())
+
+
 def build_package(
     manifest: Mapping[str, Any],
     videos: Mapping[str, bytes],
@@ -260,11 +266,14 @@ def build_package(
     vault_public_key: tuple[str, bytes] | None = None,
     kdf: KdfLimits = KDF_MODERATE,
     readme: str = "",
+    file_key: bytes | None = None,
 ) -> bytes:
     """Sign ``manifest`` (with the files' SHA-256 added), zip it with the videos, encrypt, sign.
 
     ``videos`` maps member names (``video/....mp4``) to MP4 bytes; the manifest gains
     ``format``, ``package_id``, ``created_ms``, ``signer_public_key`` and ``files``.
+    ``file_key`` (``new_file_key()``) lets the caller keep its own sealed copy of the content
+    key instead of a ``vault_public_key`` slot in the header; by default a fresh one is drawn.
     """
     if len(passphrase) < 12:
         raise ValidationFailed("a transport passphrase needs at least 12 characters")
@@ -295,7 +304,8 @@ def build_package(
     members.update(sorted(videos.items()))
     archive = _zip(members, created_ms)
 
-    file_key = sodium.crypto_secretstream_xchacha20poly1305_keygen()
+    if file_key is None:
+        file_key = new_file_key()
     salt = os.urandom(nacl.pwhash.argon2id.SALTBYTES)
     slots: list[dict[str, Any]] = [
         {

@@ -31,9 +31,11 @@ from appliance.export.package import (
     build_package,
     fingerprint,
     generate_passphrase,
+    new_file_key,
     read_header,
     store_package,
 )
+from appliance.export.shred import shred_file
 from appliance.keys import load_signing_key
 from appliance.media import build_fmp4, open_segment
 from appliance.media.sealing import SegmentKeyOpener
@@ -74,6 +76,10 @@ class ExportResult:
     manifest: dict[str, Any]
     items: list[ExportedItem] = field(default_factory=list)
     no_footage: list[str] = field(default_factory=list)
+    #: The content key sealed to the vault: kept in ``request_export``, not in the file, so it
+    #: can be re-sealed on rotation and destroyed with the package.
+    vault_key_id: str = ""
+    sealed_key: bytes | None = None
 
     @property
     def frames(self) -> int:
@@ -204,6 +210,8 @@ def make_export(
     generated = passphrase is None
     secret = passphrase or generate_passphrase()
     signing_key = load_signing_key(settings.storage.key_dir)
+    file_key = new_file_key()
+    vault_key_id, sealed_key = ctx.vault.seal_segment_key(file_key)
     manifest = {
         **manifest_extra,
         "site": {"name": settings.site.name, "address": settings.site.address},
@@ -228,11 +236,11 @@ def make_export(
         signing_key=signing_key,
         passphrase=secret,
         created_ms=now,
-        vault_public_key=ctx.vault.current_public_key(),
         kdf=KDF_BY_STRENGTH[settings.requests.export_kdf_strength],
         readme=_README,
+        file_key=file_key,
     )
-    del videos
+    del videos, file_key
     package_id = read_header(data).package_id
     path = store_package(settings.exports_dir, package_id, data)
     return ExportResult(
@@ -246,12 +254,14 @@ def make_export(
         manifest=manifest,
         items=items,
         no_footage=no_footage,
+        vault_key_id=vault_key_id,
+        sealed_key=sealed_key,
     )
 
 
 def discard_package(path: Path) -> None:
-    """Remove a package that could not be recorded (it is ciphertext; unlink is enough)."""
-    path.unlink(missing_ok=True)
+    """Destroy a package that could not be recorded (overwritten, then unlinked)."""
+    shred_file(path)
 
 
 _README = """개인영상정보 사본 (마스킹·전자서명·암호화)

@@ -93,6 +93,14 @@ class EventType(StrEnum):
     purge = "purge"
     #: data: problems (list of str), repaired (int).
     fsck_repair = "fsck_repair"
+    #: An export package was destroyed (파기): file overwritten and unlinked, the vault's copy of
+    #: its key nulled. ref: export id; data: request_id, file, blake2b, size_bytes, cameras,
+    #: from_ms, to_ms, handed_over_ms, method, reason, destruction_id.
+    export_destroyed = "export_destroyed"
+    #: A request's document was destroyed (파기): ciphertext and sealed key nulled. ref: request
+    #: id; data: document_id, kind, sha256, size_bytes, uploaded_ms, method, reason,
+    #: destruction_id.
+    document_destroyed = "document_destroyed"
     #: The ledger's own retention cut. data: cut_seq, cut_hash, entries_removed, cutoff_ms.
     ledger_checkpoint = "ledger_checkpoint"
     #: The management or destruction ledger was read (R-SEC-3: reading who viewed what is an

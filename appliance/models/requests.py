@@ -105,9 +105,14 @@ class RequestDocument(SQLModel, table=True):
     sha256_hex: str = Field(max_length=64)  # of the plaintext, to prove what was received
     vault_key_id: str = Field(max_length=64)
     sealed_key: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
-    ciphertext: bytes = Field(sa_column=Column(LargeBinary, nullable=False))  # SecretBox
+    # SecretBox; NULL once destroyed (``requests.document_keep_days`` after closure)
+    ciphertext: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
     uploaded_ms: int = ms_column()
     uploaded_by: str = Field(max_length=200)
+    # Destruction: content and sealed key gone; kind, size and hash stay to show what it was.
+    destroyed_ms: int | None = ms_column(nullable=True)
+    destroyed_by: str = Field(default="", max_length=200)
+    destruction_id: int | None = None  # its destruction_record
 
 
 class RequestNotice(SQLModel, table=True):
@@ -145,3 +150,12 @@ class RequestExport(SQLModel, table=True):
     handed_over_ms: int | None = ms_column(nullable=True)
     handed_over_to: str = Field(default="", max_length=200)
     downloads: int = 0
+    # The package's content key sealed to the vault (the appliance's own way back in, and
+    # re-sealed on rotation); NULL once destroyed, and for packages made before 0008, whose
+    # vault slot is in the file's header.
+    vault_key_id: str = Field(default="", max_length=64)
+    sealed_key: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+    # Destruction (``requests.export_keep_days``): file overwritten and unlinked, key NULL.
+    destroyed_ms: int | None = ms_column(nullable=True)
+    destroyed_by: str = Field(default="", max_length=200)
+    destruction_id: int | None = None  # its destruction_record

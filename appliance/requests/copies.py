@@ -95,6 +95,8 @@ class Copies(Stage):
                         masked_boxes=result.masked_boxes,
                         created_ms=self._now(),
                         created_by=actor,
+                        vault_key_id=result.vault_key_id,
+                        sealed_key=result.sealed_key,
                     )
                 )
                 session.flush()
@@ -185,6 +187,9 @@ class Copies(Stage):
         export = session.get(RequestExport, export_id)
         if export is None or export.request_id != request_id:
             raise NotFound(f"no export {export_id} on request {request_id}")
+        if export.destroyed_ms is not None:
+            # Refused before the provision entry: nothing can be handed over any more.
+            raise Conflict(f"export {export_id} was destroyed (requests.export_keep_days)")
         return export
 
     def hand_over(

@@ -18,7 +18,9 @@ log = logging.getLogger(__name__)
 
 class DeadlineDaemon:
     """``appliance run``'s deadline watcher: alarms for overdue and due-soon requests; also
-    moves documents off rotated vault keys while the vault is unlocked."""
+    moves documents off rotated vault keys while the vault is unlocked, and destroys export
+    packages and documents past their keep days (``requests.export_keep_days``,
+    ``requests.document_keep_days``)."""
 
     name = "requests"
 
@@ -33,6 +35,7 @@ class DeadlineDaemon:
             try:
                 self._service.check_deadlines()
                 self._service.reseal_documents()
+                self._service.destroy_expired_copies()
             except Exception:
                 log.exception("deadline check failed")
             self._stop.wait(self._interval_s)

@@ -36,7 +36,7 @@ def seal_document(sealer: KeySealer, data: bytes) -> tuple[str, bytes, bytes, st
 
 def open_document(opener: SegmentKeyOpener, document: RequestDocument) -> bytes:
     """The plaintext, in memory; VaultLocked while the vault is locked."""
-    if document.sealed_key is None:
+    if document.sealed_key is None or document.ciphertext is None:
         raise NotFound(f"document {document.id} was destroyed")
     key = opener.open_segment_key(document.vault_key_id, document.sealed_key)
     try:

@@ -21,6 +21,7 @@ from appliance.models import FootageRequest, RequestDocument, RequestExport, Req
 from appliance.requests.copies import Copies
 from appliance.requests.deadlines import DeadlineReport, Deadlines
 from appliance.requests.decision import Decisions
+from appliance.requests.derived import DerivedCopies, DerivedReport
 from appliance.requests.fulfilment import Fulfilling
 from appliance.requests.kinds import Channel, NewRequest, RequestState, Upload
 from appliance.requests.notice_issue import NoticeIssue
@@ -60,6 +61,7 @@ class RequestService:
         self._copies = Copies(ctx)
         self._fulfilment = Fulfilling(ctx)
         self._deadlines = Deadlines(ctx)
+        self._derived = DerivedCopies(ctx)
 
     # -- receipt and documents -----------------------------------------------------------
 
@@ -96,8 +98,9 @@ class RequestService:
         return self._receipt.read_document(request_id, document_id)
 
     def reseal_documents(self) -> int:
-        """Move document keys off rotated vault keys (the deadline daemon's job)."""
-        return self._receipt.reseal_documents()
+        """Move document keys, and the vault's copies of export keys, off rotated vault keys
+        (the deadline daemon's job)."""
+        return self._receipt.reseal_documents() + self._derived.reseal_exports()
 
     # -- identity, proposal, decision ----------------------------------------------------
 
@@ -262,3 +265,8 @@ class RequestService:
     def check_deadlines(self) -> DeadlineReport:
         """Raise and clear the deadline alarms (the deadline daemon's job)."""
         return self._deadlines.check_deadlines()
+
+    def destroy_expired_copies(self) -> DerivedReport:
+        """Destroy export packages and documents past their keep days (the deadline daemon's
+        job; actor "system")."""
+        return self._derived.destroy_expired()

@@ -20,6 +20,7 @@ __all__ = [
     "HEADERS_KO",
     "METHOD_KO",
     "REASON_KO",
+    "TARGET_KO",
     "Method",
     "Reason",
     "camera_names",
@@ -37,6 +38,9 @@ class Method(StrEnum):
     shred_unlink = "key destroyed + file unlinked"  # crypto-shred, then unlink
     key_destroyed = "vault private key destroyed"  # overwritten, fsynced, unlinked
     index_removed = "index row removed (file missing)"  # fsck: nothing left to destroy
+    package_shredded = "package overwritten + unlinked, key copy destroyed"  # an export
+    document_shredded = "document and its key destroyed"  # a request's document
+    export_key_destroyed = "key copy destroyed (package file missing)"  # fsck
 
 
 class Reason(StrEnum):
@@ -45,6 +49,8 @@ class Reason(StrEnum):
     deletion_request = "deletion request"
     key_rotation = "key rotation"
     file_missing = "file missing (fsck)"
+    export_retention = "export retention"  # requests.export_keep_days
+    document_retention = "document retention"  # requests.document_keep_days
 
 
 def purge_event_data(record: DestructionRecord) -> dict[str, Any]:
@@ -65,6 +71,9 @@ METHOD_KO = {
     Method.shred_unlink: "암호키 파기 후 파일 삭제 (복구 불가)",
     Method.key_destroyed: "볼트 개인키 덮어쓰기 후 삭제",
     Method.index_removed: "색인 삭제 (파일 유실)",
+    Method.package_shredded: "사본 파일 덮어쓰기 후 삭제, 암호키 사본 파기",
+    Method.document_shredded: "서류 암호문과 암호키 파기",
+    Method.export_key_destroyed: "암호키 사본 파기 (사본 파일 유실)",
 }
 REASON_KO = {
     Reason.retention: "보관기간 경과",
@@ -72,6 +81,14 @@ REASON_KO = {
     Reason.deletion_request: "삭제 요청",
     Reason.key_rotation: "암호키 교체",
     Reason.file_missing: "파일 유실 (무결성 점검)",
+    Reason.export_retention: "사본 보관기간 경과",
+    Reason.document_retention: "서류 보관기간 경과",
+}
+#: What a record without a camera destroyed, by method (the record's note names which one).
+TARGET_KO: dict[str, str] = {
+    Method.package_shredded: "반출 사본",
+    Method.document_shredded: "신청 서류",
+    Method.export_key_destroyed: "반출 사본",
 }
 HEADERS_KO = (
     "번호",
@@ -140,7 +157,10 @@ def _rows(
 ) -> list[tuple[str, ...]]:
     rows: list[tuple[str, ...]] = []
     for rec in records:
-        if rec.camera_id is None:
+        derived = TARGET_KO.get(rec.method)
+        if derived is not None:
+            target = derived
+        elif rec.camera_id is None:
             target = f"볼트 키 {rec.vault_key_id}"
         else:
             target = f"{camera_names.get(rec.camera_id, rec.camera_id)} ({rec.camera_id})"

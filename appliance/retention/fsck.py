@@ -16,6 +16,16 @@ Findings and repairs:
 - ``shredded``: a row whose key is already destroyed (a purge in progress or interrupted).
   Repair: the purge is finished (journaled batches first, then strays).
 - ``key_missing``: rows sealed to a vault key whose private key file is gone. Reported.
+
+Export packages (``check_exports``, ``repair_exports``; paths ``exports/<file>``):
+
+- ``orphan_export``: a file in the exports dir without a live row (never recorded, or an
+  unfinished write). Repair: overwritten and unlinked.
+- ``export_missing``: a live ``request_export`` row whose file is gone. Repair: the
+  destruction is finished (the vault's copy of the key nulled, a destruction record with
+  reason "file missing", an ``export_destroyed`` entry).
+- ``export_not_destroyed``: a destroyed row whose file still exists (a crash between the
+  commit and the unlink). Repair: overwritten and unlinked.
 """
 
 from __future__ import annotations
@@ -32,8 +42,10 @@ from sqlalchemy import func, text
 from sqlmodel import Session, col, select
 
 from appliance.errors import MediaError
+from appliance.export.retention import destroy_export
+from appliance.export.shred import shred_file
 from appliance.media.format import hash_file
-from appliance.models import DestructionRecord, Segment
+from appliance.models import DestructionRecord, RequestExport, Segment
 from appliance.retention.alarms import AlarmKind, clear_alarm, raise_alarm
 from appliance.retention.destruction import Method, Reason, purge_event_data
 from appliance.retention.purge import Purger, fsync_dir
@@ -42,7 +54,15 @@ from appliance.vault.events import record_event
 if TYPE_CHECKING:
     from appliance.context import AppContext
 
-__all__ = ["FsckReport", "Problem", "ProblemKind", "fsck", "walk_sorted"]
+__all__ = [
+    "FsckReport",
+    "Problem",
+    "ProblemKind",
+    "check_exports",
+    "fsck",
+    "repair_exports",
+    "walk_sorted",
+]
 
 
 class ProblemKind(StrEnum):
@@ -53,6 +73,9 @@ class ProblemKind(StrEnum):
     temp_file = "temp_file"
     shredded = "shredded"
     key_missing = "key_missing"
+    orphan_export = "orphan_export"
+    export_missing = "export_missing"
+    export_not_destroyed = "export_not_destroyed"
 
 
 @dataclass(frozen=True)
@@ -148,7 +171,10 @@ def fsck(
                 _check_pair(root, row, report, verify_hash)
                 file, row = next(files, None), next(rows, None)
         _check_keys(ctx, session, report)
+    exports = check_exports(ctx)
+    report.problems.extend(exports)
     if repair:
+        report.repaired += repair_exports(ctx, exports, actor)
         _repair(ctx, report, missing, actor)
     with ctx.db.session() as session:
         now = ctx.clock.now_ms()
@@ -170,6 +196,9 @@ _REPAIRABLE = {
     ProblemKind.orphan_file,
     ProblemKind.temp_file,
     ProblemKind.shredded,
+    ProblemKind.orphan_export,
+    ProblemKind.export_missing,
+    ProblemKind.export_not_destroyed,
 }
 
 
@@ -326,3 +355,62 @@ def _prune_empty_dirs(root: Path) -> None:
                 path.rmdir()
             except OSError:
                 continue
+
+
+_EXPORTS = "exports/"  # the prefix of an export problem's path
+
+
+def check_exports(ctx: AppContext) -> list[Problem]:
+    """Export package files against ``request_export`` rows (see the module doc)."""
+    directory = ctx.settings.exports_dir
+    try:
+        files = {entry.name for entry in os.scandir(directory) if entry.is_file()}
+    except FileNotFoundError:
+        files = set()
+    with ctx.db.session() as session:
+        rows = session.exec(select(RequestExport.file, RequestExport.destroyed_ms)).all()
+    problems: list[Problem] = []
+    live: set[str] = set()
+    for name, destroyed_ms in rows:
+        if destroyed_ms is None:
+            live.add(name)
+            if name not in files:
+                problems.append(Problem(ProblemKind.export_missing, _EXPORTS + name))
+        elif name in files:
+            problems.append(
+                Problem(ProblemKind.export_not_destroyed, _EXPORTS + name, None, "destroyed")
+            )
+    destroyed = {name for name, destroyed_ms in rows if destroyed_ms is not None}
+    for name in sorted(files - live - destroyed):
+        problems.append(Problem(ProblemKind.orphan_export, _EXPORTS + name))
+    return problems
+
+
+def repair_exports(ctx: AppContext, problems: list[Problem], actor: str) -> int:
+    """Finish what ``check_exports`` found (the appliance stopped); returns the count."""
+    directory = ctx.settings.exports_dir
+    repaired = 0
+    for problem in problems:
+        name = problem.path.removeprefix(_EXPORTS)
+        if problem.kind in (ProblemKind.orphan_export, ProblemKind.export_not_destroyed):
+            shred_file(directory / name)
+            repaired += 1
+        elif problem.kind is ProblemKind.export_missing:
+            with ctx.db.session() as session:
+                export_id = session.exec(
+                    select(RequestExport.id).where(
+                        RequestExport.file == name, col(RequestExport.destroyed_ms).is_(None)
+                    )
+                ).first()
+            if export_id is None or (directory / name).exists():
+                continue  # destroyed meanwhile, or the file came back
+            destroy_export(
+                ctx,
+                export_id,
+                method=Method.export_key_destroyed.value,
+                reason=Reason.file_missing.value,
+                actor=actor,
+                note="fsck: the package file was missing",
+            )
+            repaired += 1
+    return repaired

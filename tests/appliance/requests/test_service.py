@@ -210,7 +210,8 @@ def test_receipt_rules_and_encrypted_documents(
     )
     assert request.id is not None
     (stored,) = service.documents(OFFICER, request.id)
-    assert b"Hong" not in stored.ciphertext and stored.size_bytes == len(letter.data)
+    assert stored.ciphertext is not None and b"Hong" not in stored.ciphertext
+    assert stored.size_bytes == len(letter.data)
     assert service.read_document(OFFICER, request.id, stored.id or 0)[1] == letter.data
     with ctx.db.session() as session:
         raw = session.execute(text("SELECT ciphertext FROM request_document")).scalar_one()
