@@ -61,6 +61,8 @@ EVENT_KINDS: Mapping[EventType, ManagementKind] = {
     EventType.view_recorded_start: ManagementKind.viewing,
     EventType.onsite_viewing: ManagementKind.viewing,
     EventType.purge: ManagementKind.destruction,
+    EventType.export_destroyed: ManagementKind.destruction,
+    EventType.document_destroyed: ManagementKind.destruction,
     EventType.request_received: ManagementKind.request,
 }
 
@@ -314,7 +316,7 @@ def build_rows(
                     officer=_text(data.get("officer")) or entry.actor,
                 )
             )
-        elif event == EventType.purge:
+        elif event in (EventType.purge, EventType.export_destroyed, EventType.document_destroyed):
             rows.append(
                 _row(
                     entry,

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from sqlmodel import Session, col, select
 
-from appliance.models import DestructionRecord, RequestDocument, Segment
+from appliance.models import DestructionRecord, RequestDocument, RequestExport, Segment
 from appliance.retention.destruction import Method, Reason
 from appliance.vault.events import record_event
 from appliance.vault.registry import sync_key_registry
@@ -76,9 +76,10 @@ def destroy_retired_keys(ctx: AppContext, actor: str) -> list[str]:
 
 
 def _still_sealed_to(session: Session, key_id: str) -> bool:
-    """Whether anything still needs this key: a segment's key or a request document's key
+    """Whether anything still needs this key: a segment's key, a request document's key or
+    the vault's copy of an export package key
     (documents are re-sealed to the current key by the requests service while unlocked)."""
-    for table in (Segment, RequestDocument):
+    for table in (Segment, RequestDocument, RequestExport):
         found = session.exec(
             select(table.id)
             .where(table.vault_key_id == key_id, col(table.sealed_key).is_not(None))

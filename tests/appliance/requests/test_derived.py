@@ -37,9 +37,9 @@ from appliance.requests.daemon import create as create_deadline_daemon
 from appliance.requests.derived import document_expiry_ms, export_expiry_ms
 from appliance.retention import ProblemKind, fsck, list_destruction, to_csv
 from appliance.settings import Settings
-from tests.appliance.requests.footage import astronaut_clip, store_segment
-from tests.appliance.requests.officer import OFFICER
-from tests.conftest import SettingsFactory
+from tests.support.astronaut import astronaut_clip, store_segment
+from tests.support.config import SettingsFactory
+from tests.support.principals import OFFICER
 
 HOUR = 3_600_000
 DAY = 86_400_000
