@@ -145,6 +145,6 @@ def admit_agency_request(
 
 
 def _duration(ms: int) -> str:
-    hours, rest = divmod(ms, HOUR_MS)
-    minutes = rest // 60_000
+    # Minutes rounded up, so a range just over the limit never reads as the limit itself.
+    hours, minutes = divmod(-(-ms // 60_000), 60)
     return f"{hours} h {minutes} min" if minutes else f"{hours} h"
