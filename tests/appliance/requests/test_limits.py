@@ -5,8 +5,13 @@ from __future__ import annotations
 
 import pytest
 
+from appliance.access import AccessService, Principal, Via
+from appliance.cli.main import initialize
+from appliance.clock import FakeClock
+from appliance.context import AppContext
 from appliance.errors import RateLimited, ValidationFailed
-from appliance.requests import Channel, NewRequest, RequesterKind, RequestKind
+from appliance.models import Role
+from appliance.requests import Channel, NewRequest, RequesterKind, RequestKind, RequestService
 from appliance.requests.limits import (
     HOUR_MS,
     AgencyLoad,
@@ -16,6 +21,8 @@ from appliance.requests.limits import (
 )
 from appliance.retention.holds import narrowed_scope
 from appliance.settings import GroupConfig, RequestsConfig
+from tests.appliance.requests.officer import OFFICER
+from tests.conftest import SettingsFactory
 
 DAY_MS = 86_400_000
 NOW = 1_772_323_200_000  # 2026-03-01 00:00 UTC
@@ -84,3 +91,34 @@ def test_narrowing_only_shrinks() -> None:
     ]:
         with pytest.raises(ValidationFailed):
             narrow(cameras, start, end)
+
+
+@pytest.mark.postgres
+def test_agency_limits_and_narrowing_on_postgresql(
+    make_settings: SettingsFactory, clock: FakeClock, pg_url: str
+) -> None:
+    # The per-agency row lock (FOR UPDATE) and the narrowing's update order run on PostgreSQL.
+    settings = make_settings(database={"url": pg_url}, requests={"agency_per_hour": 1})
+    initialize(settings, clock)
+    ctx = AppContext.open(settings, clock)
+    try:
+        agency = AccessService(ctx.db, clock, settings.server, ctx.ledger).create_user(
+            Principal.local("root"), username="police1", role=Role.agency, display_name="경찰",
+            password="x" * 12,
+        )[0]  # fmt: skip
+        assert agency.id is not None
+        principal = Principal(agency.id, "police1", Role.agency, Via.token)
+        service = RequestService(ctx)
+        now = clock.now_ms()
+        new = _new(("cam01", "cam02"), now - HOUR_MS, now)
+        request = service.receive(principal, new)
+        with pytest.raises(RateLimited):
+            service.receive(principal, new)
+        assert request.id is not None
+        view = service.narrow_hold(
+            OFFICER, request.id, camera_ids=["cam02"], start_ms=now - 60_000, end_ms=now,
+            reason="범위 축소",
+        )  # fmt: skip
+        assert view.camera_ids == ("cam02",) and service.hold(OFFICER, request.id).active
+    finally:
+        ctx.close()
