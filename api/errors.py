@@ -15,6 +15,7 @@ STATUS_BY_ERROR: dict[type[errors.ApplianceError], int] = {
     errors.PermissionDenied: 403,
     errors.AuthenticationFailed: 401,
     errors.ValidationFailed: 422,
+    errors.RateLimited: 429,
     errors.ConfigError: 422,
     errors.VaultLocked: 423,
     errors.LedgerUnavailable: 503,
@@ -34,9 +35,11 @@ def status_for(exc: errors.ApplianceError) -> int:
 def install_error_handlers(app: FastAPI) -> None:
     async def handle(_http_request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, errors.ApplianceError)
+        retry = getattr(exc, "retry_after_s", None)
         return JSONResponse(
             status_code=status_for(exc),
             content={"detail": str(exc), "error": type(exc).__name__},
+            headers={"Retry-After": str(retry)} if retry is not None else None,
         )
 
     app.add_exception_handler(errors.ApplianceError, handle)

@@ -9,6 +9,7 @@ The hierarchy::
     ├── PermissionDenied       the principal's role or grant does not allow it
     ├── AuthenticationFailed   bad credentials, locked account, expired session or token
     ├── ValidationFailed       input is well-formed but breaks a rule (e.g. no purpose given)
+    ├── RateLimited            too many attempts in a window (carries retry_after_s, or None)
     ├── VaultLocked            the vault's private key is not loaded: no viewing or export
     ├── LedgerUnavailable      the ledger cannot be written: the guarded operation is refused
     ├── LedgerTampered         verification found a bad entry (carries its sequence number)
@@ -31,6 +32,7 @@ __all__ = [
     "MediaError",
     "NotFound",
     "PermissionDenied",
+    "RateLimited",
     "ValidationFailed",
     "VaultLocked",
 ]
@@ -62,6 +64,15 @@ class AuthenticationFailed(ApplianceError):
 
 class ValidationFailed(ApplianceError):
     """Input breaks a domain rule."""
+
+
+class RateLimited(ApplianceError):
+    """Too many attempts in a window; ``retry_after_s`` says when to try again (None: not
+    by waiting alone)."""
+
+    def __init__(self, message: str, retry_after_s: int | None = None) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
 
 
 class VaultLocked(ApplianceError):

@@ -345,6 +345,31 @@ class RequestsConfig(_Section):
         "many days after the request closes (90: the period to contest the handling; at most "
         "3 years, the limitation of a damages claim).",
     )
+    # Agency API limits (issue 13): one agency token must not be able to hold so much footage
+    # that the purge stops and the disk fills. Counted per agency account, over all its tokens.
+    agency_max_range_s: int = Field(
+        default=86_400,
+        ge=60,
+        le=31 * 86_400,
+        description="Longest footage range one agency request may name (default 24 h: the day "
+        "of an incident); a longer span takes several requests or is received at the desk.",
+    )
+    agency_max_cameras: int = Field(
+        default=16, ge=1, le=64, description="Most cameras one agency request may name."
+    )
+    agency_per_hour: int = Field(
+        default=10,
+        ge=1,
+        le=1000,
+        description="Requests one agency account may submit per rolling hour; more get 429.",
+    )
+    agency_max_open: int = Field(
+        default=20,
+        ge=1,
+        le=1000,
+        description="Requests one agency account may have open (not closed) at once; more get "
+        "429 until the officer closes some.",
+    )
 
 
 class GroupConfig(_Section):

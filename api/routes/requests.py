@@ -26,6 +26,9 @@ from api.schemas.requests import (
     ExportOut,
     FeeIn,
     HandoverIn,
+    HoldNarrowIn,
+    HoldOut,
+    HoldReleaseIn,
     IdentityIn,
     NoticeIn,
     NoticeOut,
@@ -157,6 +160,36 @@ def read_document(
             "Content-Disposition": f"attachment; filename*=UTF-8''{quote(document.filename)}",
         },
     )
+
+
+@router.get("/{request_id}/hold", response_model=HoldOut)
+def get_hold(request_id: RowId, principal: _Reader, service: RequestsDep) -> HoldOut:
+    """What the request's hold protects from the purge now."""
+    return HoldOut.of(service.hold(principal, request_id))
+
+
+@router.post("/{request_id}/hold/narrow", response_model=HoldOut)
+def narrow_hold(
+    request_id: RowId, body: HoldNarrowIn, principal: _Officer, service: RequestsDep
+) -> HoldOut:
+    """Keep fewer cameras or a shorter range held (never more); the rest follows retention."""
+    view = service.narrow_hold(
+        principal,
+        request_id,
+        camera_ids=body.camera_ids,
+        start_ms=body.start_ms,
+        end_ms=body.end_ms,
+        reason=body.reason,
+    )
+    return HoldOut.of(view)
+
+
+@router.post("/{request_id}/hold/release", response_model=HoldOut)
+def release_hold(
+    request_id: RowId, body: HoldReleaseIn, principal: _Officer, service: RequestsDep
+) -> HoldOut:
+    """Release the request's hold now, with the reason (its footage follows retention)."""
+    return HoldOut.of(service.release_hold(principal, request_id, reason=body.reason))
 
 
 @router.post("/{request_id}/identity", response_model=RequestOut)

@@ -22,6 +22,7 @@ from appliance.requests import (
     RequestKind,
     RequestState,
 )
+from appliance.retention.holds import HoldView
 from appliance.settings import ID_PATTERN
 
 __all__ = [
@@ -37,6 +38,9 @@ __all__ = [
     "ExportOut",
     "FeeIn",
     "HandoverIn",
+    "HoldNarrowIn",
+    "HoldOut",
+    "HoldReleaseIn",
     "IdentityIn",
     "NoticeIn",
     "NoticeOut",
@@ -354,3 +358,53 @@ class DeadlinesOut(BaseModel):
     overdue: list[RequestOut]
     due_soon: list[RequestOut]
     counts: dict[str, int]
+
+
+class HoldOut(BaseModel):
+    """A request's hold: what is protected from the purge now."""
+
+    id: int
+    camera_ids: list[str]
+    start_ms: int
+    end_ms: int
+    reason: str
+    reference: str
+    placed_by: str
+    placed_ms: int
+    expires_ms: int | None
+    released_ms: int | None
+    released_by: str
+    release_reason: str
+    active: bool
+
+    @classmethod
+    def of(cls, view: HoldView) -> HoldOut:
+        hold = view.hold
+        return cls(
+            id=hold.id or 0,
+            camera_ids=list(view.camera_ids),
+            start_ms=hold.start_ms,
+            end_ms=hold.end_ms,
+            reason=hold.reason,
+            reference=hold.reference,
+            placed_by=hold.placed_by,
+            placed_ms=hold.placed_ms,
+            expires_ms=hold.expires_ms,
+            released_ms=hold.released_ms,
+            released_by=hold.released_by,
+            release_reason=hold.release_reason,
+            active=view.active,
+        )
+
+
+class HoldNarrowIn(BaseModel):
+    """The smaller scope to keep held: cameras and range within the current hold."""
+
+    camera_ids: list[CameraField] = Field(min_length=1, max_length=64)
+    start_ms: int = Field(ge=0, le=MAX_MS)
+    end_ms: int = Field(ge=0, le=MAX_MS)
+    reason: str = Field(min_length=1, max_length=500, description="Why less is kept (ledgered).")
+
+
+class HoldReleaseIn(BaseModel):
+    reason: str = Field(min_length=1, max_length=500, description="Why it ends (ledgered).")

@@ -1,4 +1,8 @@
-"""``appliance ledger``: verify, sign and export heads, export the management ledger, cut."""
+"""``appliance ledger``: verify, sign and export heads, export the management ledger, cut.
+
+Exporting the management ledger is an access (R-SEC-3): its ``ledger_read`` entry, actor the
+local OS user, is written before the file, and without it no file is written (fail closed).
+"""
 
 from __future__ import annotations
 
@@ -12,10 +16,11 @@ from typing import Annotated
 import typer
 
 from appliance.cli._common import ConfigOption, console, err_console, load, reported
+from appliance.cli.vault import cli_actor
 from appliance.clock import to_ms
 from appliance.context import AppContext
 from appliance.errors import ValidationFailed
-from appliance.ledger import SignedHead
+from appliance.ledger import EventType, SignedHead
 from appliance.ledger.management import (
     KIND_LABELS,
     ManagementKind,
@@ -152,6 +157,24 @@ def register(app: typer.Typer) -> None:
                 person=person,
             )
             rows = management_rows(ctx.ledger, query)
+            ctx.ledger.append(
+                EventType.ledger_read,
+                actor=cli_actor(),
+                camera_id=camera or None,
+                data={
+                    "ledger": "management",
+                    "from_ms": query.from_ms,
+                    "to_ms": query.to_ms,
+                    "format": fmt.value,
+                    "rows": len(rows),
+                    "filters": {
+                        "types": sorted(k.value for k in query.kinds or ()),
+                        "camera": camera or "",
+                        "person": person or "",
+                    },
+                    "via": "cli",
+                },
+            )
             if fmt == ExportFormat.csv:
                 _write(out, to_csv(rows), encoding="utf-8-sig")
             else:

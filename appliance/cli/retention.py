@@ -15,6 +15,7 @@ from appliance.cli._common import ConfigOption, console, err_console
 from appliance.cli.vault import cli_actor, open_context
 from appliance.clock import from_ms, to_ms
 from appliance.errors import Conflict, NotFound, ValidationFailed
+from appliance.ledger import EventType
 from appliance.retention import (
     ProblemKind,
     Retention,
@@ -109,13 +110,21 @@ def register(app: typer.Typer) -> None:
         ] = False,
         config: ConfigOption = None,
     ) -> None:
-        """List holds."""
-        with open_context(config) as ctx, ctx.db.session() as session:
+        """List holds (ledgered before they are shown: R-SEC-3)."""
+        with open_context(config) as ctx:
+            with ctx.db.session() as session:
+                holds = list_holds(session, include_released=include_released)
+            # Nothing is shown unless the read is in the ledger (LedgerUnavailable: exit 2).
+            ctx.ledger.append(
+                EventType.holds_read,
+                actor=cli_actor(),
+                data={"rows": len(holds), "include_released": include_released, "via": "cli"},
+            )
             zone = ctx.settings.zone
             table = Table(title="holds")
             for column in ("id", "cameras", "from", "to", "reason", "reference", "by", "state"):
                 table.add_column(column)
-            for view in list_holds(session, include_released=include_released):
+            for view in holds:
                 h = view.hold
                 state = (
                     f"released {_local(h.released_ms, zone)}"

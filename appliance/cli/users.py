@@ -18,6 +18,7 @@ from rich.table import Table
 from appliance.access import AccessService, Principal, Scope
 from appliance.cli._common import ConfigOption, console, load, reported
 from appliance.context import AppContext
+from appliance.ledger import EventType
 from appliance.models import Role
 
 __all__ = ["register"]
@@ -77,6 +78,11 @@ def list_users(config: ConfigOption = None) -> None:
         users = access.list_users(me)
         grants = {u.id: access.granted_cameras(u.id) for u in users if u.id is not None}
         now = ctx.clock.now_ms()
+        # Reading staff records is an access (R-SEC-3): ledgered before anything is shown, and
+        # nothing is shown if the entry cannot be written (LedgerUnavailable, exit 2).
+        ctx.ledger.append(
+            EventType.accounts_read, actor=me.actor, data={"rows": len(users), "via": "cli"}
+        )
     table = Table(title=f"{len(users)} accounts")
     for column in ("id", "username", "name", "role", "department", "title", "phone", "state"):
         table.add_column(column)

@@ -61,6 +61,21 @@ class EventType(StrEnum):
     hold_placed = "hold_placed"
     #: A hold was released. ref: hold id; data: reason.
     hold_released = "hold_released"
+    #: A hold was narrowed (fewer cameras or a shorter range, never more). ref: hold id; data:
+    #: cameras, from_ms, to_ms (what stays held), reason, reference, previous (cameras, from_ms,
+    #: to_ms).
+    hold_narrowed = "hold_narrowed"
+    #: A request document (letter, ID copy ...) was attached. ref: request id; data:
+    #: request_id, document_id, kind, filename, size_bytes, sha256.
+    document_attached = "document_attached"
+    #: A request document was read (decrypted for someone), before it is shown. ref: request
+    #: id; data: request_id, document_id, kind, filename, size_bytes, sha256.
+    document_read = "document_read"
+    #: The list of accounts was read (personal data of staff), before it is shown. data: rows,
+    #: via ("cli").
+    accounts_read = "accounts_read"
+    #: The list of holds was read, before it is shown. data: rows, include_released, via.
+    holds_read = "holds_read"
     #: data: username, remote (address).
     login_success = "login_success"
     #: data: username, remote, reason.

@@ -1,12 +1,15 @@
 """Receipt: a request is recorded with its hold, its documents (encrypted) and its
-``request_received`` ledger entry, in one transaction; documents are read and re-sealed here."""
+``request_received`` ledger entry, in one transaction; an agency's request is first bounded
+(``limits``). Documents are attached, read and re-sealed here; attaching and reading each
+leave a ledger entry (``document_attached``, ``document_read``: R-SEC-3), and a document is not
+returned unless its entry was written."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from appliance.errors import Conflict, NotFound
 from appliance.ledger import EventType
@@ -23,6 +26,7 @@ from appliance.requests.kinds import (
     RequestState,
     Upload,
 )
+from appliance.requests.limits import admit_agency_request
 from appliance.requests.workflow import (
     check_receipt,
     check_upload,
@@ -61,6 +65,15 @@ class Receipt(Stage):
             known = set(session.exec(select(Camera.id).where(col(Camera.id).in_(cameras))).all())
             if missing := [c for c in cameras if c not in known]:
                 raise NotFound(f"unknown camera(s): {', '.join(missing)}")
+            if agency_user_id is not None:
+                admit_agency_request(
+                    session,
+                    new,
+                    agency_user_id=agency_user_id,
+                    now_ms=now,
+                    groups=self._ctx.settings.groups,
+                    config=self._config,
+                )
             request = FootageRequest(
                 kind=new.kind.value,
                 state=RequestState.received.value,
@@ -86,8 +99,8 @@ class Receipt(Stage):
             session.add(request)
             session.flush()
             assert request.id is not None
-            for upload in documents:
-                session.add(self._document(request.id, upload, actor))
+            stored = [self._document(request.id, upload, actor) for upload in documents]
+            session.add_all(stored)
             hold = place_hold(
                 self._ctx,
                 session,
@@ -124,6 +137,8 @@ class Receipt(Stage):
                 ref=ref(request),
                 session=session,
             )
+            for document in stored:
+                self._document_entry(EventType.document_attached, document, actor, session=session)
             return request
 
     def _document(self, request_id: int, upload: Upload, actor: str) -> RequestDocument:
@@ -159,7 +174,31 @@ class Receipt(Stage):
             document = self._document(request_id, upload, actor)
             session.add(document)
             session.flush()
+            self._document_entry(EventType.document_attached, document, actor, session=session)
             return document
+
+    def _document_entry(
+        self,
+        event: EventType,
+        document: RequestDocument,
+        actor: str,
+        *,
+        session: Session | None = None,
+    ) -> None:
+        self._ctx.ledger.append(
+            event,
+            actor=actor,
+            data={
+                "request_id": document.request_id,
+                "document_id": document.id,
+                "kind": document.kind,
+                "filename": document.filename,
+                "size_bytes": document.size_bytes,
+                "sha256": document.sha256_hex,
+            },
+            ref=str(document.request_id),
+            session=session,
+        )
 
     def documents(
         self, request_id: int, *, agency_user_id: int | None = None
@@ -172,13 +211,18 @@ class Receipt(Stage):
             .order_by(col(RequestDocument.id)),
         )
 
-    def read_document(self, request_id: int, document_id: int) -> tuple[RequestDocument, bytes]:
-        """A document's bytes, decrypted in memory (needs the unlocked vault)."""
+    def read_document(
+        self, request_id: int, document_id: int, *, actor: str
+    ) -> tuple[RequestDocument, bytes]:
+        """A document's bytes, decrypted in memory (needs the unlocked vault); returned only
+        once its ``document_read`` entry is durable (LedgerUnavailable otherwise)."""
         with self._ctx.db.session() as session:
             document = session.get(RequestDocument, document_id)
             if document is None or document.request_id != request_id:
                 raise NotFound(f"no document {document_id} on request {request_id}")
-        return document, open_document(self._ctx.vault, document)
+        data = open_document(self._ctx.vault, document)
+        self._document_entry(EventType.document_read, document, actor)
+        return document, data
 
     def reseal_documents(self) -> int:
         """Re-seal document keys sealed to a vault key that is no longer current, so a rotated

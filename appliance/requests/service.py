@@ -1,6 +1,7 @@
 """``RequestService``: the one front the routes and the CLI call. It checks the principal's
 permissions (``appliance.access.roles``) and hands each operation to its stage: ``receipt``,
-``decision``, ``notice_issue``, ``copies``, ``fulfilment``, ``deadlines``.
+``decision``, ``notice_issue``, ``copies``, ``fulfilment``, ``deadlines``, and the request's
+hold to ``holds_admin``.
 
 Who may do what: ``manage_requests`` (the officer) runs the workflow; ``read_requests`` (the
 officer, the auditor) reads every request; ``agency_api`` (an agency) submits and reads only
@@ -23,10 +24,12 @@ from appliance.requests.deadlines import DeadlineReport, Deadlines
 from appliance.requests.decision import Decisions
 from appliance.requests.derived import DerivedCopies, DerivedReport
 from appliance.requests.fulfilment import Fulfilling
+from appliance.requests.holds_admin import HoldAdmin
 from appliance.requests.kinds import Channel, NewRequest, RequestState, Upload
 from appliance.requests.notice_issue import NoticeIssue
 from appliance.requests.receipt import Receipt
 from appliance.requests.workflow import CameraFootage, DeadlineStatus, DecisionInput, Proposal
+from appliance.retention.holds import HoldView
 
 if TYPE_CHECKING:
     from appliance.context import AppContext
@@ -62,6 +65,7 @@ class RequestService:
         self._fulfilment = Fulfilling(ctx)
         self._deadlines = Deadlines(ctx)
         self._derived = DerivedCopies(ctx)
+        self._holds = HoldAdmin(ctx)
 
     # -- receipt and documents -----------------------------------------------------------
 
@@ -93,14 +97,49 @@ class RequestService:
     def read_document(
         self, principal: Principal, request_id: int, document_id: int
     ) -> tuple[RequestDocument, bytes]:
-        """A document's bytes, decrypted in memory (needs the unlocked vault)."""
+        """A document's bytes, decrypted in memory (needs the unlocked vault), returned once
+        the read is in the ledger (R-SEC-3; LedgerUnavailable otherwise)."""
         need(principal, Permission.manage_requests)
-        return self._receipt.read_document(request_id, document_id)
+        return self._receipt.read_document(request_id, document_id, actor=principal.actor)
 
     def reseal_documents(self) -> int:
         """Move document keys, and the vault's copies of export keys, off rotated vault keys
         (the deadline daemon's job)."""
         return self._receipt.reseal_documents() + self._derived.reseal_exports()
+
+    # -- the request's hold -----------------------------------------------------------------
+
+    def hold(self, principal: Principal, request_id: int) -> HoldView:
+        """The hold the request placed (officer and auditor)."""
+        need(principal, Permission.read_requests)
+        return self._holds.hold(request_id)
+
+    def narrow_hold(
+        self,
+        principal: Principal,
+        request_id: int,
+        *,
+        camera_ids: Sequence[str],
+        start_ms: int,
+        end_ms: int,
+        reason: str,
+    ) -> HoldView:
+        """Shrink the request's hold to fewer cameras or a shorter range, never more; what
+        leaves it follows retention again (ledgered, with the reason)."""
+        need(principal, Permission.manage_requests)
+        return self._holds.narrow(
+            request_id,
+            camera_ids=camera_ids,
+            start_ms=start_ms,
+            end_ms=end_ms,
+            reason=reason,
+            actor=principal.actor,
+        )
+
+    def release_hold(self, principal: Principal, request_id: int, *, reason: str) -> HoldView:
+        """Release the request's hold now, open or not (ledgered, with the reason)."""
+        need(principal, Permission.manage_requests)
+        return self._holds.release(request_id, reason=reason, actor=principal.actor)
 
     # -- identity, proposal, decision ----------------------------------------------------
 

@@ -1,7 +1,9 @@
 """Holds (R-RET-3): footage under an open request or investigation is never purged.
 
 Functions take the caller's session so a hold can be placed in the same transaction as the
-request that needs it; each placement and release goes into the ledger in that transaction.
+request that needs it; each placement, narrowing and release goes into the ledger in that
+transaction. A hold may be narrowed (fewer cameras, a shorter range: ``narrowed_scope``) but
+never widened: more footage needs a new hold, placed and ledgered as such.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ __all__ = [
     "held_segment_clause",
     "list_holds",
     "lock_holds",
+    "narrow_hold",
+    "narrowed_scope",
     "place_hold",
     "release_expired_holds",
     "release_hold",
@@ -141,6 +145,92 @@ def release_hold(
         ref=str(hold_id),
     )
     return view
+
+
+def narrowed_scope(
+    held: Sequence[str],
+    held_start_ms: int,
+    held_end_ms: int,
+    *,
+    camera_ids: Sequence[str],
+    start_ms: int,
+    end_ms: int,
+) -> tuple[str, ...]:
+    """The cameras a narrowed hold keeps (sorted); ValidationFailed unless the new scope lies
+    within the held one and is smaller: narrowing never extends a hold."""
+    cameras = tuple(sorted(set(camera_ids)))
+    if not cameras:
+        raise ValidationFailed("a narrowed hold keeps at least one camera (or release it)")
+    if extra := [c for c in cameras if c not in set(held)]:
+        raise ValidationFailed(
+            f"narrowing cannot add cameras the hold does not cover: {', '.join(extra)}"
+        )
+    if end_ms < start_ms:
+        raise ValidationFailed("a hold's end is before its start")
+    if start_ms < held_start_ms or end_ms > held_end_ms:
+        raise ValidationFailed(
+            f"narrowing cannot extend the held range [{held_start_ms}, {held_end_ms}]"
+        )
+    if set(cameras) == set(held) and (start_ms, end_ms) == (held_start_ms, held_end_ms):
+        raise ValidationFailed("the new scope is the held one: nothing to narrow")
+    return cameras
+
+
+def narrow_hold(
+    ctx: AppContext,
+    session: Session,
+    hold_id: int,
+    *,
+    camera_ids: Sequence[str],
+    start_ms: int,
+    end_ms: int,
+    actor: str,
+    reason: str,
+) -> HoldView:
+    """Shrink an active hold to ``camera_ids`` in [start_ms, end_ms]; what falls outside
+    follows its group's retention again (the next purge cycle may destroy it)."""
+    view = get_hold(session, hold_id)
+    hold = view.hold
+    if hold.released_ms is not None:
+        raise Conflict(f"hold {hold_id} was already released")
+    if not reason.strip():
+        raise ValidationFailed("narrowing a hold needs a reason")
+    if not actor.strip():
+        raise ValidationFailed("narrowing a hold needs the person who does it")
+    cameras = narrowed_scope(
+        view.camera_ids,
+        hold.start_ms,
+        hold.end_ms,
+        camera_ids=camera_ids,
+        start_ms=start_ms,
+        end_ms=end_ms,
+    )
+    previous = {"cameras": list(view.camera_ids), "from_ms": hold.start_ms, "to_ms": hold.end_ms}
+    # The hold row first: on PostgreSQL its update waits for a running purge's SHARE lock
+    # (lock_holds), so a purge sees either the old scope or the new one, never a mix.
+    hold.start_ms, hold.end_ms = start_ms, end_ms
+    session.add(hold)
+    session.flush()
+    for row in session.exec(select(HoldCamera).where(HoldCamera.hold_id == hold_id)).all():
+        if row.camera_id not in cameras:
+            session.delete(row)
+    session.flush()
+    record_event(
+        ctx.ledger,
+        session,
+        "hold_narrowed",
+        actor=actor,
+        data={
+            "cameras": list(cameras),
+            "from_ms": start_ms,
+            "to_ms": end_ms,
+            "reason": reason,
+            "reference": hold.reference,
+            "previous": previous,
+        },
+        ref=str(hold_id),
+    )
+    return HoldView(hold, cameras)
 
 
 def set_hold_expiry(
