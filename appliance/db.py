@@ -26,8 +26,8 @@ from sqlmodel import Session
 
 __all__ = [
     "JOURNAL_SIZE_LIMIT",
-    "Database",
     "SQLITE_PRAGMAS",
+    "Database",
     "RemnantsNotScrubbed",
     "alembic_config",
     "downgrade",
