@@ -25,6 +25,7 @@ from pydantic_settings import (
 )
 
 from appliance.errors import ConfigError
+from appliance.legal_minimums import LEGAL_MINIMUMS, legal_minimum
 
 __all__ = [
     "FORBIDDEN_LOCATION_TYPES",
@@ -412,7 +413,12 @@ class CameraConfig(_Section):
     id: Annotated[str, Field(pattern=ID_PATTERN, description="Stable id, e.g. cam01.")]
     name: str = Field(min_length=1, description="Display name, e.g. 1층 로비.")
     location: str = Field(min_length=1, description="Where it hangs and what it covers.")
-    location_type: LocationType = Field(description="Kind of place; some are forbidden (R-REC-2).")
+    location_type: LocationType = Field(
+        description="Kind of place; some are forbidden (R-REC-2), some carry a legal minimum "
+        "retention the camera's group must keep (R-RET-2): "
+        + ", ".join(f"{m.location_type} {m.min_days} days" for m in LEGAL_MINIMUMS.values())
+        + " (sources in appliance/legal_minimums.py)."
+    )
     url: str = Field(description="rtsp:// or rtsps:// URL of the camera's stream.")
     group: str = Field(description="Name of its [[groups]] entry.")
     enabled: bool = Field(default=True, description="Record this camera.")
@@ -464,13 +470,15 @@ class Settings(BaseSettings):
     def _references(self) -> Settings:
         _unique("groups", [g.name for g in self.groups], "name")
         _unique("cameras", [c.id for c in self.cameras], "id")
-        names = {g.name for g in self.groups}
+        groups = {g.name: g for g in self.groups}
         for index, camera in enumerate(self.cameras):
-            if camera.group not in names:
+            group = groups.get(camera.group)
+            if group is None:
                 raise ValueError(
                     f"cameras[{index}].group: {camera.group!r} is not a defined group "
-                    f"(defined: {', '.join(sorted(names))})"
+                    f"(defined: {', '.join(sorted(groups))})"
                 )
+            _check_legal_minimum(index, camera, group)
         return self
 
     @property
@@ -515,6 +523,21 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         # Environment beats the file; the file's values come in through init_settings.
         return (env_settings, init_settings)
+
+
+def _check_legal_minimum(index: int, camera: CameraConfig, group: GroupConfig) -> None:
+    """Refuse a camera whose group cannot keep its footage as long as the law requires."""
+    minimum = legal_minimum(camera.location_type.value)
+    if minimum is None:
+        return
+    for bound in ("max_days", "min_days"):
+        days = getattr(group, bound)
+        if days < minimum.min_days:
+            raise ValueError(
+                f"cameras[{index}]: camera {camera.id!r} ({camera.location_type.value}) is in "
+                f"group {group.name!r} whose {bound} ({days}) is below the legal minimum for "
+                f"{camera.location_type.value} footage, {minimum.describe()}"
+            )
 
 
 def _unique(section: str, values: list[str], field: str) -> None:

@@ -95,6 +95,13 @@ class DerivedCopies(Stage):
             due = document_expiry_ms(closed_ms=closed, keep_days=self._config.document_keep_days)
             if due is not None and due <= now and self._destroy_document(document_id, actor):
                 report.documents.append(document_id)
+        if report.exports:
+            self._ctx.db.mark_remnants(["request_export"])
+        if report.documents:
+            self._ctx.db.mark_remnants(["request_document"])
+        # The nulled keys and contents must not survive in the database files either (the
+        # -wal on SQLite, dead tuples on PostgreSQL); a failure is retried on the next pass.
+        self._ctx.db.scrub_remnants()
         return report
 
     def _destroy_document(self, document_id: int, actor: str) -> bool:

@@ -8,7 +8,15 @@ from sqlalchemy import Table
 
 from appliance.models import Hold, HoldCamera, PurgeItem, PurgeJob, Segment
 
-__all__ = ["HOLD", "HOLD_CAMERA", "PURGE_ITEM", "PURGE_JOB", "SEGMENT", "SPAN_COLUMNS"]
+__all__ = [
+    "HOLD",
+    "HOLD_CAMERA",
+    "PURGED_TABLES",
+    "PURGE_ITEM",
+    "PURGE_JOB",
+    "SEGMENT",
+    "SPAN_COLUMNS",
+]
 
 SEGMENT = cast(Table, Segment.__table__)  # type: ignore[attr-defined]
 HOLD = cast(Table, Hold.__table__)  # type: ignore[attr-defined]
@@ -24,3 +32,7 @@ SPAN_COLUMNS = (
     SEGMENT.c.end_ms,
     SEGMENT.c.size_bytes,
 )
+
+#: The tables a purge deletes from: their files keep the deleted rows' bytes (the sealed keys,
+#: in ``segment``) until ``Database.scrub_remnants`` reclaims them.
+PURGED_TABLES = (SEGMENT.name, PURGE_ITEM.name, PURGE_JOB.name)

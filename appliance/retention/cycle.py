@@ -1,7 +1,8 @@
 """One purge cycle: the scheduler runs it every ``retention.cycle_interval_s`` (at most 30 s).
 
 In order: finish interrupted batches, release expired holds, purge expired footage, relieve
-storage pressure, destroy unused retired vault keys, update alarms.
+storage pressure, destroy unused retired vault keys, update alarms, scrub the database files of
+what the purges deleted (design/retention.md, "Database remnants").
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from sqlalchemy import exists, select
 from sqlmodel import Session, col
 
 from appliance.models import Camera
-from appliance.retention._tables import PURGE_ITEM, SEGMENT, SPAN_COLUMNS
+from appliance.retention._tables import PURGE_ITEM, PURGED_TABLES, SEGMENT, SPAN_COLUMNS
 from appliance.retention.alarms import AlarmKind, clear_alarm, open_alarms, raise_alarm
 from appliance.retention.destruction import Reason
 from appliance.retention.holds import active_holds, held_segment_clause, release_expired_holds
@@ -57,6 +58,7 @@ class CycleReport:
     protected_only: bool = False
     destroyed_keys: list[str] = field(default_factory=list)
     unknown_groups: dict[str, str] = field(default_factory=dict)  # camera id -> group name
+    remnants_scrubbed: bool = True  # False: the checkpoint/VACUUM failed, retried next cycle
 
 
 def camera_rules(session: Session, ctx: AppContext) -> tuple[dict[str, Rule], dict[str, str]]:
@@ -100,7 +102,11 @@ class Retention:
         self._ctx = ctx
         self._free_bytes = free_bytes or self._disk_free
         self.actor = actor
-        self.purger = Purger(ctx, hook=hook)
+        # SQLite checkpoints after every batch (cheap: the WAL holds one batch); PostgreSQL
+        # vacuums once per cycle (a VACUUM reads whole indexes, whatever the batch size).
+        self.purger = Purger(ctx, hook=hook, scrub_each_batch=ctx.db.is_sqlite)
+        # A previous process may have died between a purge and its scrub: scrub once anyway.
+        ctx.db.mark_remnants(PURGED_TABLES)
 
     def _disk_free(self) -> int:
         return shutil.disk_usage(self._ctx.settings.segments_dir).free
@@ -119,6 +125,7 @@ class Retention:
         report.expired = self.purge_expired(rules, now)
         self._relieve_pressure(rules, now, report)
         report.destroyed_keys = destroy_retired_keys(ctx, self.actor)
+        report.remnants_scrubbed = ctx.db.scrub_remnants()
         return report
 
     def purge_expired(self, rules: dict[str, Rule], now_ms: int) -> PurgeResult:

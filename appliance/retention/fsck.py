@@ -46,6 +46,7 @@ from appliance.export.retention import destroy_export
 from appliance.export.shred import shred_file
 from appliance.media.format import hash_file
 from appliance.models import DestructionRecord, RequestExport, Segment
+from appliance.retention._tables import SEGMENT
 from appliance.retention.alarms import AlarmKind, clear_alarm, raise_alarm
 from appliance.retention.destruction import Method, Reason, purge_event_data
 from appliance.retention.purge import Purger, fsync_dir
@@ -274,6 +275,9 @@ def _repair(ctx: AppContext, report: FsckReport, missing: list[Problem], actor: 
     if missing:
         _remove_missing(ctx, missing, actor)
         report.repaired += len(missing)
+    if shredded or missing:  # deleted rows, some with live keys: scrub the database files
+        ctx.db.mark_remnants([SEGMENT.name])
+        ctx.db.scrub_remnants()
     _prune_empty_dirs(root)
     with ctx.db.session() as session:
         record_event(

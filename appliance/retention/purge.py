@@ -8,6 +8,11 @@ Per batch (design/retention.md, invariant 4):
    it nothing happened, after it the footage cannot be decrypted by anyone.
 2. **unlink** the files (``missing_ok``), then fsync each directory once.
 3. **finish**, one transaction: delete the segment rows, the items and the job.
+4. **scrub** the database files (``Database.scrub_remnants``): SQLite checkpoints and truncates
+   its WAL (``secure_delete`` has zeroed the keys' bytes); PostgreSQL vacuums. A failure is
+   logged and retried by the next cycle, never fatal. The retention cycle scrubs PostgreSQL
+   once per cycle instead of per batch (``scrub_each_batch``): a VACUUM's index pass reads
+   whole indexes, whatever the batch size.
 
 A crash after 1 leaves a job that ``recover()`` completes (steps 2-3 are idempotent), so after
 a restart there is no key without its file, no file without its key, and every destruction is
@@ -31,7 +36,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
 from appliance.models import DestructionRecord, PurgeItem, PurgeJob, Segment
-from appliance.retention._tables import PURGE_ITEM, SEGMENT, SPAN_COLUMNS
+from appliance.retention._tables import PURGE_ITEM, PURGED_TABLES, SEGMENT, SPAN_COLUMNS
 from appliance.retention.destruction import Method, Reason, purge_event_data
 from appliance.retention.holds import active_holds, lock_holds
 from appliance.retention.policy import Rule, SegmentSpan, is_held, under_minimum
@@ -97,9 +102,12 @@ def _chunks(ids: Sequence[int], size: int = _CHUNK) -> Iterable[Sequence[int]]:
 class Purger:
     """Destroys segments in journaled batches; ``recover`` finishes an interrupted one."""
 
-    def __init__(self, ctx: AppContext, *, hook: PurgeHook | None = None) -> None:
+    def __init__(
+        self, ctx: AppContext, *, hook: PurgeHook | None = None, scrub_each_batch: bool = True
+    ) -> None:
         self._ctx = ctx
         self._hook = hook
+        self.scrub_each_batch = scrub_each_batch
         self._segments_dir = ctx.settings.segments_dir
         self.batch_size = ctx.settings.retention.batch_size
 
@@ -137,7 +145,14 @@ class Purger:
             log.warning("finishing interrupted purge batch %s", job_id)
             self._unlink(job_id)
             self._finish(job_id)
+        if jobs:
+            self._ctx.db.mark_remnants(PURGED_TABLES)
+            self._scrub()
         return len(jobs)
+
+    def _scrub(self) -> None:
+        if self.scrub_each_batch:
+            self._ctx.db.scrub_remnants()
 
     # -- steps ----------------------------------------------------------------------------------
 
@@ -190,8 +205,10 @@ class Purger:
             result.batches = 1
             self._step("shredding", job_id)
         self._step("shredded", job_id)
+        self._ctx.db.mark_remnants(PURGED_TABLES)
         self._unlink(job_id)
         self._finish(job_id)
+        self._scrub()
         return result
 
     def _journal(self, session: Session, job_id: int, ids: Sequence[int]) -> None:

@@ -1,4 +1,5 @@
-"""Configuration is refused at load with the field named (R-REC-2, R-RET-2, R-REC-3)."""
+"""Configuration is refused at load with the field named (R-REC-2, R-RET-2, R-REC-3); legal
+minimum retention by location type names the camera and the group (R-RET-2)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from typing import Any
 import pytest
 
 from appliance.errors import ConfigError
-from appliance.settings import FORBIDDEN_LOCATION_TYPES, Settings, load_settings
+from appliance.legal_minimums import LEGAL_MINIMUMS, legal_minimum
+from appliance.settings import FORBIDDEN_LOCATION_TYPES, LocationType, Settings, load_settings
 from tests.support.config import base_config, write_toml
 
 REPO = Path(__file__).resolve().parents[2]
@@ -140,3 +142,52 @@ def test_config_path_from_environment(tmp_path: Path, monkeypatch: pytest.Monkey
         load_settings()
     monkeypatch.setenv("APPLIANCE_CONFIG", str(write_toml(tmp_path, base_config(tmp_path))))
     assert load_settings().site.name == "테스트의원"
+
+
+def _camera_in(data: dict[str, Any], location_type: str, group: str) -> None:
+    data["cameras"][1].update({"id": "kids01", "location_type": location_type, "group": group})
+
+
+def test_daycare_camera_in_a_30_day_group_is_refused(tmp_path: Path) -> None:
+    data = base_config(tmp_path)
+    _camera_in(data, "daycare", "general")  # general keeps 0..30 days
+    message = _refused(
+        tmp_path, data, "cameras[1]", "'kids01'", "'general'", "max_days (30)", "60 days"
+    )
+    assert "Infant Care Act" in message and "R-RET-2" in message  # the site sees why
+
+
+def test_operating_room_camera_in_a_20_day_group_is_refused(tmp_path: Path) -> None:
+    data = base_config(tmp_path)
+    data["groups"].append({"name": "short", "min_days": 0, "max_days": 20})
+    _camera_in(data, "operating_room", "short")
+    _refused(
+        tmp_path, data, "'kids01'", "'short'", "max_days (20)", "30 days", "Medical Service Act"
+    )
+
+
+def test_a_group_minimum_below_the_legal_one_is_refused(tmp_path: Path) -> None:
+    """max_days reaches 60 but min_days 0 would let storage pressure destroy it earlier."""
+    data = base_config(tmp_path)
+    data["groups"].append({"name": "kids-loose", "min_days": 0, "max_days": 60})
+    _camera_in(data, "daycare", "kids-loose")
+    _refused(tmp_path, data, "'kids01'", "'kids-loose'", "min_days (0)", "60 days")
+
+
+def test_a_60_day_daycare_group_is_accepted(tmp_path: Path) -> None:
+    data = base_config(tmp_path)
+    data["groups"].append({"name": "kids", "min_days": 60, "max_days": 60})
+    _camera_in(data, "daycare", "kids")
+    settings = load_settings(write_toml(tmp_path, data))
+    assert settings.camera("kids01").group == "kids"
+
+
+def test_legal_minimums_are_one_sourced_table() -> None:
+    assert {k: m.min_days for k, m in LEGAL_MINIMUMS.items()} == {
+        "daycare": 60,
+        "operating_room": 30,
+    }
+    for entry in LEGAL_MINIMUMS.values():
+        assert LocationType(entry.location_type)  # a real location type
+        assert entry.source and entry.requirement == "R-RET-2"
+    assert legal_minimum("lobby") is None  # most places carry no minimum
