@@ -16,6 +16,16 @@ from appliance.models import ApiToken, Role
 router = APIRouter(prefix="/api/users", tags=["users"])
 
 _Admin = Annotated[Principal, Depends(require(*roles_with(Permission.manage_accounts)))]
+# Creating accounts and changing roles: the officer assigns the officer and admin roles.
+_AccountMaker = Annotated[
+    Principal,
+    Depends(
+        require(
+            *roles_with(Permission.manage_accounts),
+            *roles_with(Permission.assign_privileged_roles),
+        )
+    ),
+]
 _Granter = Annotated[Principal, Depends(require(*roles_with(Permission.manage_grants)))]
 _Reader = Annotated[Principal, Depends(require(*roles_with(Permission.read_annex)))]
 UserId = Annotated[int, Path(ge=1, le=2**62)]
@@ -58,7 +68,10 @@ class DisableIn(BaseModel):
 
 
 class NewPassword(BaseModel):
-    password: str = Field(description="Shown once; must be changed at the next sign-in.")
+    password: str | None = Field(
+        description="Shown once; must be changed at the next sign-in. None for an officer or "
+        "admin: they set a new one at the appliance's console (appliance user reset-password)."
+    )
 
 
 class AnnexEntry(BaseModel):
@@ -119,7 +132,7 @@ def list_users(principal: _Reader, access: AccessDep) -> list[UserOut]:
 
 
 @router.post("", response_model=UserCreated, status_code=201)
-def create_user(body: UserIn, principal: _Admin, access: AccessDep) -> UserCreated:
+def create_user(body: UserIn, principal: _AccountMaker, access: AccessDep) -> UserCreated:
     """Add an account (recorded in the ledger)."""
     user, generated = access.create_user(
         principal,
@@ -147,7 +160,9 @@ def get_user(user_id: UserId, principal: _Reader, access: AccessDep) -> UserOut:
 
 
 @router.patch("/{user_id}", response_model=UserOut)
-def update_user(user_id: UserId, body: UserPatch, principal: _Admin, access: AccessDep) -> UserOut:
+def update_user(
+    user_id: UserId, body: UserPatch, principal: _AccountMaker, access: AccessDep
+) -> UserOut:
     """Change profile fields or the role (recorded with old and new values)."""
     changes = UserChanges(**body.model_dump())
     return user_out(access.update_user(principal, user_id, changes))
