@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from pydantic import BaseModel, Field
 
 from api.deps import AccessDep, ContextDep
 from api.routes._schemas import UserOut, user_out
 from api.security import COOKIE_NAME, public, require
 from appliance.access import ALL_ROLES, Permission, Principal, Via
+from appliance.access.throttle import LoginThrottled
 from appliance.errors import ValidationFailed
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
@@ -80,13 +81,16 @@ def login(
     body: LoginIn, request: Request, response: Response, access: AccessDep, ctx: ContextDep
 ) -> Me:
     """Sign in with a password (and TOTP code); sets the HttpOnly session cookie."""
-    result = access.login(
-        body.username,
-        body.password,
-        totp_code=body.totp_code,
-        remote_addr=request.client.host if request.client else "",
-        user_agent=request.headers.get("user-agent", ""),
-    )
+    try:
+        result = access.login(
+            body.username,
+            body.password,
+            totp_code=body.totp_code,
+            remote_addr=request.client.host if request.client else "",
+            user_agent=request.headers.get("user-agent", ""),
+        )
+    except LoginThrottled as exc:  # about the client, not an account: 429 with when to retry
+        raise HTTPException(429, str(exc), headers={"Retry-After": str(exc.retry_after_s)}) from exc
     response.set_cookie(
         COOKIE_NAME,
         result.session_token,
