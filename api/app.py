@@ -8,6 +8,7 @@ from fastapi import Depends, FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from api.errors import install_error_handlers
+from api.limits import BodyLimit, LoginLimit
 from api.routes import (
     agency,
     auth,
@@ -62,6 +63,14 @@ def create_app(ctx: AppContext) -> FastAPI:
         ledger_pages.router,
     ):
         app.include_router(router)
+    server = ctx.settings.server
+    app.add_middleware(
+        LoginLimit, rate_per_min=server.login_rate_per_min, concurrency=server.login_concurrency
+    )
+    # Outermost: an oversized body is refused before anything else runs (auth included).
+    app.add_middleware(
+        BodyLimit, max_bytes=server.max_body_bytes, upload_max_bytes=server.max_upload_bytes
+    )
     _install_openapi(app)
     check_routes(app)  # deny by default: refuse to start with an undeclared route
     return app

@@ -34,6 +34,12 @@ class WebDaemon:
             ssl_keyfile=str(server.tls_key) if server.tls_key else None,
             log_level="info",
             access_log=False,
+            # Bounded under a flood: connections beyond limit_concurrency get 503, the listen
+            # queue is backlog long, idle keep-alives close (issue 13, finding 4).
+            limit_concurrency=server.limit_concurrency,
+            backlog=server.backlog,
+            timeout_keep_alive=server.timeout_keep_alive_s,
+            h11_max_incomplete_event_size=64 * 1024,  # request line and headers
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, name="web", daemon=True)

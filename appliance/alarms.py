@@ -25,3 +25,6 @@ class AlarmKind(StrEnum):
     # requests (subject ``request:<id>``)
     request_overdue = "request_overdue"  # the 10-day notice is late (R-REQ-3/4)
     request_due_soon = "request_due_soon"  # the notice is due within requests.due_soon_days
+    # access (subject ``user:<id>``)
+    privileged_account = "privileged_account"  # a new officer or admin (issue 13)
+    privileged_reset = "privileged_reset"  # an officer's/admin's password reset by someone else

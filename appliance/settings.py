@@ -214,6 +214,50 @@ class ServerConfig(_Section):
         default=30, ge=1, description="First lockout; each further failure doubles it."
     )
     lockout_max_s: int = Field(default=3600, ge=1, description="Longest lockout.")
+    lockout_decay_s: int = Field(
+        default=900,
+        ge=1,
+        description="One failed sign-in is forgiven per this many seconds since the last one "
+        "(of an account and of a client address).",
+    )
+    client_failure_threshold: int = Field(
+        default=10,
+        ge=1,
+        le=1000,
+        description="Failed sign-ins from one client address (IPv6: its /64) before that "
+        "client is refused (429) until they fade.",
+    )
+    login_rate_per_min: int = Field(
+        default=30,
+        ge=1,
+        description="Sign-in attempts one client address may make per minute (429 beyond).",
+    )
+    login_concurrency: int = Field(
+        default=4,
+        ge=1,
+        le=64,
+        description="Sign-ins checked at once (each runs a 64 MiB argon2id); more get 503.",
+    )
+    max_body_bytes: int = Field(
+        default=1024**2,
+        ge=1024,
+        description="Largest request body (413 beyond), except document uploads.",
+    )
+    max_upload_bytes: int = Field(
+        default=24 * 1024**2,
+        ge=1024,
+        description="Largest body of a document upload route (requests.max_document_bytes "
+        "plus the multipart overhead).",
+    )
+    limit_concurrency: int = Field(
+        default=200,
+        ge=8,
+        description="Open connections and tasks uvicorn serves at once (503 beyond).",
+    )
+    backlog: int = Field(default=128, ge=1, description="Pending TCP connections queued.")
+    timeout_keep_alive_s: int = Field(
+        default=5, ge=1, le=300, description="Idle keep-alive connections close after this."
+    )
     api_token_max_days: int = Field(
         default=365, ge=1, le=3650, description="Longest lifetime of an agency API token."
     )

@@ -49,6 +49,8 @@ def login(
     body: LoginIn, http_request: Request, response: Response, access: AccessDep, ctx: ContextDep
 ) -> Me:
     """Sign in with a password (and TOTP code); sets the HttpOnly session cookie."""
+    # A throttled client gets RateLimited: 429 with Retry-After (api.errors), about the
+    # client, never about an account.
     result = access.login(
         body.username,
         body.password,

@@ -31,6 +31,10 @@ __all__ = ["router"]
 router = APIRouter(prefix="/api/users", tags=["users"])
 
 _Admin = Annotated[Principal, Depends(require(Permission.manage_accounts))]
+# Creating accounts and changing roles: the officer assigns the officer and admin roles.
+_AccountMaker = Annotated[
+    Principal, Depends(require(Permission.manage_accounts, Permission.assign_privileged_roles))
+]
 _Granter = Annotated[Principal, Depends(require(Permission.manage_grants))]
 _Reader = Annotated[Principal, Depends(require(Permission.read_annex))]
 
@@ -42,7 +46,7 @@ def list_users(principal: _Reader, access: AccessDep) -> list[UserOut]:
 
 
 @router.post("", response_model=UserCreated, status_code=201)
-def create_user(body: UserIn, principal: _Admin, access: AccessDep) -> UserCreated:
+def create_user(body: UserIn, principal: _AccountMaker, access: AccessDep) -> UserCreated:
     """Add an account (recorded in the ledger)."""
     user, generated = access.create_user(
         principal,
@@ -70,7 +74,9 @@ def get_user(user_id: RowId, principal: _Reader, access: AccessDep) -> UserOut:
 
 
 @router.patch("/{user_id}", response_model=UserOut)
-def update_user(user_id: RowId, body: UserPatch, principal: _Admin, access: AccessDep) -> UserOut:
+def update_user(
+    user_id: RowId, body: UserPatch, principal: _AccountMaker, access: AccessDep
+) -> UserOut:
     """Change profile fields or the role (recorded with old and new values)."""
     changes = UserChanges(**body.model_dump())
     return user_out(access.update_user(principal, user_id, changes))

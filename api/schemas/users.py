@@ -98,7 +98,10 @@ class DisableIn(BaseModel):
 
 
 class NewPassword(BaseModel):
-    password: str = Field(description="Shown once; must be changed at the next sign-in.")
+    password: str | None = Field(
+        description="Shown once; must be changed at the next sign-in. None for an officer or "
+        "admin: they set a new one at the appliance's console (appliance user reset-password)."
+    )
 
 
 class AnnexEntry(BaseModel):

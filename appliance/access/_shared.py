@@ -12,6 +12,7 @@ from appliance.access.audit import EventType, Ledger, record
 from appliance.access.lockout import LockoutPolicy
 from appliance.access.principal import Principal
 from appliance.access.roles import Permission
+from appliance.access.throttle import ClientFailures
 from appliance.clock import Clock
 from appliance.db import Database
 from appliance.errors import NotFound, PermissionDenied
@@ -32,6 +33,10 @@ class AccessBase:
         self.ledger = ledger
         self.lockout = LockoutPolicy(
             server.lockout_threshold, server.lockout_base_s, server.lockout_max_s
+        )
+        # Per client address, in this process's memory (see throttle.py).
+        self.client_failures = ClientFailures(
+            server.client_failure_threshold, server.lockout_decay_s
         )
 
     def _user_changed(

@@ -17,10 +17,13 @@ from appliance.access import tokens as api_tokens
 from appliance.access._shared import AccessBase, need, user_row
 from appliance.access.audit import EventType, record
 from appliance.access.principal import Principal
+from appliance.access.privileged import is_privileged, may_assign_role, reset_is_shown
 from appliance.access.roles import Permission, permits
 from appliance.accounts import create_user, generate_password, hash_password
+from appliance.alarms import AlarmKind
 from appliance.errors import Conflict, NotFound, PermissionDenied
 from appliance.models import Role, User
+from appliance.retention.alarms import raise_alarm
 
 __all__ = ["AccountService", "AnnexRow", "UserChanges"]
 
@@ -67,8 +70,11 @@ class AccountService(AccessBase):
         phone: str = "",
         email: str = "",
     ) -> tuple[User, str | None]:
-        """Add an account; returns it and the generated password (if none was given)."""
-        need(principal, Permission.manage_accounts)
+        """Add an account; returns it and the generated password (if none was given).
+
+        An officer or admin account is the officer's (or the console's) to create, and raises
+        an alarm."""
+        _need_role_change(principal, None, role)
         generated = None
         if password is None:
             password = generated = generate_password()
@@ -99,10 +105,29 @@ class AccountService(AccessBase):
                 },
                 ref=f"user:{user.id}",
             )
+            if is_privileged(role):
+                self._privileged_alarm(session, principal, user, f"new {role.value} account")
         return user, generated
 
+    def _privileged_alarm(
+        self, session: Session, principal: Principal, user: User, what: str
+    ) -> None:
+        raise_alarm(
+            session,
+            AlarmKind.privileged_account,
+            f"{what} {user.username!r} by {principal.actor}",
+            self.clock.now_ms(),
+            subject=f"user:{user.id}",
+        )
+
     def update_user(self, principal: Principal, user_id: int, changes: UserChanges) -> User:
-        need(principal, Permission.manage_accounts)
+        """Change profile fields (``manage_accounts``) or the role (officer and admin roles:
+        ``assign_privileged_roles``, see ``privileged.may_assign_role``)."""
+        if not (
+            principal.can(Permission.manage_accounts)
+            or principal.can(Permission.assign_privileged_roles)
+        ):
+            raise PermissionDenied(f"a {principal.role.value} may not change accounts")
         with self.db.session() as session:
             user = user_row(session, user_id)
             diff: dict[str, Any] = {}
@@ -116,9 +141,14 @@ class AccountService(AccessBase):
                     setattr(user, name, value)
             if not diff:
                 return user
+            if set(diff) - {"role"}:
+                need(principal, Permission.manage_accounts)
             if "role" in diff:
                 if user.id == principal.user_id:
                     raise PermissionDenied("nobody changes their own role")
+                _need_role_change(principal, diff["role"][0], diff["role"][1])
+                if is_privileged(user.role):
+                    self._privileged_alarm(session, principal, user, f"account made {user.role}:")
                 if diff["role"][0] == Role.admin.value:
                     _keep_an_admin(session, user)
                 if not permits(user.role, Permission.agency_api):
@@ -161,12 +191,17 @@ class AccountService(AccessBase):
                 self._user_changed(session, principal, user, {"disabled": [True, False]})
             return user
 
-    def reset_password(self, principal: Principal, user_id: int) -> str:
-        """A new generated password (shown once) that must be changed at the next login."""
+    def reset_password(self, principal: Principal, user_id: int) -> str | None:
+        """A new generated password (shown once) that must be changed at the next login.
+
+        An officer's or admin's new password is not shown to whoever reset it (None is
+        returned): the account is closed until its owner resets it again at the appliance's
+        console (``appliance user reset-password``), and an alarm says so."""
         need(principal, Permission.manage_accounts)
         password = generate_password()
         with self.db.session() as session:
             user = user_row(session, user_id)
+            shown = reset_is_shown(principal, user.role)
             user.password_hash = hash_password(password)
             user.must_change_password = True
             user.failed_logins, user.locked_until_ms = 0, 0
@@ -174,8 +209,19 @@ class AccountService(AccessBase):
             session.add(user)
             assert user.id is not None
             login_sessions.end_user_sessions(session, self.clock, user.id, "password reset")
-            self._user_changed(session, principal, user, {"password": ["(old)", "(reset)"]})
-        return password
+            diff: dict[str, Any] = {"password": ["(old)", "(reset)"]}
+            if not shown:
+                diff["delivered"] = "console"
+                raise_alarm(
+                    session,
+                    AlarmKind.privileged_reset,
+                    f"{user.username!r}'s password was reset by {principal.actor}; "
+                    "the owner sets a new one at the console (appliance user reset-password)",
+                    self.clock.now_ms(),
+                    subject=f"user:{user.id}",
+                )
+            self._user_changed(session, principal, user, diff)
+        return password if shown else None
 
     def unlock(self, principal: Principal, user_id: int) -> User:
         need(principal, Permission.manage_accounts)
@@ -236,6 +282,16 @@ class AccountService(AccessBase):
                     )
                 )
             return rows
+
+
+def _need_role_change(principal: Principal, old: Role | str | None, new: Role | str) -> None:
+    if not may_assign_role(principal, old, new):
+        raise PermissionDenied(
+            "only the officer (or root at the appliance's console) assigns or changes the "
+            "officer and admin roles"
+            if is_privileged(new) or (old is not None and is_privileged(old))
+            else f"a {principal.role.value} may not manage accounts"
+        )
 
 
 def _keep_an_admin(session: Session, leaving: User) -> None:

@@ -1,8 +1,15 @@
 """Sign-in: password (and TOTP) checks with lockout, browser sessions, logout and CSRF.
 
 A refused sign-in is recorded with its real reason; the client is told only what
-``refusals.LoginRefusal.user_may_know`` allows. Unknown and disabled accounts still pay one
-argon2id verification, so timing does not tell them apart from a wrong password.
+``refusals.LoginRefusal.user_may_know`` allows (nothing: one uniform refusal). Every attempt
+pays one argon2id verification, whether the account exists, is disabled or locked, so timing
+tells nothing either.
+
+Failures are counted per account (in the database, fading by ``server.lockout_decay_s``) and per
+client address (``throttle.ClientFailures``, in memory): a client past
+``server.client_failure_threshold`` is refused before any account is looked at
+(``LoginThrottled``, 429); an account locked by failures from *other* clients still admits the
+right password with a right TOTP code from a client that has not failed as often.
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ from appliance.access.audit import EventType, record
 from appliance.access.principal import Principal, Via
 from appliance.access.refusals import LoginRefusal, Refusal
 from appliance.access.roles import Permission, Scope, permits
+from appliance.access.throttle import LoginThrottled, client_key, decayed_failures
 from appliance.accounts import hash_password, verify_password
 from appliance.errors import AuthenticationFailed, NotFound, PermissionDenied, ValidationFailed
 from appliance.models import Role, User
@@ -59,17 +67,29 @@ class LoginService(AccessBase):
         """Check credentials (and TOTP) and start a session; every outcome is in the ledger."""
         username = username[:_MAX_USERNAME]
         now = self.clock.now_ms()
+        client = client_key(remote_addr)
+        # A client that keeps failing is refused before any account is looked at (no argon2,
+        # no ledger write: its failures up to here are in the ledger already).
+        wait_s = self.client_failures.retry_after_s(client, now)
+        if wait_s:
+            raise LoginThrottled(wait_s)
         result: LoginResult | None = None
         with self.db.session() as session:
             user = session.exec(select(User).where(User.username == username)).first()
-            refusal = self._check_login(session, user, password, totp_code, now)
+            refusal = self._check_login(session, user, password, totp_code, now, client)
             if refusal is not None:
+                failures = self.client_failures.add_failure(client, now)
                 record(
                     self.ledger,
                     session,
                     EventType.login_failure,
                     actor=username or "(empty)",
-                    data={"username": username, "remote": remote_addr, "reason": refusal.message},
+                    data={
+                        "username": username,
+                        "remote": remote_addr,
+                        "reason": refusal.message,
+                        "client_failures": failures,
+                    },
                 )
             else:
                 assert user is not None  # _check_login refuses when there is no user
@@ -110,18 +130,24 @@ class LoginService(AccessBase):
         password: str,
         totp_code: str | None,
         now: int,
+        client: str,
     ) -> Refusal | None:
-        """None if the login may proceed, else why not (recorded; shown only if harmless)."""
+        """None if the login may proceed, else why not (recorded, never shown)."""
+        usable = user is not None and not user.disabled
+        # Always one argon2id verification: the same cost for every username and state.
+        password_ok = verify_password(
+            user.password_hash if user is not None and usable else _dummy_hash(), password
+        )
         if user is None:
-            verify_password(_dummy_hash(), password)
             return Refusal(LoginRefusal.unknown_user)
         if user.disabled:
-            verify_password(_dummy_hash(), password)
             return Refusal(LoginRefusal.account_disabled)
-        if user.locked_until_ms > now:
+        if user.locked_until_ms > now and not self._may_pass_lock(user, client, now):
+            if not password_ok:
+                self._count_failure(session, user, now)
             seconds = (user.locked_until_ms - now + 999) // 1000
             return Refusal(LoginRefusal.account_locked, locked_s=seconds)
-        if not verify_password(user.password_hash, password):
+        if not password_ok:
             self._count_failure(session, user, now)
             return Refusal(LoginRefusal.wrong_password)
         if permits(user.role, Permission.agency_api):
@@ -140,9 +166,26 @@ class LoginService(AccessBase):
         session.add(enrolment)
         return None
 
+    def _may_pass_lock(self, user: User, client: str, now: int) -> bool:
+        """Whether this client may still try a locked account: only with a second factor (so
+        the right password alone never passes) and only if the failures came mostly from
+        elsewhere (this client failed fewer times than the lockout threshold)."""
+        return (
+            user.totp_secret is not None
+            and self.client_failures.failures(client, now) < self.server.lockout_threshold
+        )
+
     def _count_failure(self, session: Session, user: User, now: int) -> None:
-        user.failed_logins += 1
-        user.locked_until_ms = self.lockout.lock_until_ms(user.failed_logins, now)
+        # The stored count fades: one failure forgiven per lockout_decay_s since the last one
+        # (updated_ms is the time of the last change, here the last failure).
+        left = decayed_failures(
+            user.failed_logins, user.updated_ms, now, self.server.lockout_decay_s
+        )
+        user.failed_logins = left + 1
+        user.locked_until_ms = max(
+            user.locked_until_ms, self.lockout.lock_until_ms(user.failed_logins, now)
+        )
+        user.updated_ms = now
         session.add(user)
 
     def authenticate(

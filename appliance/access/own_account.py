@@ -1,6 +1,7 @@
 """One's own account: changing one's password, enrolling and removing a TOTP second factor.
 
-``totp_disable`` also lets an administrator remove someone else's TOTP (a lost phone).
+``totp_disable`` also lets an administrator remove someone else's TOTP (a lost phone), except an
+officer's or admin's: that is done at the appliance's console (``privileged.may_remove_totp``).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from appliance.access import sessions as login_sessions
 from appliance.access import totp
 from appliance.access._shared import AccessBase, totp_enrolment, user_row
 from appliance.access.principal import Principal, Via
+from appliance.access.privileged import may_remove_totp
 from appliance.access.roles import Permission
 from appliance.accounts import MIN_PASSWORD_LENGTH, hash_password, verify_password
 from appliance.errors import AuthenticationFailed, Conflict, PermissionDenied, ValidationFailed
@@ -77,6 +79,11 @@ class OwnAccountService(AccessBase):
         now = self.clock.now_ms()
         with self.db.session() as session:
             user = user_row(session, user_id)
+            if not may_remove_totp(principal, user_id, user.role):
+                raise PermissionDenied(
+                    "an officer's or admin's second factor is removed at the appliance's "
+                    "console (appliance user totp --off)"
+                )
             if user.totp_secret is None:
                 raise Conflict("TOTP is not enabled")
             enrolment = totp_enrolment(session, user)

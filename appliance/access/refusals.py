@@ -2,10 +2,10 @@
 
 Pure. The ledger always records the real reason; what is shown comes from the reason's
 ``user_may_know`` flag alone, never from its wording, so rewording a message cannot change what
-an attacker learns. Told are only the reasons that say nothing new: the account is locked
-whatever is typed, a TOTP code or an API token is asked for only after the right password.
-Everything else (unknown user, wrong password, disabled account) reads the same:
-``UNTOLD_MESSAGE``.
+an attacker learns. Since issue 13 no reason is told: "account locked" existed only for real
+accounts (a username probe), and "TOTP code required", "wrong TOTP code" or "agency accounts
+sign in with their token" come only after the right password (a password oracle). Every
+refusal reads ``UNTOLD_MESSAGE`` and pays the same argon2id verification.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import assert_never
 
 __all__ = ["UNTOLD_MESSAGE", "LoginRefusal", "Refusal"]
 
-UNTOLD_MESSAGE = "invalid username or password"
+UNTOLD_MESSAGE = "invalid username, password or TOTP code"
 
 
 class LoginRefusal(StrEnum):
@@ -39,15 +39,12 @@ class LoginRefusal(StrEnum):
                 LoginRefusal.unknown_user
                 | LoginRefusal.account_disabled
                 | LoginRefusal.wrong_password
+                | LoginRefusal.account_locked  # told only for real accounts: a username probe
+                | LoginRefusal.agency_account  # told only after the right password
+                | LoginRefusal.totp_required  # idem
+                | LoginRefusal.wrong_totp  # idem
             ):
                 return False
-            case (
-                LoginRefusal.account_locked
-                | LoginRefusal.agency_account
-                | LoginRefusal.totp_required
-                | LoginRefusal.wrong_totp
-            ):
-                return True
             case _:
                 assert_never(self)
 

@@ -14,6 +14,7 @@ from appliance.models import Role
 __all__ = [
     "ALL_ROLES",
     "FOOTAGE_ROLES",
+    "PRIVILEGED_ROLES",
     "Permission",
     "Scope",
     "may_see_camera",
@@ -44,6 +45,8 @@ class Permission(StrEnum):
     read_requests = "read_requests"  # every request, its notices and exports (no documents)
     own_account = "own_account"  # sign out, one's own password and TOTP: every role
     staff_pages = "staff_pages"  # the staff web viewer's pages (an agency uses its token only)
+    # make someone an officer or admin, or change such a role (issue 13: not an admin's own call)
+    assign_privileged_roles = "assign_privileged_roles"
 
 
 _PERMISSIONS: dict[Role, frozenset[Permission]] = {
@@ -72,6 +75,7 @@ _PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.sign_ledger_head,
             Permission.manage_requests,
             Permission.read_requests,
+            Permission.assign_privileged_roles,
         }
     ),
     Role.viewer: frozenset({Permission.view_footage, Permission.read_timeline}),
@@ -102,6 +106,10 @@ _PERMISSIONS = {
 FOOTAGE_ROLES: tuple[Role, ...] = tuple(
     role for role in Role if Permission.view_footage in _PERMISSIONS[role]
 )
+
+# Roles that open every camera or can hand out access: assigning them, resetting their password
+# or removing their second factor is the officer's (or the console's) call, never an admin's.
+PRIVILEGED_ROLES: tuple[Role, ...] = (Role.admin, Role.officer)
 
 
 class Scope(StrEnum):

@@ -146,9 +146,13 @@ def grant(
 
 @user_app.command("reset-password")
 def reset_password(username: str, config: ConfigOption = None) -> None:
-    """Generate a new password (shown once); the account's sessions end."""
+    """Generate a new password (shown once); the account's sessions end.
+
+    This is also how an officer or admin gets a new password after someone else reset it
+    (the web never shows theirs to whoever asked)."""
     with _service(config) as (access, me, _):
         password = access.reset_password(me, access.user_id_by_name(username))
+    assert password is not None  # the console is always shown the new password
     console.print(f"[bold]new password for {username}:[/] {password}  (changed at next sign-in)")
 
 

@@ -20,17 +20,19 @@ from appliance.models import Role
 from appliance.settings import ServerConfig
 from tests.support.users import PASSWORD, Login, Staff
 
-_UNTOLD = "invalid username or password"
+_UNTOLD = "invalid username, password or TOTP code"
 
 # What the HTTP client sees for each refusal: these texts are what the login page reads.
+# One uniform refusal (issue 13): "locked" probed usernames, the TOTP and agency refusals
+# confirmed the password.
 SHOWN: dict[LoginRefusal, tuple[int, str]] = {
     LoginRefusal.unknown_user: (401, _UNTOLD),
     LoginRefusal.account_disabled: (401, _UNTOLD),
     LoginRefusal.wrong_password: (401, _UNTOLD),
-    LoginRefusal.account_locked: (401, "account locked for 30 s after repeated failures"),
-    LoginRefusal.agency_account: (401, "agency accounts sign in with their API token"),
-    LoginRefusal.totp_required: (401, "TOTP code required"),
-    LoginRefusal.wrong_totp: (401, "wrong TOTP code"),
+    LoginRefusal.account_locked: (401, _UNTOLD),
+    LoginRefusal.agency_account: (401, _UNTOLD),
+    LoginRefusal.totp_required: (401, _UNTOLD),
+    LoginRefusal.wrong_totp: (401, _UNTOLD),
 }
 
 
@@ -128,9 +130,9 @@ def test_lockout_over_http(app: FastAPI, staff: Staff, clock: FakeClock) -> None
         for _ in range(5):
             bad = client.post("/api/auth/login", json={"username": "viewer1", "password": "nope"})
             assert bad.status_code == 401
-            assert bad.json()["detail"] == "invalid username or password"
+            assert bad.json()["detail"] == _UNTOLD
         locked = client.post("/api/auth/login", json={"username": "viewer1", "password": PASSWORD})
-        assert locked.status_code == 401 and "locked" in locked.json()["detail"]
+        assert locked.status_code == 401 and locked.json()["detail"] == _UNTOLD
         clock.advance(31)
         ok = client.post("/api/auth/login", json={"username": "viewer1", "password": PASSWORD})
         assert ok.status_code == 200
@@ -145,7 +147,7 @@ def test_totp_over_http(login: Login, staff: Staff, clock: FakeClock, app: FastA
     clock.advance(30)
     with TestClient(app) as other:
         need = other.post("/api/auth/login", json={"username": "officer1", "password": PASSWORD})
-        assert need.status_code == 401 and need.json()["detail"] == "TOTP code required"
+        assert need.status_code == 401 and need.json()["detail"] == _UNTOLD
         ok = other.post(
             "/api/auth/login",
             json={
@@ -179,7 +181,7 @@ def test_generated_password_must_be_changed_first(
 def test_agency_token_and_no_password_sign_in(app: FastAPI, staff: Staff) -> None:
     with TestClient(app) as client:
         refused = client.post("/api/auth/login", json={"username": "agency1", "password": PASSWORD})
-        assert refused.status_code == 401 and "API token" in refused.json()["detail"]
+        assert refused.status_code == 401 and refused.json()["detail"] == _UNTOLD
         me = client.get("/api/auth/me", headers={"Authorization": f"Bearer {staff.agency_token}"})
         assert me.status_code == 200 and me.json()["via"] == "token"
         assert me.json()["csrf_token"] is None

@@ -174,6 +174,8 @@ def test_an_overdue_request_raises_its_alarm(
     assert [e.request.id for e in report.overdue] == [rid]
     with ctx.db.session() as session:
         alarms = session.exec(select(Alarm).where(Alarm.cleared_ms == None)).all()  # noqa: E711
+    # The staff fixture's officer and admin raise their own alarms (issue 13): not counted here.
+    alarms = [a for a in alarms if a.kind != AlarmKind.privileged_account]
     assert [(a.kind, a.subject) for a in alarms] == [(AlarmKind.request_overdue, f"request:{rid}")]
     listing = _ok(_officer(login).get("/api/requests/deadlines"))
     assert [r["id"] for r in listing["overdue"]] == [rid] and listing["counts"]["overdue"] == 1
@@ -186,7 +188,8 @@ def test_an_overdue_request_raises_its_alarm(
     assert _ok(officer.get(f"/api/requests/{rid}"))["deadline_status"] == "late"
     assert service.check_deadlines().overdue == []
     with ctx.db.session() as session:
-        assert session.exec(select(Alarm).where(Alarm.cleared_ms == None)).all() == []  # noqa: E711
+        still_open = session.exec(select(Alarm).where(Alarm.cleared_ms == None)).all()  # noqa: E711
+    assert [a for a in still_open if a.kind != AlarmKind.privileged_account] == []
 
 
 def test_a_request_for_destroyed_footage_is_refused_on_that_ground(

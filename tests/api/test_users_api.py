@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from sqlmodel import select
+
 from appliance.context import AppContext
 from appliance.ledger import EventType
+from appliance.models import Alarm
 from tests.support.users import Login, Staff
 
 
@@ -102,3 +105,30 @@ def test_tokens_shown_once_and_revocable(login: Login, staff: Staff) -> None:
         json={"name": "x", "scopes": ["requests:read"], "ttl_days": 7},
     )
     assert viewer_token.status_code == 422
+
+
+def test_admin_cannot_become_the_officer_over_http(
+    login: Login, staff: Staff, ctx: AppContext
+) -> None:
+    """Issue 13, finding 1: every path from admin to officer is refused."""
+    admin = login("admin1")
+    officer_id, viewer_id = staff.ids["officer1"], staff.ids["viewer1"]
+    for role in ("officer", "admin"):
+        made = admin.post(
+            "/api/users",
+            json={"username": f"x{role}", "display_name": "X", "role": role, "password": "p" * 12},
+        )
+        assert made.status_code == 403, made.text
+        assert admin.patch(f"/api/users/{viewer_id}", json={"role": role}).status_code == 403
+    assert admin.patch(f"/api/users/{officer_id}", json={"role": "viewer"}).status_code == 403
+    # The officer does assign the role, and a new officer raises an alarm.
+    officer = login("officer1", csrf=True)
+    changed = officer.patch(f"/api/users/{viewer_id}", json={"role": "officer"})
+    assert changed.status_code == 200 and changed.json()["role"] == "officer"
+    reset = admin.post(f"/api/users/{officer_id}/reset-password")
+    assert reset.status_code == 200 and reset.json()["password"] is None
+    assert admin.delete(f"/api/users/{officer_id}/totp").status_code == 403
+    with ctx.db.session() as session:
+        kinds = {(a.kind, a.subject) for a in session.exec(select(Alarm)).all()}
+    assert ("privileged_account", f"user:{viewer_id}") in kinds
+    assert ("privileged_reset", f"user:{officer_id}") in kinds

@@ -34,9 +34,9 @@ def test_login_success_and_failure_are_recorded(
     make_user("kim")
     result = access.login("kim", PASSWORD, remote_addr="10.0.0.5")
     assert result.principal.username == "kim" and result.principal.via is Via.session
-    with pytest.raises(AuthenticationFailed, match="invalid username or password"):
+    with pytest.raises(AuthenticationFailed, match="invalid username, password or TOTP code"):
         access.login("kim", "wrong password here")
-    with pytest.raises(AuthenticationFailed, match="invalid username or password"):
+    with pytest.raises(AuthenticationFailed, match="invalid username, password or TOTP code"):
         access.login("nobody", PASSWORD)
     assert _events(ctx, EventType.login_success) == [
         {"username": "kim", "remote": "10.0.0.5", "mfa": False}
@@ -52,15 +52,21 @@ def test_lockout_with_backoff(
     for _ in range(5):  # threshold 5 (default)
         with pytest.raises(AuthenticationFailed, match="invalid username or password"):
             access.login("lee", "bad password 123")
-    # Locked: even the right password is refused, and says for how long.
-    with pytest.raises(AuthenticationFailed, match="locked for 30 s"):
+    # Locked: even the right password is refused; the ledger says for how long.
+    with pytest.raises(AuthenticationFailed, match="invalid username, password or TOTP code"):
         access.login("lee", PASSWORD)
+    assert _events(ctx, EventType.login_failure)[-1]["reason"] == (
+        "account locked for 30 s after repeated failures"
+    )
     clock.advance(31)
     # One more failure after the lock doubles it.
     with pytest.raises(AuthenticationFailed, match="invalid username or password"):
         access.login("lee", "bad password 123")
-    with pytest.raises(AuthenticationFailed, match="locked for 60 s"):
+    with pytest.raises(AuthenticationFailed):
         access.login("lee", PASSWORD)
+    assert _events(ctx, EventType.login_failure)[-1]["reason"] == (
+        "account locked for 60 s after repeated failures"
+    )
     clock.advance(61)
     access.login("lee", PASSWORD)
     with ctx.db.session() as session:
@@ -89,7 +95,7 @@ def test_disabled_account_cannot_sign_in_and_its_sessions_end(
         access.authenticate(
             cookie=result.session_token, bearer=None, csrf_header=None, state_changing=False
         )
-    with pytest.raises(AuthenticationFailed, match="invalid username or password"):
+    with pytest.raises(AuthenticationFailed, match="invalid username, password or TOTP code"):
         access.login("choi", PASSWORD)
 
 
@@ -150,15 +156,19 @@ def test_totp_enrolment_and_login(
         access.totp_confirm(me, "000000" if totp.totp(secret, clock.now_ms()) != "000000" else "1")
     access.totp_confirm(me, totp.totp(secret, clock.now_ms()))
     clock.advance(30)
-    with pytest.raises(AuthenticationFailed, match="TOTP code required"):
+    # The client reads one uniform refusal; the ledger keeps the real reason.
+    with pytest.raises(AuthenticationFailed, match="invalid username, password or TOTP code"):
         access.login("yoon", PASSWORD)
-    with pytest.raises(AuthenticationFailed, match="wrong TOTP code"):
+    assert _events(ctx, EventType.login_failure)[-1]["reason"] == "TOTP code required"
+    with pytest.raises(AuthenticationFailed):
         access.login("yoon", PASSWORD, totp_code="12345x")
+    assert _events(ctx, EventType.login_failure)[-1]["reason"] == "wrong TOTP code"
     code = totp.totp(secret, clock.now_ms())
     assert access.login("yoon", PASSWORD, totp_code=code).principal.username == "yoon"
     # The same code cannot be replayed within its window.
-    with pytest.raises(AuthenticationFailed, match="wrong TOTP code"):
+    with pytest.raises(AuthenticationFailed):
         access.login("yoon", PASSWORD, totp_code=code)
+    assert _events(ctx, EventType.login_failure)[-1]["reason"] == "wrong TOTP code"
     changes = [d["changes"] for d in _events(ctx, EventType.user_changed)]
     assert {"totp": [False, True]} in changes
 
