@@ -1,5 +1,8 @@
 """The one typed configuration of the appliance.
 
+One module because it is one configuration tree: every section is a field of ``Settings``, and
+the cross-section checks and the generated reference read them together (hence its length).
+
 Loaded from a TOML file (``--config`` or ``APPLIANCE_CONFIG``) with environment overrides
 (``APPLIANCE_<SECTION>__<FIELD>``, e.g. ``APPLIANCE_SERVER__PORT=8443``). Unknown keys are
 errors. Every rule the law puts on the configuration (forbidden locations R-REC-2, retention

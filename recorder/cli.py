@@ -10,7 +10,7 @@ from appliance.cli._common import ConfigOption, console, load, reported
 from appliance.clock import from_ms
 from appliance.context import AppContext
 from appliance.models.media import CameraStatus
-from recorder.segments import reconcile
+from recorder.reconcile import reconcile
 
 __all__ = ["register"]
 

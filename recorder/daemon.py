@@ -17,8 +17,9 @@ from appliance.ledger import EventType
 from appliance.models.media import Gap, Run, Segment
 from recorder.deps import WorkerDeps
 from recorder.fanout import PacketFanout
+from recorder.indexer import SegmentIndexer
 from recorder.memory import release_free_memory, tune_allocator
-from recorder.segments import ReconcileReport, SegmentIndexer, reconcile
+from recorder.reconcile import ReconcileReport, reconcile
 from recorder.status import FailReason, StatusBoard, StatusInfo
 from recorder.vaultkey import VaultPublicKey
 from recorder.worker import CameraWorker

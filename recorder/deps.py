@@ -8,7 +8,7 @@ from pathlib import Path
 from appliance.clock import Clock
 from appliance.db import Database
 from appliance.settings import RecorderConfig
-from recorder.segments import SegmentIndexer
+from recorder.indexer import SegmentIndexer
 from recorder.status import StatusBoard
 from recorder.vaultkey import VaultPublicKey
 

@@ -1,5 +1,8 @@
 """The export package: one file, encrypted, signed twice (design/export.md has the layout).
 
+One module because it is one file format: building, opening and verifying a package share its
+layout, key slots and signature prefixes and must change together (hence its length).
+
 ::
 
     magic "CCTVEXP1"  |  u32 header length  |  header JSON (public: ids, key slots, signer)

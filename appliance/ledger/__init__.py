@@ -18,9 +18,11 @@ event carries, the hash encoding, and how verification works.
 from __future__ import annotations
 
 from appliance.ledger.chain import GENESIS, JSONValue, canonical_data, entry_hash
+from appliance.ledger.cut import CutResult
 from appliance.ledger.events import EventType
 from appliance.ledger.heads import HeadKind, SignedHead
-from appliance.ledger.store import CutResult, Entry, Ledger, NewEntry, Tip
+from appliance.ledger.rows import NewEntry
+from appliance.ledger.store import Entry, Ledger, Tip
 from appliance.ledger.verify import VerifyReport
 
 __all__ = [

@@ -1,5 +1,8 @@
 """The encrypted segment file: writer, reader and a key-less structure check.
 
+One module because it is one file format: the writer, the reader and the check share its
+constants and record encodings and must change together (hence its length).
+
 Layout of format version 2, written since issue 3's second session (all integers little-endian;
 design/storage.md has the byte-by-byte table)::
 

@@ -10,7 +10,8 @@ See design/access.md.
 from appliance.viewing.live import LiveFeed, LiveHub, LiveSource
 from appliance.viewing.purpose import LABELS_KO, Purpose, PurposeCategory, make_purpose
 from appliance.viewing.scope import ViewKind
-from appliance.viewing.service import FootageKeys, MediaStream, ViewingService
+from appliance.viewing.service import FootageKeys, ViewingService
+from appliance.viewing.stream import MediaStream
 from appliance.viewing.timeline import CameraDay, camera_day
 
 __all__ = [

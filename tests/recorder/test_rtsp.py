@@ -23,8 +23,8 @@ from appliance.clock import SystemClock
 from appliance.context import AppContext
 from appliance.media._nal import iter_nal_units
 from appliance.settings import Settings
+from recorder.indexer import SegmentIndexer
 from recorder.rtsp import InterleavedReader, RtspSource, digest_response, parse_sdp
-from recorder.segments import SegmentIndexer
 from recorder.source import Packet, StreamKind
 from recorder.status import FailReason, IngestError, StatusBoard
 from recorder.vaultkey import VaultPublicKey

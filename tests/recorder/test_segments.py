@@ -14,7 +14,9 @@ from appliance.media.format import Sample, SegmentHead, StreamInfo
 from appliance.media.mp4 import init_from_keyframe
 from appliance.models.media import PendingSegment, Segment
 from recorder.daemon import RecorderDaemon
-from recorder.segments import FinishedSegment, OpenSegment, SegmentIndexer, reconcile
+from recorder.indexer import SegmentIndexer
+from recorder.reconcile import reconcile
+from recorder.segments import FinishedSegment, OpenSegment
 from recorder.vaultkey import VaultPublicKey
 from tests.support.media import FRAME_TICKS, START_MS, Clip
 

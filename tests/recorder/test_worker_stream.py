@@ -20,7 +20,7 @@ from appliance.context import AppContext
 from appliance.media import PrivateKeyFileOpener, build_fmp4, iter_packets
 from appliance.models.media import Gap, Run, Segment
 from appliance.settings import CameraConfig, LocationType
-from recorder.segments import SegmentIndexer
+from recorder.indexer import SegmentIndexer
 from recorder.status import CameraState, FailReason, StatusBoard
 from recorder.vaultkey import VaultPublicKey
 from recorder.worker import CameraWorker, WorkerDeps

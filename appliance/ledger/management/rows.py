@@ -1,38 +1,32 @@
-"""The management ledger (개인영상정보 관리대장), derived from ledger entries (R-VIEW-2).
+"""The management ledger's rows (개인영상정보 관리대장), built from ledger entries (R-VIEW-2).
 
 One row per use (이용: ``export_created``), provision (제공: ``provision``), viewing (열람:
 ``view_live_start``, ``view_recorded_start``, ``onsite_viewing``, with the end time from the
 matching ``*_end`` entry), destruction (파기: ``purge``) and request (요청: ``request_received``
 overlaid with its later ``request_state`` entries). The fields come from the entries' data keys
-(appliance.ledger.events). Row building is pure; ``management_rows`` does the reading.
+(appliance.ledger.events). Pure: ``query.management_rows`` does the reading.
 """
 
 from __future__ import annotations
 
-import csv
-import io
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import tzinfo
 from enum import StrEnum
 from typing import Any
 
-from jinja2 import Environment, PackageLoader, select_autoescape
-
 from appliance.clock import from_ms
 from appliance.ledger.events import EventType
-from appliance.ledger.store import Entry, Ledger
+from appliance.ledger.store import Entry
 
 __all__ = [
     "COLUMNS",
+    "EVENT_KINDS",
     "KIND_LABELS",
     "ManagementKind",
-    "ManagementQuery",
     "ManagementRow",
     "build_rows",
-    "management_rows",
-    "to_csv",
-    "to_html",
+    "cameras_of",
 ]
 
 
@@ -161,17 +155,6 @@ COLUMNS: tuple[tuple[str, str], ...] = (
 )
 
 
-@dataclass(frozen=True)
-class ManagementQuery:
-    """Filters: entries with ``from_ms <= ts_ms < to_ms``; kinds, a camera, a person (substring)."""
-
-    from_ms: int
-    to_ms: int
-    kinds: frozenset[ManagementKind] | None = None
-    camera_id: str | None = None
-    person: str | None = None
-
-
 def _text(value: Any) -> str:
     if value is None:
         return ""
@@ -196,7 +179,8 @@ def _range(data: Mapping[str, Any], zone: tzinfo) -> str:
     return f"{_when(start, zone)} ~ {_when(end, zone)}"
 
 
-def _cameras(entry: Entry) -> list[str]:
+def cameras_of(entry: Entry) -> list[str]:
+    """The cameras an entry names: its ``camera_id`` first, then its ``cameras`` data key."""
     cams = entry.data.get("cameras")
     listed = [str(c) for c in cams] if isinstance(cams, list) else []
     if entry.camera_id and entry.camera_id not in listed:
@@ -205,7 +189,7 @@ def _cameras(entry: Entry) -> list[str]:
 
 
 def _target(entry: Entry) -> str:
-    parts = [", ".join(_cameras(entry))]
+    parts = [", ".join(cameras_of(entry))]
     if entry.data.get("file"):
         parts.append(str(entry.data["file"]))
     if entry.event == EventType.purge.value and entry.data.get("segments") is not None:
@@ -359,97 +343,3 @@ def build_rows(
                 )
             )
     return rows
-
-
-def _people(row: ManagementRow, entry: Entry) -> list[str]:
-    return [
-        entry.actor,
-        row.officer,
-        row.witness,
-        row.counterpart,
-        row.destroyed_by,
-        row.officer_present,
-    ]
-
-
-def _chunks(items: Sequence[str], size: int = 500) -> Iterable[Sequence[str]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
-def management_rows(ledger: Ledger, query: ManagementQuery) -> list[ManagementRow]:
-    """Read the entries of ``query``'s range and build its rows, filtered."""
-    kinds = query.kinds or frozenset(ManagementKind)
-    events = [event for event, kind in EVENT_KINDS.items() if kind in kinds]
-    entries = ledger.entries(from_ms=query.from_ms, to_ms=query.to_ms, events=events, limit=None)
-    if query.camera_id is not None:
-        entries = [e for e in entries if query.camera_id in _cameras(e)]
-    related: list[Entry] = []
-    wanted = {
-        EventType.view_live_start.value: EventType.view_live_end,
-        EventType.view_recorded_start.value: EventType.view_recorded_end,
-        EventType.request_received.value: EventType.request_state,
-    }
-    for start_event, follow in wanted.items():
-        refs = sorted({e.ref for e in entries if e.event == start_event and e.ref})
-        for chunk in _chunks(refs):
-            # Ends and state changes come after their start, so the range's start bounds them.
-            related += ledger.entries(
-                from_ms=query.from_ms, events=[follow], refs=chunk, limit=None
-            )
-    rows = build_rows(entries, related, ledger.zone)
-    if query.person:
-        needle = query.person.casefold()
-        by_seq = {e.seq: e for e in entries}
-        rows = [
-            row
-            for row in rows
-            if any(needle in p.casefold() for p in _people(row, by_seq[row.seq]) if p)
-        ]
-    return rows
-
-
-def _cell(value: object) -> str:
-    text = str(value)
-    # A cell starting like a formula would run in a spreadsheet (CSV injection).
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
-def to_csv(rows: Iterable[ManagementRow]) -> str:
-    """CSV with Korean headers; write it as UTF-8 with a BOM (``utf-8-sig``) for Excel."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow([header for _, header in COLUMNS])
-    for row in rows:
-        writer.writerow([_cell(getattr(row, name)) for name, _ in COLUMNS])
-    return out.getvalue()
-
-
-_ENV = Environment(
-    loader=PackageLoader("appliance.ledger", "templates"),
-    autoescape=select_autoescape(["html"]),
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
-
-
-def to_html(
-    rows: Sequence[ManagementRow],
-    *,
-    site_name: str,
-    officer: str,
-    range_text: str,
-    generated_at: str,
-    tip_text: str,
-) -> str:
-    """The printable page (A4 landscape) with Korean headers and signature boxes."""
-    template = _ENV.get_template("management.html")
-    return template.render(
-        rows=rows,
-        columns=COLUMNS,
-        site_name=site_name,
-        officer=officer,
-        range_text=range_text,
-        generated_at=generated_at,
-        tip_text=tip_text,
-    )
