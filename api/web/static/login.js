@@ -1,19 +1,19 @@
-// Sign in through POST /api/auth/login; a TOTP field appears when the account needs one.
+// Sign in through POST /api/auth/login, with the TOTP code when the account has one.
 "use strict";
 import { api, detailOf, show, t } from "/static/app.js";
 
 const form = document.getElementById("login-form");
 const error = document.getElementById("login-error");
-const totpField = document.getElementById("totp-field");
 
 function loginError(result) {
   if (result.status === 0) return t("error.network");
-  const detail = detailOf(result.data);
-  const locked = /^account locked for (\d+) s/.exec(detail);
-  if (locked) return t("login.error.locked", { s: locked[1] });
-  if (detail.startsWith("TOTP code required")) return t("login.error.totp_required");
-  if (detail.startsWith("wrong TOTP")) return t("login.error.totp_wrong");
-  if (detail.startsWith("agency")) return t("login.error.agency");
+  // Every refused sign-in reads the same (the server tells nobody which part was wrong);
+  // only a throttled or busy server is told apart, since that is about this computer.
+  if (result.status === 429) {
+    const wait = /try again in (\d+) s/.exec(detailOf(result.data));
+    return t("login.error.throttled", { s: wait ? wait[1] : "60" });
+  }
+  if (result.status === 503) return t("login.error.busy");
   return t("login.error.invalid");
 }
 
@@ -28,7 +28,7 @@ form.addEventListener("submit", async (event) => {
     show(error, t("login.error.invalid"));
     return;
   }
-  if (!totpField.hidden && form.totp_code.value.trim()) body.totp_code = form.totp_code.value.trim();
+  if (form.totp_code.value.trim()) body.totp_code = form.totp_code.value.trim();
   button.disabled = true;
   const result = await api("POST", "/api/auth/login", body);
   button.disabled = false;
@@ -37,14 +37,8 @@ form.addEventListener("submit", async (event) => {
     window.location.assign(result.data.user.must_change_password ? "/password" : next);
     return;
   }
-  const detail = detailOf(result.data);
-  if (detail.startsWith("TOTP code required") || detail.startsWith("wrong TOTP")) {
-    totpField.hidden = false;
-    form.totp_code.value = "";
-    form.totp_code.focus();
-  } else {
-    form.password.value = "";
-    form.password.focus();
-  }
+  form.password.value = "";
+  form.totp_code.value = "";
+  form.password.focus();
   show(error, loginError(result));
 });
