@@ -1,15 +1,21 @@
 """Every kind of alarm, in one enum: the values stored in ``alarm.kind``.
 
-An alarm is a condition an operator must see (web page, metrics, CLI). Raising and clearing
-live with the ``Alarm`` table's writers (``appliance.retention.alarms``); the kinds live here
-so every domain raises from one list and no two domains reuse a word.
+An alarm is a condition an operator must see (web page, metrics, CLI). An alarm is identified
+by (kind, subject); raising an open one only refreshes it, clearing closes it, and the history
+stays in the table. The kinds and the writers live here, below every domain package, so every
+domain raises from one list, no two domains reuse a word, and no domain imports another to
+raise one.
 """
 
 from __future__ import annotations
 
 from enum import StrEnum
 
-__all__ = ["AlarmKind"]
+from sqlmodel import Session, col, select
+
+from appliance.models import Alarm
+
+__all__ = ["AlarmKind", "clear_alarm", "open_alarms", "raise_alarm"]
 
 
 class AlarmKind(StrEnum):
@@ -28,3 +34,51 @@ class AlarmKind(StrEnum):
     # access (subject ``user:<id>``)
     privileged_account = "privileged_account"  # a new officer or admin (issue 13)
     privileged_reset = "privileged_reset"  # an officer's/admin's password reset by someone else
+
+
+def raise_alarm(
+    session: Session, kind: AlarmKind, message: str, now_ms: int, subject: str = ""
+) -> Alarm:
+    """Open (or refresh) the alarm ``(kind, subject)``."""
+    alarm = session.exec(
+        select(Alarm).where(
+            Alarm.kind == kind.value,
+            Alarm.subject == subject,
+            col(Alarm.cleared_ms).is_(None),
+        )
+    ).first()
+    if alarm is None:
+        alarm = Alarm(
+            kind=kind.value, subject=subject, message=message, raised_ms=now_ms, last_ms=now_ms
+        )
+    else:
+        alarm.message, alarm.last_ms = message, now_ms
+    session.add(alarm)
+    session.flush()
+    return alarm
+
+
+def clear_alarm(session: Session, kind: AlarmKind, now_ms: int, subject: str = "") -> bool:
+    """Close the open alarm ``(kind, subject)``; False if none was open."""
+    alarm = session.exec(
+        select(Alarm).where(
+            Alarm.kind == kind.value,
+            Alarm.subject == subject,
+            col(Alarm.cleared_ms).is_(None),
+        )
+    ).first()
+    if alarm is None:
+        return False
+    alarm.cleared_ms = now_ms
+    session.add(alarm)
+    session.flush()
+    return True
+
+
+def open_alarms(session: Session) -> list[Alarm]:
+    """Every alarm not cleared, oldest first."""
+    return list(
+        session.exec(
+            select(Alarm).where(col(Alarm.cleared_ms).is_(None)).order_by(col(Alarm.raised_ms))
+        ).all()
+    )

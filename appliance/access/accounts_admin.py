@@ -20,10 +20,9 @@ from appliance.access.principal import Principal
 from appliance.access.privileged import is_privileged, may_assign_role, reset_is_shown
 from appliance.access.roles import Permission, permits
 from appliance.accounts import create_user, generate_password, hash_password
-from appliance.alarms import AlarmKind
+from appliance.alarms import AlarmKind, raise_alarm
 from appliance.errors import Conflict, NotFound, PermissionDenied
 from appliance.models import Role, User
-from appliance.retention.alarms import raise_alarm
 
 __all__ = ["AccountService", "AnnexRow", "UserChanges"]
 

@@ -6,7 +6,7 @@ a crash-safe order; ``Retention.run_cycle`` is what the ``retention`` service ru
 
 from __future__ import annotations
 
-from appliance.retention.alarms import AlarmKind, clear_alarm, open_alarms, raise_alarm
+from appliance.alarms import AlarmKind, clear_alarm, open_alarms, raise_alarm
 from appliance.retention.cycle import CycleReport, Retention, camera_rules
 from appliance.retention.deletion import DeletionCheck, check_deletion, delete_footage, segments_in
 from appliance.retention.destruction import (

@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import exists, select
 from sqlmodel import Session, col
 
+from appliance.alarms import AlarmKind, clear_alarm, open_alarms, raise_alarm
 from appliance.models import Camera
 from appliance.retention._tables import PURGE_ITEM, PURGED_TABLES, SEGMENT, SPAN_COLUMNS
-from appliance.retention.alarms import AlarmKind, clear_alarm, open_alarms, raise_alarm
 from appliance.retention.destruction import Reason
 from appliance.retention.holds import active_holds, held_segment_clause, release_expired_holds
 from appliance.retention.keys import destroy_retired_keys

@@ -6,7 +6,7 @@ import logging
 import threading
 from typing import TYPE_CHECKING
 
-from appliance.retention.alarms import AlarmKind, clear_alarm, raise_alarm
+from appliance.alarms import AlarmKind, clear_alarm, raise_alarm
 from appliance.retention.cycle import CycleReport, FreeBytes, Retention
 from appliance.vault.control import ControlServer, socket_path
 

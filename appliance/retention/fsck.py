@@ -41,13 +41,13 @@ from typing import TYPE_CHECKING
 from sqlalchemy import func, text
 from sqlmodel import Session, col, select
 
+from appliance.alarms import AlarmKind, clear_alarm, raise_alarm
 from appliance.errors import MediaError
 from appliance.export.retention import destroy_export
 from appliance.export.shred import shred_file
 from appliance.media.format import hash_file
 from appliance.models import DestructionRecord, RequestExport, Segment
 from appliance.retention._tables import SEGMENT
-from appliance.retention.alarms import AlarmKind, clear_alarm, raise_alarm
 from appliance.retention.destruction import Method, Reason, purge_event_data
 from appliance.retention.purge import Purger, fsync_dir
 from appliance.vault.events import record_event

@@ -50,7 +50,7 @@ def test_lockout_with_backoff(
 ) -> None:
     make_user("lee")
     for _ in range(5):  # threshold 5 (default)
-        with pytest.raises(AuthenticationFailed, match="invalid username or password"):
+        with pytest.raises(AuthenticationFailed, match="invalid username, password or TOTP code"):
             access.login("lee", "bad password 123")
     # Locked: even the right password is refused; the ledger says for how long.
     with pytest.raises(AuthenticationFailed, match="invalid username, password or TOTP code"):
@@ -60,7 +60,7 @@ def test_lockout_with_backoff(
     )
     clock.advance(31)
     # One more failure after the lock doubles it.
-    with pytest.raises(AuthenticationFailed, match="invalid username or password"):
+    with pytest.raises(AuthenticationFailed, match="invalid username, password or TOTP code"):
         access.login("lee", "bad password 123")
     with pytest.raises(AuthenticationFailed):
         access.login("lee", PASSWORD)
@@ -77,7 +77,7 @@ def test_lockout_with_backoff(
 def test_admin_unlock(access: AccessService, root: Principal, make_user: MakeUser) -> None:
     user = make_user("park")
     for _ in range(5):
-        with pytest.raises(AuthenticationFailed, match="invalid username or password"):
+        with pytest.raises(AuthenticationFailed, match="invalid username, password or TOTP code"):
             access.login("park", "bad password 123")
     assert user.id is not None
     access.unlock(root, user.id)
@@ -210,12 +210,16 @@ def test_viewer_cannot_administer(access: AccessService, make_user: MakeUser) ->
     make_user("viewer2")
     me = access.login("viewer2", PASSWORD).principal
     assert target.id is not None
-    with pytest.raises(PermissionDenied, match="may not manage_accounts"):
-        access.create_user(me, username="x", role=Role.admin, display_name="X")
+    with pytest.raises(PermissionDenied, match="may not manage.accounts"):
+        access.create_user(me, username="x", role=Role.viewer, display_name="X")
+    with pytest.raises(PermissionDenied, match="only the officer"):
+        access.create_user(me, username="y", role=Role.admin, display_name="Y")
     with pytest.raises(PermissionDenied, match="may not manage_grants"):
         access.change_grants(me, target.id, add=["cam01"])
-    with pytest.raises(PermissionDenied, match="may not manage_accounts"):
+    with pytest.raises(PermissionDenied, match="only the officer"):
         access.update_user(me, target.id, UserChanges(role=Role.admin))
+    with pytest.raises(PermissionDenied, match="may not manage.accounts"):
+        access.update_user(me, target.id, UserChanges(display_name="Z"))
 
 
 def test_last_admin_is_kept(ctx: AppContext, access: AccessService, root: Principal) -> None:
