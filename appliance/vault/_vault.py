@@ -70,7 +70,9 @@ class Vault:
     Once a passphrase is set (``set_passphrase``) each private key file is sealed to a keyring
     key whose private half only argon2id(passphrase) opens: the vault then starts locked, and
     ``unlock`` loads the keyring into memory until ``lock`` or the end of the process.
-    Recording never needs it: ``current_public_key`` reads public keys only. Implements
+    Recording never needs it: ``current_public_key`` reads public keys only. The signing key
+    is sealed to the same keyring; ``unlock`` hands it to ``appliance.keys`` for the rest of
+    the process (``lock`` keeps it, so heads go on being signed). Implements
     ``appliance.media.sealing.SegmentKeyOpener`` (``open_segment_key``) for playback.
     """
 
