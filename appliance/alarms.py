@@ -28,6 +28,9 @@ class AlarmKind(StrEnum):
     unknown_group = "unknown_group"  # a camera's group is not configured: nothing purged
     purge_failed = "purge_failed"  # a purge cycle raised
     integrity = "integrity"  # fsck found damaged, missing or orphaned files
+    # vault (design/keys.md)
+    key_rotation_overdue = "key_rotation_overdue"  # the automatic rotation failed
+    keys_in_clear = "keys_in_clear"  # private keys in clear at rest (permanent)
     # requests (subject ``request:<id>``)
     request_overdue = "request_overdue"  # the 10-day notice is late (R-REQ-3/4)
     request_due_soon = "request_due_soon"  # the notice is due within requests.due_soon_days

@@ -1,4 +1,4 @@
-"""Key files: created once by ``appliance init``, never overwritten.
+"""Key files: created by ``appliance init`` and by rotation; replaced only overwrite-first.
 
 Layout of the key dir (mode 0700, outside the data dir)::
 
@@ -8,7 +8,8 @@ Layout of the key dir (mode 0700, outside the data dir)::
     vault/keyring.json    only once a passphrase is set: the keyring key pair, its private half
                           encrypted under argon2id(passphrase); each <key_id>.key then holds
                           its private key sealed to the keyring's public key ("kdf": "keyring")
-    signing/ed25519.key   ledger head signing seed (hex), 0600, separate from the vault
+    signing/ed25519.key   ledger head and export signing seed, 0600: hex without a passphrase,
+                          else JSON sealed to the keyring like a vault key ("kdf": "keyring")
     signing/ed25519.pub   its verify key (hex)
 
 The vault (``appliance.vault``) owns the private key's use; see design/keys.md.
@@ -27,23 +28,30 @@ from nacl.public import PrivateKey
 from nacl.signing import SigningKey
 
 from appliance.clock import Clock
-from appliance.errors import Conflict, NotFound
+from appliance.errors import Conflict, NotFound, VaultLocked
 
 __all__ = [
     "create_signing_key",
     "create_vault_key",
     "current_vault_key_id",
+    "destroy_replaced_leftovers",
     "destroy_secret_file",
     "ensure_private_dir",
     "list_vault_key_ids",
     "load_signing_key",
     "load_vault_public_key",
     "load_verify_key",
+    "read_signing_key_file",
     "read_vault_key_record",
+    "remember_signing_key",
     "replace_secret_file",
     "set_current_vault_key",
+    "signing_key_file",
     "write_secret_file",
 ]
+
+
+_OLD = ".old"  # the second name of a replaced key file until it is overwritten
 
 
 def ensure_private_dir(path: Path) -> Path:
@@ -129,21 +137,62 @@ def load_vault_public_key(key_dir: Path, key_id: str | None = None) -> tuple[str
         raise NotFound(f"no public key file {path}") from exc
 
 
-def create_signing_key(key_dir: Path) -> bytes:
-    """Create the ed25519 ledger signing key; return its verify key."""
+def create_signing_key(
+    key_dir: Path, *, seal: Callable[[bytes], dict[str, Any]] | None = None
+) -> bytes:
+    """Create the ed25519 signing key; return its verify key.
+
+    ``seal`` (``Vault.seal_to_keyring`` once a passphrase is set) turns the seed into the
+    fields stored instead of the plain hex, exactly as for a vault private key.
+    """
     signing_dir = ensure_private_dir(key_dir / "signing")
     key = SigningKey.generate()
-    write_secret_file(signing_dir / "ed25519.key", bytes(key).hex().encode())
+    write_secret_file(signing_dir / "ed25519.key", signing_key_file(bytes(key), seal))
     write_secret_file(signing_dir / "ed25519.pub", bytes(key.verify_key).hex().encode(), 0o644)
     return bytes(key.verify_key)
 
 
-def load_signing_key(key_dir: Path) -> SigningKey:
+def signing_key_file(seed: bytes, seal: Callable[[bytes], dict[str, Any]] | None) -> bytes:
+    """The content of ``signing/ed25519.key``: the seed in hex, or JSON sealed to the keyring."""
+    if seal is None:
+        return seed.hex().encode()
+    return json.dumps({"kdf": "keyring", **seal(seed)}).encode()
+
+
+def read_signing_key_file(key_dir: Path) -> dict[str, Any]:
+    """The signing key file as ``{"kdf": None, "seed_hex"}`` or ``{"kdf": "keyring", ...}``."""
     path = key_dir / "signing" / "ed25519.key"
     try:
-        return SigningKey(bytes.fromhex(path.read_text().strip()))
+        text = path.read_text().strip()
     except FileNotFoundError as exc:
         raise NotFound(f"no signing key {path}: run `appliance init`") from exc
+    if text.startswith("{"):
+        record: dict[str, Any] = json.loads(text)
+        return record
+    return {"kdf": None, "seed_hex": text}
+
+
+# Signing keys opened by an unlocked vault, per key dir: kept for the life of the process
+# (``Vault.lock`` does not forget them) so ledger heads and exports are signed while viewing is
+# locked. One per key dir, like the ``Vault`` itself (design/keys.md).
+_OPENED_SIGNING_KEYS: dict[Path, SigningKey] = {}
+
+
+def remember_signing_key(key_dir: Path, key: SigningKey) -> None:
+    """Keep a signing key the vault unsealed, for ``load_signing_key`` in this process."""
+    _OPENED_SIGNING_KEYS[key_dir.resolve()] = key
+
+
+def load_signing_key(key_dir: Path) -> SigningKey:
+    """The ed25519 signing key: read from a plain file, or the one the vault unsealed at its
+    unlock in this process; VaultLocked while it is sealed and the vault was never unlocked."""
+    record = read_signing_key_file(key_dir)
+    if record.get("kdf") is None:
+        return SigningKey(bytes.fromhex(record["seed_hex"]))
+    opened = _OPENED_SIGNING_KEYS.get(key_dir.resolve())
+    if opened is None:
+        raise VaultLocked("the signing key is sealed: unlock the vault (`appliance unlock`)")
+    return opened
 
 
 def load_verify_key(key_dir: Path) -> bytes:
@@ -173,12 +222,32 @@ def read_vault_key_record(key_dir: Path, key_id: str) -> dict[str, Any]:
 
 
 def replace_secret_file(path: Path, data: bytes, mode: int = 0o600) -> None:
-    """Atomically replace ``path`` (write a temp file, fsync, rename, fsync the dir)."""
+    """Replace ``path`` atomically, then overwrite the old content's blocks.
+
+    The new content goes to a temp file (fsync); the old inode gets a second name,
+    ``<name>.old`` (a hard link); the temp file is renamed over ``path`` (fsync the dir), so a
+    reader sees the old or the new file, never neither; then ``<name>.old`` is overwritten,
+    fsynced and unlinked. A crash leaves at most a ``.old`` behind, which
+    ``destroy_replaced_leftovers`` (every retention cycle) and the next replacement destroy.
+    """
+    old = path.with_name(path.name + _OLD)
+    destroy_secret_file(old)
     tmp = path.with_name(path.name + ".tmp")
     tmp.unlink(missing_ok=True)
     write_secret_file(tmp, data, mode)
+    if path.exists():
+        os.link(path, old)
     tmp.replace(path)
     _fsync_dir(path.parent)
+    destroy_secret_file(old)
+
+
+def destroy_replaced_leftovers(key_dir: Path) -> list[Path]:
+    """Overwrite and unlink every ``*.old`` an interrupted ``replace_secret_file`` left."""
+    found = [p for sub in ("vault", "signing") for p in (key_dir / sub).glob(f"*{_OLD}")]
+    for path in found:
+        destroy_secret_file(path)
+    return found
 
 
 def destroy_secret_file(path: Path) -> bool:

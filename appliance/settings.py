@@ -338,6 +338,15 @@ class VaultConfig(_Section):
         description="argon2id cost used when a passphrase is set: interactive (64 MiB), "
         "moderate (256 MiB) or sensitive (1 GiB).",
     )
+    rotate_every_s: int = Field(
+        default=86_400,
+        ge=3600,
+        le=30 * 86_400,
+        description="The vault key is rotated this often (by the retention daemon, no passphrase "
+        "needed); a retired key is destroyed once no footage or document is sealed to it, so "
+        "deleted footage stays recoverable at most retention + this + "
+        "retention.retired_key_grace_s (design/keys.md).",
+    )
 
 
 class RequestsConfig(_Section):

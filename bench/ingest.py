@@ -127,7 +127,7 @@ def start_recorder(
     ]
     data = recorder_config(root, entries, segment_target_s=60, ingest=ingest)
     settings = Settings(**data)
-    initialize(settings, SystemClock())
+    initialize(settings, SystemClock(), insecure_no_passphrase=True)
     config = root / "appliance.toml"
     config.write_text(to_toml(data), encoding="utf-8")
     with (root / "recorder.log").open("wb") as log:

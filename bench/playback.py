@@ -115,7 +115,7 @@ def prepare(root: Path, sim: CameraSimulator | None, cameras: int, viewers: int)
     data["server"] = {"host": "127.0.0.1", "port": port}
     settings = Settings(**data)
     clock = SystemClock()
-    initialize(settings, clock)
+    initialize(settings, clock, insecure_no_passphrase=True)
     config = root / "appliance.toml"
     config.write_text(to_toml(data), encoding="utf-8")
     ctx = AppContext.open(settings, clock)

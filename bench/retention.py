@@ -259,7 +259,7 @@ def _purge_event() -> Any:
 def run(url: str, root: Path, cameras: int, days: int, label: str) -> None:
     clock = FakeClock(START)
     settings = _settings(root, cameras, url)
-    initialize(settings, clock)
+    initialize(settings, clock, insecure_no_passphrase=True)
     ctx = AppContext.open(settings, clock)
     try:
         rows = cameras * days * 1440

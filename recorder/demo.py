@@ -67,7 +67,7 @@ def register(app: typer.Typer) -> None:
         try:
             with CameraSimulator(cameras, width=width, height=height) as sim, reported():
                 settings = demo_settings(root, sim.urls, port)
-                result = initialize(settings)
+                result = initialize(settings, insecure_no_passphrase=True)
                 ctx = AppContext.open(settings)
                 supervisor = Supervisor(ctx, discover_daemons())
                 supervisor.install_signal_handlers()

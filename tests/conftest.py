@@ -45,7 +45,7 @@ def settings(make_settings: SettingsFactory) -> Settings:
 @pytest.fixture
 def initialized(settings: Settings, clock: FakeClock) -> InitResult:
     """``appliance init`` done: dirs, keys, schema, first admin."""
-    return initialize(settings, clock)
+    return initialize(settings, clock, insecure_no_passphrase=True)
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,15 +19,14 @@ from appliance.clock import Clock, SystemClock
 from appliance.context import AppContext
 from appliance.daemons import Supervisor, discover_daemons
 from appliance.docs import config_reference, replace_reference
-from appliance.keys import (
-    create_signing_key,
-    create_vault_key,
-    ensure_private_dir,
-)
+from appliance.errors import ValidationFailed
+from appliance.keys import create_signing_key, ensure_private_dir
 from appliance.models import Role, User
+from appliance.retention.keys import raise_keys_in_clear_alarm
 from appliance.settings import Settings
+from appliance.vault import MIN_PASSPHRASE_CHARS, Vault
 
-__all__ = ["InitResult", "initialize", "register"]
+__all__ = ["INIT_REFUSAL", "InitResult", "initialize", "register"]
 
 
 @dataclass(frozen=True)
@@ -39,24 +39,63 @@ class InitResult:
     admin_password: str | None  # shown once, never stored in clear
 
 
-def initialize(settings: Settings, clock: Clock | None = None) -> InitResult:
-    """Create dirs, keys, schema and the first admin; idempotent, never overwrites keys."""
+INIT_REFUSAL = (
+    "a real installation needs a vault passphrase: without one the vault private keys sit in "
+    "clear in the key dir and a stolen box reveals all footage. Give it with `appliance init` "
+    "on a terminal (or `--stdin`); only a demo or a test may pass --insecure-no-passphrase"
+)
+
+
+def initialize(
+    settings: Settings,
+    clock: Clock | None = None,
+    *,
+    passphrase: str | None = None,
+    insecure_no_passphrase: bool = False,
+) -> InitResult:
+    """Create dirs, keys, schema and the first admin; idempotent, never overwrites keys.
+
+    Keys are created sealed under ``passphrase`` (never written in clear); creating them
+    without one is refused unless ``insecure_no_passphrase`` (demo, tests), which raises the
+    permanent ``keys_in_clear`` alarm. A second run creates nothing and needs neither.
+    """
     clock = clock or SystemClock()
+    key_dir = settings.storage.key_dir
+    creates_keys = (
+        not (key_dir / "vault" / "current").exists()
+        or not (key_dir / "signing" / "ed25519.key").exists()
+    )
+    vault = Vault(key_dir, clock, settings.vault.kdf_strength)
+    if (
+        creates_keys
+        and passphrase is None
+        and not insecure_no_passphrase
+        and not (key_dir.is_dir() and vault.has_passphrase)
+    ):
+        raise ValidationFailed(INIT_REFUSAL)
+    if passphrase is not None and len(passphrase) < MIN_PASSPHRASE_CHARS:
+        raise ValidationFailed(f"a passphrase needs at least {MIN_PASSPHRASE_CHARS} characters")
     for path in (settings.storage.data_dir, settings.segments_dir, settings.exports_dir):
         ensure_private_dir(path)
-    key_dir = ensure_private_dir(settings.storage.key_dir)
+    for path in (key_dir, key_dir / "vault"):
+        ensure_private_dir(path)
+    ensure_private_dir(key_dir / "signing")
+    if creates_keys and passphrase is not None and not vault.has_passphrase:
+        vault.set_passphrase(passphrase)  # the keyring first: no private key is ever in clear
     vault_key = None
     if not (key_dir / "vault" / "current").exists():
-        vault_key = create_vault_key(key_dir, clock)
+        vault_key = vault.create_key()
     signing = False
     if not (key_dir / "signing" / "ed25519.key").exists():
-        create_signing_key(key_dir)
+        create_signing_key(key_dir, seal=vault.seal_to_keyring())
         signing = True
     ctx = AppContext.open(settings, clock)
     try:
         username = password = None
         with ctx.db.session() as session:
             sync_cameras(session, settings, clock)
+            if not vault.has_passphrase:
+                raise_keys_in_clear_alarm(session, clock.now_ms())
             has_admin = session.exec(select(User).where(User.role == Role.admin.value)).first()
             if has_admin is None:
                 username, password = "admin", generate_password()
@@ -115,11 +154,27 @@ def register(app: typer.Typer) -> None:
             console.print(f"{write}: {'updated' if changed else 'already current'}")
 
     @app.command()
-    def init(config: ConfigOption = None) -> None:
-        """Create the data and key dirs, the keys, the database and the first admin."""
+    def init(
+        config: ConfigOption = None,
+        stdin: bool = typer.Option(
+            False, "--stdin", help="Read the vault passphrase from the first line of stdin."
+        ),
+        insecure_no_passphrase: bool = typer.Option(
+            False,
+            "--insecure-no-passphrase",
+            help="Demo and tests only: keys in clear at rest (a permanent alarm says so).",
+        ),
+    ) -> None:
+        """Create the data and key dirs, the keys (sealed under a vault passphrase), the database
+        and the first admin."""
         settings = load(config)
         with reported():
-            result = initialize(settings)
+            passphrase = None
+            if not insecure_no_passphrase and not _initialised(settings):
+                passphrase = _init_passphrase(stdin)
+            result = initialize(
+                settings, passphrase=passphrase, insecure_no_passphrase=insecure_no_passphrase
+            )
         _print_init(settings, result)
 
     @app.command()
@@ -147,6 +202,24 @@ def register(app: typer.Typer) -> None:
                 ctx.close()
 
 
+def _initialised(settings: Settings) -> bool:
+    key_dir = settings.storage.key_dir
+    return (key_dir / "vault" / "current").exists() and (
+        key_dir / "signing" / "ed25519.key"
+    ).exists()
+
+
+def _init_passphrase(stdin: bool) -> str | None:
+    """The new vault passphrase from stdin or a terminal prompt; None if there is no way to
+    ask (``initialize`` then refuses with the reason)."""
+    if stdin:
+        return sys.stdin.readline().rstrip("\n") or None
+    if not sys.stdin.isatty():
+        return None
+    value: str = typer.prompt("New vault passphrase", hide_input=True, confirmation_prompt=True)
+    return value
+
+
 def _print_init(settings: Settings, result: InitResult) -> None:
     console.print(f"data dir: {settings.storage.data_dir}")
     console.print(f"key dir:  {settings.storage.key_dir}")
@@ -154,6 +227,11 @@ def _print_init(settings: Settings, result: InitResult) -> None:
         console.print(f"created vault key {result.created_vault_key}")
     if result.created_signing_key:
         console.print("created ledger signing key")
+    if not Vault(settings.storage.key_dir, SystemClock()).has_passphrase:
+        console.print(
+            "[bold red]no vault passphrase[/]: the private keys are in clear in the key dir "
+            "(a permanent alarm says so); set one with `appliance vault set-passphrase`"
+        )
     if result.admin_password:
         console.print(
             f"[bold]first admin:[/] {result.admin_username} / [bold]{result.admin_password}[/]"

@@ -15,7 +15,7 @@ from typing import Protocol
 
 from appliance import __version__
 from appliance.clock import Clock
-from appliance.errors import ApplianceError
+from appliance.errors import ApplianceError, VaultLocked
 from appliance.ledger.events import EventType
 from appliance.ledger.heads import SignedHead
 from appliance.ledger.store import Ledger
@@ -113,6 +113,10 @@ class LedgerDaemon:
         while not self._stop.wait(self._interval_s):
             try:
                 self.tick()
+            except VaultLocked:
+                # The signing key is sealed under the vault keyring: heads wait for the first
+                # unlock after a start (the vault-locked alarm says so); entries are still chained.
+                log.warning("no ledger head signed: the vault has not been unlocked since start")
             except ApplianceError:
                 # Keep signing later heads; a tampered or unwritable ledger is logged loudly and
                 # `appliance ledger verify` names the problem.

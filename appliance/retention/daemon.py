@@ -1,4 +1,5 @@
-"""The ``retention`` service of ``appliance run``: purge cycles and the vault control socket."""
+"""The ``retention`` service of ``appliance run``: purge cycles, vault key upkeep (automatic
+rotation, key alarms) and the vault control socket."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from appliance.alarms import AlarmKind, clear_alarm, raise_alarm
 from appliance.retention.cycle import CycleReport, FreeBytes, Retention
+from appliance.retention.keys import key_upkeep
 from appliance.vault.control import ControlServer, socket_path
 
 if TYPE_CHECKING:
@@ -19,7 +21,8 @@ log = logging.getLogger(__name__)
 
 
 class RetentionDaemon:
-    """Runs a purge cycle every ``retention.cycle_interval_s`` and serves the control socket.
+    """Runs key upkeep and a purge cycle every ``retention.cycle_interval_s`` and serves the
+    control socket.
 
     A failing cycle is logged and alarmed, and the next one runs on time: one bad segment row
     must not stop every other purge.
@@ -67,7 +70,9 @@ class RetentionDaemon:
             self._stopping.wait(interval)
 
     def run_once(self) -> CycleReport | None:
-        """One cycle; errors are logged and alarmed, never raised."""
+        """Key upkeep (rotation when due) then one cycle; errors are logged and alarmed, never
+        raised."""
+        key_upkeep(self._ctx, self.retention.actor)
         now = self._ctx.clock.now_ms()
         try:
             report = self.retention.run_cycle()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import secrets
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ import nacl.exceptions
 import nacl.pwhash.argon2id as argon2id
 from nacl.public import PrivateKey, PublicKey, SealedBox
 from nacl.secret import SecretBox
+from nacl.signing import SigningKey
 
 from appliance.clock import Clock
 from appliance.errors import (
@@ -28,9 +30,12 @@ from appliance.keys import (
     destroy_secret_file,
     list_vault_key_ids,
     load_vault_public_key,
+    read_signing_key_file,
     read_vault_key_record,
+    remember_signing_key,
     replace_secret_file,
     set_current_vault_key,
+    signing_key_file,
     write_secret_file,
 )
 
@@ -65,7 +70,9 @@ class Vault:
     Once a passphrase is set (``set_passphrase``) each private key file is sealed to a keyring
     key whose private half only argon2id(passphrase) opens: the vault then starts locked, and
     ``unlock`` loads the keyring into memory until ``lock`` or the end of the process.
-    Recording never needs it: ``current_public_key`` reads public keys only. Implements
+    Recording never needs it: ``current_public_key`` reads public keys only. The signing key
+    is sealed to the same keyring; ``unlock`` hands it to ``appliance.keys`` for the rest of
+    the process (``lock`` keeps it, so heads go on being signed). Implements
     ``appliance.media.sealing.SegmentKeyOpener`` (``open_segment_key``) for playback.
     """
 
@@ -188,6 +195,21 @@ class Vault:
             keyring = self._open_keyring(passphrase)
             self._keyring = keyring
             self._locked_by_hand = False
+            self._open_signing_key(keyring)
+
+    def _open_signing_key(self, keyring: PrivateKey) -> None:
+        """Unseal the signing key for this process (kept after ``lock``: see keys.md)."""
+        try:
+            record = read_signing_key_file(self.key_dir)
+        except NotFound:
+            return  # a vault without a signing key (tests of the vault alone)
+        if record.get("kdf") != "keyring":
+            return
+        try:
+            seed = SealedBox(keyring).decrypt(bytes.fromhex(record["sealed_hex"]))
+        except nacl.exceptions.CryptoError as exc:
+            raise FootageCorrupt("the signing key file does not open") from exc
+        remember_signing_key(self.key_dir, SigningKey(seed))
 
     def lock(self) -> None:
         """Forget every private key (Python cannot promise the memory is wiped; see keys.md)."""
@@ -242,6 +264,8 @@ class Vault:
             self._keyring = keyring
             self._locked_by_hand = False
             self._seal_plain_key_files(keyring.public_key)
+            self._seal_plain_signing_key(keyring.public_key)
+            self._open_signing_key(keyring)
 
     def _seal_plain_key_files(self, keyring_public: PublicKey) -> None:
         for key_id in self.key_ids():
@@ -255,6 +279,24 @@ class Vault:
             record.update(self._seal_record(keyring_public, raw))
             replace_secret_file(self._vault_dir / f"{key_id}.key", json.dumps(record).encode())
 
+    def _seal_plain_signing_key(self, keyring_public: PublicKey) -> None:
+        try:
+            record = read_signing_key_file(self.key_dir)
+        except NotFound:
+            return
+        if record.get("kdf") is not None:
+            return
+        seed = bytes.fromhex(record["seed_hex"])
+        data = signing_key_file(seed, lambda raw: self._seal_record(keyring_public, raw))
+        replace_secret_file(self.key_dir / "signing" / "ed25519.key", data)
+
+    def seal_to_keyring(self) -> Callable[[bytes], dict[str, Any]] | None:
+        """What seals a new private key file (vault or signing): None without a passphrase."""
+        if not self.has_passphrase:
+            return None
+        ring_public = PublicKey(bytes.fromhex(self._read_keyring()["public_hex"]))
+        return lambda raw: self._seal_record(ring_public, raw)
+
     @staticmethod
     def _seal_record(keyring_public: PublicKey, raw: bytes) -> dict[str, Any]:
         return {"kdf": "keyring", "sealed_hex": SealedBox(keyring_public).encrypt(raw).hex()}
@@ -267,15 +309,9 @@ class Vault:
         Needs no passphrase: sealing to the keyring uses its public key only.
         """
         with self._lock:
-            if self.has_passphrase:
-                ring_public = PublicKey(bytes.fromhex(self._read_keyring()["public_hex"]))
-                return create_vault_key(
-                    self.key_dir,
-                    self._clock,
-                    make_current=make_current,
-                    seal=lambda raw: self._seal_record(ring_public, raw),
-                )
-            return create_vault_key(self.key_dir, self._clock, make_current=make_current)
+            return create_vault_key(
+                self.key_dir, self._clock, make_current=make_current, seal=self.seal_to_keyring()
+            )
 
     def make_current(self, key_id: str) -> None:
         """Seal new segments to ``key_id`` from now on."""

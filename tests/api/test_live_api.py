@@ -41,7 +41,7 @@ def live_ctx(tmp_path: Path) -> Iterator[tuple[AppContext, RecorderDaemon]]:
         data = recorder_config(tmp_path, [camera_entry("cam01", sim.url("cam1"))])
         settings = Settings(**data)
         clock = SystemClock()
-        initialize(settings, clock)
+        initialize(settings, clock, insecure_no_passphrase=True)
         ctx = AppContext.open(settings, clock)
         recorder = RecorderDaemon(ctx)
         recorder.start()

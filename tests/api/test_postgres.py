@@ -28,7 +28,7 @@ def test_viewing_on_postgresql(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
     settings = make_settings(database={"url": pg_url})
-    initialize(settings, clock)
+    initialize(settings, clock, insecure_no_passphrase=True)
     ctx = AppContext.open(settings, clock)
     try:
         app = create_app(ctx)

@@ -105,7 +105,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         data["server"] = {"lockout_threshold": 2, "lockout_base_s": 60}
         settings = Settings(**data)
         clock = SystemClock()
-        result = initialize(settings, clock)
+        result = initialize(settings, clock, insecure_no_passphrase=True)
         assert result.admin_username and result.admin_password
         ctx = AppContext.open(settings, clock)
         recorder = RecorderDaemon(ctx)

@@ -29,7 +29,7 @@ def open_recorder_ctx(tmp_path: Path) -> Iterator[Callable[[dict[str, Any]], App
     def factory(data: dict[str, Any]) -> AppContext:
         settings = Settings(**data)
         clock = SystemClock()
-        initialize(settings, clock)
+        initialize(settings, clock, insecure_no_passphrase=True)
         ctx = AppContext.open(settings, clock)
         opened.append(ctx)
         return ctx

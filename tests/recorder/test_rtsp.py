@@ -453,7 +453,7 @@ def _native_worker(tmp_path: Path, port: int) -> Iterator[CameraWorker]:
         tmp_path, [camera_entry("cam01", f"rtsp://127.0.0.1:{port}/x")], ingest="native"
     )
     settings = Settings(**data)
-    initialize(settings, SystemClock())
+    initialize(settings, SystemClock(), insecure_no_passphrase=True)
     ctx = AppContext.open(settings, SystemClock())
     try:
         deps = WorkerDeps(

@@ -82,7 +82,7 @@ def open_contexts(
         if "storage" in extra:
             extra["storage"] = {**base_config(tmp_path)["storage"], **extra["storage"]}
         settings = retention_settings(make_settings, **extra)
-        initialize(settings, clock)
+        initialize(settings, clock, insecure_no_passphrase=True)
         context = AppContext.open(settings, clock)
         opened.append(context)
         return context

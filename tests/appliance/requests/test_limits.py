@@ -99,7 +99,7 @@ def test_agency_limits_and_narrowing_on_postgresql(
 ) -> None:
     # The per-agency row lock (FOR UPDATE) and the narrowing's update order run on PostgreSQL.
     settings = make_settings(database={"url": pg_url}, requests={"agency_per_hour": 1})
-    initialize(settings, clock)
+    initialize(settings, clock, insecure_no_passphrase=True)
     ctx = AppContext.open(settings, clock)
     try:
         agency = AccessService(ctx.db, clock, settings.server, ctx.ledger).create_user(

@@ -234,7 +234,7 @@ def test_fail_closed_when_the_ledger_cannot_be_written(
 def test_the_walk_on_postgresql(make_settings: SettingsFactory, clock: FakeClock,
                                 pg_url: str) -> None:  # fmt: skip
     settings = make_settings(database={"url": pg_url})
-    initialize(settings, clock)
+    initialize(settings, clock, insecure_no_passphrase=True)
     ctx = AppContext.open(settings, clock)
     try:
         service = RequestService(ctx)

@@ -78,7 +78,7 @@ def open_ctx(
     def factory(url: str | None = None) -> AppContext:
         extra = {} if url is None else {"database": {"url": url}}
         settings = retention_settings(make_settings, **extra)
-        initialize(settings, clock)
+        initialize(settings, clock, insecure_no_passphrase=True)
         opened.append(AppContext.open(settings, clock))
         return opened[-1]
 
