@@ -1,4 +1,8 @@
-"""Translation tables (one JSON file per language) and the choice of language per request.
+"""Translation tables and the choice of language per request.
+
+A language's table is ``i18n/<lang>.json`` plus any ``i18n/<lang>.<part>.json`` (one per part
+of the web UI: ``ko.desk.json`` for the request desk, ...), merged; a key defined twice is an
+error, so two parts never silently shadow each other.
 
 Korean is the site's language and the default; English is chosen by ``?lang=en`` (then kept in
 a cookie) or by the browser's Accept-Language. ``choose_language`` is pure.
@@ -29,7 +33,13 @@ def translations(language: str) -> dict[str, str]:
     """The table of ``language`` (key -> text with ``{name}`` placeholders)."""
     if language not in LANGUAGES:
         raise ValueError(f"no translation table for {language!r}")
-    table: dict[str, str] = json.loads((_DIR / f"{language}.json").read_text(encoding="utf-8"))
+    table: dict[str, str] = {}
+    for path in [_DIR / f"{language}.json", *sorted(_DIR.glob(f"{language}.*.json"))]:
+        part: dict[str, str] = json.loads(path.read_text(encoding="utf-8"))
+        twice = sorted(table.keys() & part.keys())
+        if twice:
+            raise ValueError(f"{path.name} defines keys already defined: {', '.join(twice)}")
+        table.update(part)
     return table
 
 
