@@ -47,6 +47,7 @@ __all__ = [
     "SiteConfig",
     "StorageConfig",
     "VaultConfig",
+    "ViewingConfig",
     "load_settings",
 ]
 
@@ -349,6 +350,51 @@ class VaultConfig(_Section):
     )
 
 
+class ViewingConfig(_Section):
+    """What viewing and exports may take from the box, so the recorder never starves (issue 13).
+
+    Streams are counted per user and per box (429 beyond); only H.265 is transcoded, and only
+    so many at once; recorded playback is paced near real time after a short burst.
+    """
+
+    streams_per_user: int = Field(
+        default=16,
+        ge=1,
+        le=64,
+        description="Streams (recorded or live) one user may have open at once (a 16-camera "
+        "grid needs 16); more get 429.",
+    )
+    streams_per_box: int = Field(
+        default=48, ge=1, le=1024, description="Streams the whole box serves at once."
+    )
+    transcodes_per_box: int = Field(
+        default=2,
+        ge=0,
+        le=64,
+        description="H.265 playbacks re-encoded to H.264 at once (each takes a core); 0: never.",
+    )
+    burst_s: float = Field(
+        default=10.0,
+        ge=0,
+        le=600,
+        description="Seconds of recorded footage sent at once when a stream starts (or seeks); "
+        "after that it is paced by its media time, near real time.",
+    )
+    recheck_s: float = Field(
+        default=2.0,
+        gt=0,
+        le=60,
+        description="How often a stream re-reads its viewing session, sign-in and grant "
+        "(ended, expired, idle, revoked: the stream stops).",
+    )
+    export_queue: int = Field(
+        default=4,
+        ge=1,
+        le=100,
+        description="Export jobs waiting to be built (one is built at a time); more get 429.",
+    )
+
+
 class RequestsConfig(_Section):
     """Requests for viewing, copy and deletion, and exports (R-REQ-1..9; design/requests.md)."""
 
@@ -519,6 +565,7 @@ class Settings(BaseSettings):
     retention: RetentionConfig = Field(default_factory=RetentionConfig)
     vault: VaultConfig = Field(default_factory=VaultConfig)
     requests: RequestsConfig = Field(default_factory=RequestsConfig)
+    viewing: ViewingConfig = Field(default_factory=ViewingConfig)
     groups: list[GroupConfig] = Field(min_length=1, description="Retention groups.")
     cameras: list[CameraConfig] = Field(default_factory=list, description="Cameras.")
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,7 +11,7 @@ from appliance.media import Sample, StreamInfo, open_segment
 from appliance.media.sealing import SegmentKeyOpener
 from appliance.models import Segment
 
-__all__ = ["TimedSample", "samples_in_range"]
+__all__ = ["TimedSample", "first_frame_ms", "samples_in_range"]
 
 
 @dataclass(frozen=True)
@@ -28,7 +28,7 @@ def samples_in_range(
     end_ms: int,
     keys: SegmentKeyOpener,
     segments_dir: Path,
-) -> Iterator[TimedSample]:
+) -> Generator[TimedSample, None, None]:
     """Video samples from the key frame at or before ``start_ms`` up to before ``end_ms``."""
     chosen = sorted(
         (s for s in segments if s.end_ms > start_ms and s.start_ms < end_ms),
@@ -61,3 +61,22 @@ def samples_in_range(
                     yield item
     if not started:
         yield from pending
+
+
+def first_frame_ms(
+    segments: Iterable[Segment],
+    start_ms: int,
+    end_ms: int,
+    keys: SegmentKeyOpener,
+    segments_dir: Path,
+) -> int:
+    """Wall time of the first frame a pass-through stream of [start_ms, end_ms) shows: the key
+    frame at or before ``start_ms`` (the pre-roll), else the first key frame after it."""
+    items = samples_in_range(segments, start_ms, end_ms, keys, segments_dir)
+    try:
+        first = next(items, None)
+    finally:
+        items.close()
+    if first is None:
+        raise NotFound("no frames in that range")
+    return first.sample.wall_ms

@@ -10,7 +10,7 @@ from appliance.access.roles import Permission, may_view_camera, permits
 from appliance.errors import NotFound, PermissionDenied, ValidationFailed
 from appliance.models import Role
 
-__all__ = ["MAX_CAMERAS", "ViewKind", "check_open", "media_range"]
+__all__ = ["MAX_CAMERAS", "ViewKind", "check_open", "clamp_end", "media_range"]
 
 MAX_CAMERAS = 16
 
@@ -51,15 +51,27 @@ def check_open(
         return chosen
     if start_ms is None or end_ms is None:
         raise ValidationFailed("playback needs start_ms and end_ms")
-    if end_ms <= start_ms:
-        raise ValidationFailed("end_ms must be after start_ms")
     if start_ms >= now_ms:
         raise ValidationFailed("the range starts in the future")
+    if end_ms <= start_ms:
+        raise ValidationFailed("end_ms must be after start_ms")
+    if end_ms > now_ms:  # clamp_end first; what is not recorded yet is live view
+        raise ValidationFailed("the range ends in the future: use live view")
     if end_ms - start_ms > max_range_s * 1000:
         raise ValidationFailed(
             f"the range is wider than {max_range_s} s; open a narrower session (R-VIEW-3)"
         )
     return chosen
+
+
+def clamp_end(kind: ViewKind, end_ms: int | None, now_ms: int) -> int | None:
+    """A playback range ends now at the latest: an end in the future would turn playback into
+    live view (watching what has not happened yet, under a playback purpose). The end is
+    clamped, not refused, so a form that picks "until 18:00" at 14:00 still works; the session
+    and its ledger entry show the clamped end (and the one asked for)."""
+    if kind is ViewKind.playback and end_ms is not None and end_ms > now_ms:
+        return now_ms
+    return end_ms
 
 
 def media_range(

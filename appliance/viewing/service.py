@@ -10,7 +10,7 @@ closing ledger entry; ``appliance.viewing.stream`` carries the bytes.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -22,35 +22,33 @@ from appliance.access.principal import Principal
 from appliance.access.roles import Permission
 from appliance.clock import Clock
 from appliance.db import Database
-from appliance.errors import (
-    NotFound,
-    PermissionDenied,
-    VaultLocked,
-)
+from appliance.errors import NotFound, PermissionDenied, ValidationFailed, VaultLocked
 from appliance.ledger import EventType, Ledger
 from appliance.media import build_fmp4
 from appliance.models import Camera
 from appliance.models.access import ViewingSession, ViewingSpan
 from appliance.settings import Settings
-from appliance.viewing.frames import samples_in_range
+from appliance.viewing.frames import first_frame_ms, samples_in_range
+from appliance.viewing.limits import Slot, StreamSlots
 from appliance.viewing.live import LiveHub, live_fmp4
+from appliance.viewing.pacing import paced
 from appliance.viewing.purpose import Purpose
-from appliance.viewing.scope import ViewKind, check_open
+from appliance.viewing.scope import ViewKind, check_open, clamp_end
 from appliance.viewing.spans import (
     begin_span,
     close_viewing,
+    mark_first_frame,
     span_finisher,
     spans_of,
-    still_open,
+    stop_reason,
     viewing_ref,
 )
-from appliance.viewing.stream import MediaStream
+from appliance.viewing.stream import MediaStream, Watch
 from appliance.viewing.transcode import transcode_to_h264
 
 __all__ = ["FootageKeys", "MediaStream", "ViewingService"]
 
 _BROWSER_CODECS = frozenset({"h264"})  # what Debian's Chromium plays (architecture.md)
-_LIVE_CHECK_S = 2.0  # how often a live stream re-reads whether its session is still open
 
 
 class FootageKeys(Protocol):
@@ -80,6 +78,12 @@ class ViewingService:
         self.ledger = ledger
         self.keys = keys
         self.live = live
+        limits = settings.viewing
+        self.slots = StreamSlots(
+            per_user=limits.streams_per_user,
+            per_box=limits.streams_per_box,
+            transcodes=limits.transcodes_per_box,
+        )
 
     @property
     def segments_dir(self) -> Path:
@@ -103,6 +107,8 @@ class ViewingService:
         server = self.settings.server
         if kind is ViewKind.playback and not self.keys.is_unlocked:
             raise VaultLocked("the vault is locked: recorded footage cannot be viewed")
+        asked_end_ms = end_ms
+        end_ms = clamp_end(kind, end_ms, now)
         with self.db.session() as session:
             known = session.exec(select(Camera.id)).all()
             chosen = check_open(
@@ -142,6 +148,8 @@ class ViewingService:
                 data["request_id"] = purpose.request_id
             if kind is ViewKind.playback:
                 data.update(from_ms=start_ms, to_ms=end_ms, masking=False)
+                if asked_end_ms != end_ms:
+                    data["asked_to_ms"] = asked_end_ms  # clamped to the time of opening
             event = (
                 EventType.view_recorded_start
                 if kind is ViewKind.playback
@@ -227,37 +235,56 @@ class ViewingService:
         end_ms: int | None = None,
         transcode: bool | None = None,
     ) -> MediaStream:
-        """Footage of one camera of a playback session as fragmented MP4 (H.264 for browsers).
+        """Footage of one camera of a playback session as fragmented MP4, paced near real time.
 
-        ``transcode`` None: transcode only what a browser cannot play (H.265); True forces it.
+        H.264 is served as stored; H.265 (which Chromium cannot play) is converted to H.264
+        within ``viewing.transcodes_per_box``. ``transcode`` False serves H.265 as stored (for
+        a player that can); True asks for a conversion, refused for what needs none.
         """
-        span_id, span_range, segments = begin_span(
-            self.db,
-            self.clock,
-            self.ledger,
-            principal,
-            viewing_id,
-            ViewKind.playback,
-            camera_id,
-            start_ms,
-            end_ms,
-        )
-        assert span_range is not None
-        codec = segments[0].codec
-        convert = codec not in _BROWSER_CODECS if transcode is None else transcode
-        if convert:
-            chunks = transcode_to_h264(
-                samples_in_range(segments, *span_range, self.keys, self.segments_dir),
-                span_range[0],
+        slot = self.slots.take(principal.user_id)
+        try:
+            span_id, span_range, segments = begin_span(
+                self.db,
+                self.clock,
+                self.ledger,
+                principal,
+                viewing_id,
+                ViewKind.playback,
+                camera_id,
+                start_ms,
+                end_ms,
             )
-        else:
-            chunks = build_fmp4(segments, *span_range, self.keys, self.segments_dir)
+        except BaseException:
+            slot.release()
+            raise
+        finish = self._finisher(viewing_id, span_id, slot)
+        try:
+            assert span_range is not None
+            codec = segments[0].codec
+            convert = codec not in _BROWSER_CODECS
+            if transcode is True and not convert:
+                raise ValidationFailed(f"{codec} plays in the browser as stored: no conversion")
+            if transcode is False:
+                convert = False
+            if convert:
+                slot.add_transcode()
+                source = transcode_to_h264(
+                    samples_in_range(segments, *span_range, self.keys, self.segments_dir),
+                    span_range[0],
+                )
+            else:
+                # The stream starts at the key frame at or before the asked start: that
+                # pre-roll is shown too, so the span (and the closing entry) starts there.
+                first = first_frame_ms(segments, *span_range, self.keys, self.segments_dir)
+                mark_first_frame(self.db, span_id, first)
+                source = build_fmp4(segments, *span_range, self.keys, self.segments_dir)
+        except BaseException:
+            finish(0, "refused")
+            raise
+        watch = self._watch(principal, viewing_id, camera_id)
+        chunks = paced(source, burst_s=self.settings.viewing.burst_s, keep_going=watch)
         return MediaStream(
-            chunks,
-            span_finisher(self.db, self.clock, viewing_id, span_id),
-            span_id=span_id,
-            codec=codec,
-            transcoded=convert,
+            chunks, finish, span_id=span_id, codec=codec, transcoded=convert, watch=watch
         )
 
     def live_stream(
@@ -266,43 +293,65 @@ class ViewingService:
         viewing_id: int,
         camera_id: str,
     ) -> MediaStream:
-        """The camera's live packets as fragmented MP4 while the session stays open."""
-        span_id, _, _ = begin_span(
-            self.db,
-            self.clock,
-            self.ledger,
-            principal,
-            viewing_id,
-            ViewKind.live,
-            camera_id,
-            None,
-            None,
-        )
+        """The camera's live packets as fragmented MP4 while the session (and sign-in) holds."""
+        slot = self.slots.take(principal.user_id)
+        try:
+            span_id, _, _ = begin_span(
+                self.db,
+                self.clock,
+                self.ledger,
+                principal,
+                viewing_id,
+                ViewKind.live,
+                camera_id,
+                None,
+                None,
+            )
+        except BaseException:
+            slot.release()
+            raise
+        finish = self._finisher(viewing_id, span_id, slot)
         try:
             feed = self.live.feed(camera_id)
         except NotFound:
-            span_finisher(self.db, self.clock, viewing_id, span_id)(0, "not live")
+            finish(0, "not live")
             raise
-        checked = [self.clock.monotonic(), True]
-        stream: MediaStream | None = None
-
-        def keep_going() -> bool:
-            # Re-read the session now and then: an ended or expired session stops the stream.
-            if stream is not None and stream.stopped:
-                return False
-            if self.clock.monotonic() - float(checked[0]) >= _LIVE_CHECK_S:
-                checked[0] = self.clock.monotonic()
-                checked[1] = still_open(
-                    self.db, self.clock, viewing_id, principal.user_id, camera_id
-                )
-            return bool(checked[1])
-
+        watch = self._watch(principal, viewing_id, camera_id)
         codec = feed.streams[0].codec if feed.streams else ""
-        stream = MediaStream(
-            live_fmp4(feed, keep_going=keep_going),
-            span_finisher(self.db, self.clock, viewing_id, span_id),
+        return MediaStream(
+            live_fmp4(feed, keep_going=watch),
+            finish,
             span_id=span_id,
             codec=codec,
             transcoded=False,
+            watch=watch,
         )
-        return stream
+
+    def _watch(self, principal: Principal, viewing_id: int, camera_id: str) -> Watch:
+        """Re-reads, every ``viewing.recheck_s``, whether the stream may go on."""
+        server = self.settings.server
+
+        def check() -> str | None:
+            return stop_reason(
+                self.db,
+                self.clock,
+                viewing_id,
+                principal.user_id,
+                camera_id,
+                idle_s=server.session_idle_s,
+                absolute_s=server.session_absolute_s,
+            )
+
+        return Watch(check, self.settings.viewing.recheck_s)
+
+    def _finisher(self, viewing_id: int, span_id: int, slot: Slot) -> Callable[[int, str], None]:
+        """Finish the span, then free the stream's slot (once, however the stream ended)."""
+        record_span = span_finisher(self.db, self.clock, viewing_id, span_id)
+
+        def finish(sent: int, outcome: str) -> None:
+            try:
+                record_span(sent, outcome)
+            finally:
+                slot.release()
+
+        return finish

@@ -16,6 +16,7 @@ from appliance.access.audit import record
 from appliance.access.grants import granted_cameras
 from appliance.access.principal import Principal
 from appliance.access.roles import may_view_camera
+from appliance.access.sessions import expiry_reason
 from appliance.clock import Clock
 from appliance.db import Database
 from appliance.errors import NotFound, PermissionDenied, ValidationFailed
@@ -27,9 +28,10 @@ from appliance.viewing.scope import ViewKind, media_range
 __all__ = [
     "begin_span",
     "close_viewing",
+    "mark_first_frame",
     "span_finisher",
     "spans_of",
-    "still_open",
+    "stop_reason",
     "viewing_ref",
 ]
 
@@ -135,22 +137,49 @@ def span_finisher(
     return finish
 
 
-def still_open(db: Database, clock: Clock, viewing_id: int, user_id: int, camera_id: str) -> bool:
-    """Whether a live stream may go on: its session, user, sign-in and grant all still hold."""
+def stop_reason(
+    db: Database,
+    clock: Clock,
+    viewing_id: int,
+    user_id: int,
+    camera_id: str,
+    *,
+    idle_s: int,
+    absolute_s: int,
+) -> str | None:
+    """Why a stream must stop now (its session, user, sign-in or grant no longer holds), or
+    None. The stream itself is not activity: a sign-in idle past ``idle_s`` stops it."""
     now = clock.now_ms()
     with db.session() as session:
         viewing = session.get(ViewingSession, viewing_id)
-        if viewing is None or viewing.ended_ms is not None or now >= viewing.expires_ms:
-            return False
+        if viewing is None or viewing.ended_ms is not None:
+            return "session ended"
+        if now >= viewing.expires_ms:
+            return "session expired"
         user = session.get(User, user_id)
         if user is None or user.disabled:
-            return False
+            return "account disabled"
         if viewing.login_session_id is not None:
-            # Signing out (or an ended sign-in session) stops what it opened.
+            # Signing out, a revoked or an idle sign-in stops what it opened.
             login = session.get(LoginSession, viewing.login_session_id)
-            if login is None or login.ended_ms is not None:
-                return False
-        return may_view_camera(user.role, granted_cameras(session, user_id), camera_id)
+            if login is None:
+                return "signed out"
+            ended = expiry_reason(login, now, idle_s, absolute_s)
+            if ended is not None:
+                return f"sign-in {ended}"
+        if not may_view_camera(user.role, granted_cameras(session, user_id), camera_id):
+            return "grant revoked"
+        return None
+
+
+def mark_first_frame(db: Database, span_id: int, first_ms: int) -> None:
+    """Record where a span really starts: the key frame at or before the asked start (the
+    pre-roll a decoder needs is footage shown too), before its first byte is served."""
+    with db.session() as session:
+        span = session.get(ViewingSpan, span_id)
+        if span is not None and span.start_ms != first_ms:
+            span.start_ms = first_ms
+            session.add(span)
 
 
 def close_viewing(
@@ -166,16 +195,7 @@ def close_viewing(
     viewing.ended_ms = min(now, viewing.expires_ms) if reason == "expired" else now
     viewing.end_reason = reason
     session.add(viewing)
-    watched = [
-        {
-            "camera": s.camera_id,
-            "from_ms": s.start_ms,
-            "to_ms": s.end_ms,
-            "bytes": s.bytes_sent,
-            "outcome": s.outcome or "open",
-        }
-        for s in spans_of(session, viewing.id)
-    ]
+    watched = [_watched(viewing, s) for s in spans_of(session, viewing.id)]
     event = (
         EventType.view_recorded_end
         if viewing.kind == ViewKind.playback.value
@@ -194,6 +214,21 @@ def close_viewing(
         },
         ref=viewing_ref(viewing),
     )
+
+
+def _watched(viewing: ViewingSession, span: ViewingSpan) -> dict[str, object]:
+    """A span in the closing entry; ``from_ms`` is its first frame served, and a pre-roll
+    before the session's own range is named (``before_range_ms``)."""
+    item: dict[str, object] = {
+        "camera": span.camera_id,
+        "from_ms": span.start_ms,
+        "to_ms": span.end_ms,
+        "bytes": span.bytes_sent,
+        "outcome": span.outcome or "open",
+    }
+    if viewing.start_ms is not None and span.start_ms < viewing.start_ms:
+        item["before_range_ms"] = viewing.start_ms - span.start_ms
+    return item
 
 
 def viewing_ref(viewing: ViewingSession) -> str:

@@ -13,9 +13,35 @@ from collections.abc import Callable, Generator, Iterator
 
 from appliance.errors import ApplianceError
 
-__all__ = ["MP4", "MediaStream"]
+__all__ = ["MP4", "MediaStream", "Watch"]
 
 MP4 = "video/mp4"
+
+
+class Watch:
+    """``keep_going`` for a stream: false once stopped, or once ``check`` (asked at most every
+    ``every_s`` seconds of real time) names a reason to stop, kept in ``reason``."""
+
+    def __init__(
+        self,
+        check: Callable[[], str | None],
+        every_s: float,
+        stopped: Callable[[], bool] = lambda: False,
+    ) -> None:
+        self._check = check
+        self._every_s = every_s
+        self.stopped = stopped
+        self.reason: str | None = None
+        self._checked = time.monotonic()  # the stream was just checked when it began
+
+    def __call__(self) -> bool:
+        if self.reason is not None or self.stopped():
+            return False
+        now = time.monotonic()
+        if now - self._checked >= self._every_s:
+            self._checked = now
+            self.reason = self._check()
+        return self.reason is None
 
 
 class MediaStream:
@@ -34,6 +60,7 @@ class MediaStream:
         span_id: int,
         codec: str,
         transcoded: bool,
+        watch: Watch | None = None,
     ) -> None:
         self.span_id = span_id
         self.codec = codec
@@ -41,10 +68,13 @@ class MediaStream:
         self.content_type = MP4
         self._chunks = chunks
         self._finish = finish
+        self._stop = threading.Event()
+        self._watch = watch
+        if watch is not None:
+            watch.stopped = self._stop.is_set
         self._sent = 0
         self._done = False
         self._lock = threading.Lock()
-        self._stop = threading.Event()
         try:
             self._first = next(chunks, b"")
         except BaseException:
@@ -71,7 +101,8 @@ class MediaStream:
                     return
                 self._sent += len(chunk)
                 yield chunk
-            outcome = "complete"
+            reason = self._watch.reason if self._watch is not None else None
+            outcome = "complete" if reason is None else f"stopped: {reason}"
         except ApplianceError as exc:
             outcome = f"error: {type(exc).__name__}"
         finally:
