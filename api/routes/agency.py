@@ -8,10 +8,12 @@ and downloads approved exports. It never browses footage, and another agency's r
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+import os
+from collections.abc import Iterator
+from typing import Annotated, Any, BinaryIO
 
 from fastapi import APIRouter, Depends, Path, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, Response, StreamingResponse
 from pydantic import ValidationError
 
 from api.deps import RequestsDep, RowId, require
@@ -35,6 +37,7 @@ _AGENCY = roles_with(Permission.agency_api)
 _Submitter = Annotated[Principal, Depends(require(*_AGENCY, scopes=[Scope.requests_write]))]
 _Follower = Annotated[Principal, Depends(require(*_AGENCY, scopes=[Scope.requests_read]))]
 _Downloader = Annotated[Principal, Depends(require(*_AGENCY, scopes=[Scope.exports_read]))]
+_CHUNK = 1024**2  # a package streams from disk in pieces of this size
 
 
 def _out(service: RequestService, request: FootageRequest) -> AgencyRequestOut:
@@ -141,16 +144,25 @@ def download_export(
     principal: _Downloader,
     service: RequestsDep,
 ) -> Response:
-    """Download an approved package (recorded as a provision before the first byte)."""
-    export, data = service.download_export(principal, request_id, export_id)
-    return Response(
-        data,
+    """Download an approved package (recorded as a provision before the first byte),
+    streamed from its file."""
+    export, package = service.download_export(principal, request_id, export_id)
+    return StreamingResponse(
+        _chunks(package),
         media_type="application/octet-stream",
         headers={
             "Content-Disposition": f'attachment; filename="{export.file}"',
+            "Content-Length": str(os.fstat(package.fileno()).st_size),
             "Cache-Control": "no-store",
         },
     )
+
+
+def _chunks(package: BinaryIO) -> Iterator[bytes]:
+    """The open package in pieces (Starlette runs a sync iterator in a worker thread)."""
+    with package:
+        while chunk := package.read(_CHUNK):
+            yield chunk
 
 
 __all__ = ["router"]

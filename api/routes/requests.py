@@ -11,19 +11,20 @@ from __future__ import annotations
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import HTMLResponse, Response
 
-from api.deps import RequestsDep, RowId, require
+from api.deps import ContextDep, RequestsDep, RowId, require
 from api.schemas.requests import (
     CloseIn,
     DeadlinesOut,
     DecisionIn,
     DeletionOut,
     DocumentOut,
-    ExportCreated,
     ExportIn,
+    ExportJobOut,
     ExportOut,
+    ExportQueued,
     FeeIn,
     HandoverIn,
     HoldNarrowIn,
@@ -40,6 +41,7 @@ from api.schemas.requests import (
 from api.uploads import multipart_body, read_upload
 from appliance.access import Permission, Principal, roles_with
 from appliance.errors import ValidationFailed
+from appliance.export.jobs import ExportJob
 from appliance.models import FootageRequest
 from appliance.requests import (
     DeadlineStatus,
@@ -51,6 +53,7 @@ from appliance.requests import (
     Upload,
     approved_scope,
 )
+from appliance.requests.copies import queue_export
 
 __all__ = ["router"]
 
@@ -255,25 +258,68 @@ def onsite_viewing(
     return _out(service, request)
 
 
-@router.post("/{request_id}/exports", response_model=ExportCreated, status_code=201)
+@router.post("/{request_id}/exports", response_model=ExportQueued, status_code=202)
 def create_export(
-    request_id: RowId, body: ExportIn, principal: _Officer, service: RequestsDep
-) -> ExportCreated:
-    """Mask, sign and encrypt the approved footage into a package (R-REQ-5)."""
+    request_id: RowId,
+    body: ExportIn,
+    principal: _Officer,
+    service: RequestsDep,
+    ctx: ContextDep,
+    response: Response,
+) -> ExportQueued:
+    """Queue a masked, signed, encrypted package of the approved footage (R-REQ-5).
+
+    Built by the export worker, one at a time (429 when the queue is full); follow it at
+    ``/exports/jobs/{job_id}``. The passphrase is shown here, once.
+    """
     request = service.get(principal, request_id)
     cameras, _start, _end = approved_scope(request)
     plan, plans = body.plans(cameras)
-    result = service.create_export(
-        principal, request_id, plan=plan, plans=plans, passphrase=body.passphrase
+    job, passphrase, generated = queue_export(
+        ctx.export_jobs,
+        service,
+        principal,
+        request,
+        plan=plan,
+        plans=plans,
+        passphrase=body.passphrase,
     )
-    export = next(e for e in service.exports(principal, request_id) if e.id == result.package_id)
-    return ExportCreated(
-        **ExportOut.model_validate(export).model_dump(),
-        passphrase=result.passphrase,
-        passphrase_generated=result.passphrase_generated,
-        signer_fingerprint=result.signer_fingerprint,
-        no_footage=result.no_footage,
+    response.headers["Location"] = f"/api/requests/{request_id}/exports/jobs/{job.id}"
+    return ExportQueued(
+        job=_job_out(service, principal, job),
+        passphrase=passphrase,
+        passphrase_generated=generated,
     )
+
+
+@router.get("/{request_id}/exports/jobs", response_model=list[ExportJobOut])
+def list_export_jobs(
+    request_id: RowId, principal: _Officer, service: RequestsDep, ctx: ContextDep
+) -> list[ExportJobOut]:
+    """The export jobs of a request this process knows (queued, building, recently finished)."""
+    service.get(principal, request_id)
+    return [_job_out(service, principal, j) for j in ctx.export_jobs.of_request(request_id)]
+
+
+@router.get("/{request_id}/exports/jobs/{job_id}", response_model=ExportJobOut)
+def get_export_job(
+    request_id: RowId,
+    job_id: Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")],
+    principal: _Officer,
+    service: RequestsDep,
+    ctx: ContextDep,
+) -> ExportJobOut:
+    """One export job: its state and progress; when done, the export it made."""
+    service.get(principal, request_id)
+    return _job_out(service, principal, ctx.export_jobs.get(job_id, request_id))
+
+
+def _job_out(service: RequestService, principal: Principal, job: ExportJob) -> ExportJobOut:
+    out = ExportJobOut.model_validate(job)
+    if job.export_id is not None:
+        made = [e for e in service.exports(principal, job.request_id) if e.id == job.export_id]
+        out.export = ExportOut.model_validate(made[0]) if made else None
+    return out
 
 
 @router.get("/{request_id}/exports", response_model=list[ExportOut])

@@ -33,9 +33,10 @@ __all__ = [
     "DecisionIn",
     "DeletionOut",
     "DocumentOut",
-    "ExportCreated",
     "ExportIn",
+    "ExportJobOut",
     "ExportOut",
+    "ExportQueued",
     "FeeIn",
     "HandoverIn",
     "HoldNarrowIn",
@@ -310,11 +311,32 @@ class ExportOut(BaseModel):
     downloads: int
 
 
-class ExportCreated(ExportOut):
+class ExportJobOut(BaseModel):
+    """An export being built by the job worker (``appliance.export.jobs``); poll until
+    ``state`` is done (``export`` then holds the package) or failed (``error`` says why)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    request_id: int
+    state: str = Field(description="queued, building, done or failed.")
+    progress: float = Field(description="0..1")
+    stage: str
+    created_by: str
+    queued_ms: int
+    started_ms: int | None
+    finished_ms: int | None
+    error: str
+    export_id: str | None
+    signer_fingerprint: str = Field(description="Print it on the hand-over notice (when done).")
+    no_footage: list[str]
+    export: ExportOut | None = None
+
+
+class ExportQueued(BaseModel):
+    job: ExportJobOut
     passphrase: str = Field(description="Shown once, stored nowhere: give it by another channel.")
     passphrase_generated: bool
-    signer_fingerprint: str = Field(description="Print it on the hand-over notice.")
-    no_footage: list[str]
 
 
 class HandoverIn(BaseModel):

@@ -9,7 +9,7 @@ knows the request; if that fails the caller deletes the package with ``discard_p
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC
 from pathlib import Path
@@ -139,10 +139,12 @@ def make_export(
     manifest_extra: Mapping[str, Any],
     passphrase: str | None = None,
     plans: Mapping[str, MaskPlan] | None = None,
+    progress: Callable[[float, str], None] | None = None,
 ) -> ExportResult:
     """Mask the footage of ``camera_ids`` in [start_ms, end_ms) and store a signed package.
 
-    ``plans`` overrides ``plan`` per camera (officer regions are drawn per camera view).
+    ``plans`` overrides ``plan`` per camera (officer regions are drawn per camera view);
+    ``progress`` is told the fraction done and the step (an export job shows it).
     Raises NotFound if no camera has footage in the range, VaultLocked if the vault is locked.
     """
     settings = ctx.settings
@@ -164,7 +166,9 @@ def make_export(
     items: list[ExportedItem] = []
     manifest_items: list[dict[str, Any]] = []
     no_footage: list[str] = []
-    for camera_id in camera_ids:
+    tell = progress or (lambda fraction, stage: None)
+    for done, camera_id in enumerate(camera_ids):
+        tell(0.9 * done / len(camera_ids), f"masking {camera_id}")
         segments = chosen[camera_id]
         if not segments:
             no_footage.append(camera_id)
@@ -206,6 +210,7 @@ def make_export(
         )
     if not videos:
         raise NotFound("none of the cameras has footage in that range")
+    tell(0.9, "signing and encrypting")
     now = ctx.clock.now_ms()
     generated = passphrase is None
     secret = passphrase or generate_passphrase()

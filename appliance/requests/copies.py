@@ -3,12 +3,14 @@ in person or downloaded by the agency; each hand-over is a provision in the ledg
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO, Protocol
 
 from sqlmodel import Session, col, select
 
 from appliance.errors import Conflict, NotFound, ValidationFailed
+from appliance.export.jobs import Built, Progress
 from appliance.export.masking import MaskPlan
+from appliance.export.package import generate_passphrase
 from appliance.export.service import ExportResult, discard_package, make_export
 from appliance.ledger import EventType
 from appliance.models import (
@@ -28,9 +30,66 @@ from appliance.requests.workflow import (
 )
 
 if TYPE_CHECKING:
-    pass
+    from appliance.access.principal import Principal
+    from appliance.export.jobs import ExportJob, ExportJobs
 
-__all__ = ["Copies"]
+__all__ = ["Copies", "ExportBuilder", "check_exportable", "queue_export"]
+
+
+def check_exportable(request: FootageRequest) -> None:
+    """A copy is made only of what an accepted decision released, before fulfilment."""
+    if request.kind not in (RequestKind.copy.value, RequestKind.viewing.value):
+        raise Conflict(f"request {request.id} asks for {request.kind}: nothing to export")
+    if request.decision not in (Decision.accepted.value, Decision.partial.value) or (
+        request.state not in (RequestState.decided.value, RequestState.notified.value)
+    ):
+        raise Conflict("export only what an accepted decision released, before fulfilment")
+
+
+class ExportBuilder(Protocol):
+    """What builds an export for a principal (``RequestService.create_export``)."""
+
+    def create_export(
+        self,
+        principal: Principal,
+        request_id: int,
+        *,
+        plan: MaskPlan,
+        passphrase: str | None = None,
+        plans: dict[str, MaskPlan] | None = None,
+        progress: Progress | None = None,
+    ) -> ExportResult: ...
+
+
+def queue_export(
+    jobs: ExportJobs,
+    builder: ExportBuilder,
+    principal: Principal,
+    request: FootageRequest,
+    *,
+    plan: MaskPlan,
+    plans: dict[str, MaskPlan] | None = None,
+    passphrase: str | None = None,
+) -> tuple[ExportJob, str, bool]:
+    """Queue the export of ``request`` (checked now, built by the job worker).
+
+    Returns the job, the transport passphrase and whether it was generated: it is chosen now
+    so that it is shown once, here, and the job holds nothing to show later. The export is
+    recorded (row and ``export_created`` entry) when the job has built it, as before.
+    """
+    check_exportable(request)
+    assert request.id is not None
+    request_id = request.id
+    generated = passphrase is None
+    secret = passphrase or generate_passphrase()
+
+    def work(progress: Progress) -> Built:
+        result = builder.create_export(
+            principal, request_id, plan=plan, plans=plans, passphrase=secret, progress=progress
+        )
+        return Built(result.package_id, result.signer_fingerprint, tuple(result.no_footage))
+
+    return jobs.submit(request_id, principal.actor, work), secret, generated
 
 
 class Copies(Stage):
@@ -44,16 +103,12 @@ class Copies(Stage):
         actor: str,
         passphrase: str | None = None,
         plans: dict[str, MaskPlan] | None = None,
+        progress: Progress | None = None,
     ) -> ExportResult:
         """A masked, signed, encrypted package of the approved scope (R-REQ-5)."""
         with self._ctx.db.session() as session:
             request = self._load(session, request_id)
-            if request.kind not in (RequestKind.copy.value, RequestKind.viewing.value):
-                raise Conflict(f"request {request_id} asks for {request.kind}: nothing to export")
-            if request.decision not in (Decision.accepted.value, Decision.partial.value) or (
-                request.state not in (RequestState.decided.value, RequestState.notified.value)
-            ):
-                raise Conflict("export only what an accepted decision released, before fulfilment")
+            check_exportable(request)
             cameras, lo, hi = approved_scope(request)
             meta = {
                 "request": {
@@ -77,6 +132,7 @@ class Copies(Stage):
             exporter=actor,
             manifest_extra=meta,
             passphrase=passphrase,
+            progress=progress,
         )
         try:
             with self._ctx.db.session() as session:
@@ -206,9 +262,27 @@ class Copies(Stage):
 
     def download_export(
         self, request_id: int, export_id: str, *, agency_user_id: int, actor: str
-    ) -> tuple[RequestExport, bytes]:
+    ) -> tuple[RequestExport, BinaryIO]:
         """An agency downloads its approved package; the provision is in the ledger before the
-        first byte is read (invariant 5)."""
+        first byte is read (invariant 5). The package is opened first (a missing file records
+        no provision) and returned open, to be streamed from disk, never read whole."""
+        with self._ctx.db.session() as session:
+            self._load(session, request_id, agency_user_id)  # another agency's: NotFound
+            export = self._export(session, request_id, export_id)
+            path = self._ctx.settings.exports_dir / export.file
+        try:
+            package = path.open("rb")
+        except FileNotFoundError as exc:
+            raise NotFound(f"the package of export {export_id} is gone") from exc
+        try:
+            return self._provide_download(request_id, export_id, agency_user_id, actor), package
+        except BaseException:
+            package.close()
+            raise
+
+    def _provide_download(
+        self, request_id: int, export_id: str, agency_user_id: int, actor: str
+    ) -> RequestExport:
         with self._ctx.db.session() as session:
             request = self._load(session, request_id, agency_user_id)
             export = self._export(session, request_id, export_id)
@@ -220,8 +294,4 @@ class Copies(Stage):
                 form="기관 API 전자 파일 (암호화)",
                 actor=actor,
             )
-        path = self._ctx.settings.exports_dir / export.file
-        try:
-            return export, path.read_bytes()
-        except FileNotFoundError as exc:
-            raise NotFound(f"the package of export {export_id} is gone") from exc
+            return export

@@ -12,10 +12,11 @@ operations (``check_deadlines``, ``reseal_documents``) are the system's and take
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
 from appliance.access import Permission, Principal
 from appliance.errors import PermissionDenied
+from appliance.export.jobs import Progress
 from appliance.export.masking import MaskPlan
 from appliance.export.service import ExportResult
 from appliance.models import FootageRequest, RequestDocument, RequestExport, RequestNotice
@@ -206,11 +207,17 @@ class RequestService:
         plan: MaskPlan,
         passphrase: str | None = None,
         plans: dict[str, MaskPlan] | None = None,
+        progress: Progress | None = None,
     ) -> ExportResult:
         """A masked, signed, encrypted package of the approved scope (R-REQ-5)."""
         need(principal, Permission.manage_requests)
         return self._copies.create_export(
-            request_id, plan=plan, actor=principal.actor, passphrase=passphrase, plans=plans
+            request_id,
+            plan=plan,
+            actor=principal.actor,
+            passphrase=passphrase,
+            plans=plans,
+            progress=progress,
         )
 
     def exports(self, principal: Principal, request_id: int) -> list[RequestExport]:
@@ -226,8 +233,9 @@ class RequestService:
 
     def download_export(
         self, principal: Principal, request_id: int, export_id: str
-    ) -> tuple[RequestExport, bytes]:
-        """An agency downloads its own approved package (a provision, before the first byte)."""
+    ) -> tuple[RequestExport, BinaryIO]:
+        """An agency downloads its own approved package (a provision, before the first byte);
+        the package comes open, to be streamed."""
         need(principal, Permission.agency_api)
         return self._copies.download_export(
             request_id, export_id, agency_user_id=principal.user_id, actor=principal.actor

@@ -5,6 +5,7 @@ agency's masked copy."""
 from __future__ import annotations
 
 import json
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -64,6 +65,24 @@ def _hold_active(ctx: AppContext, hold_id: int) -> bool:
 def _ok(response: Any, status: int = 200) -> Any:
     assert response.status_code == status, response.text
     return response.json()
+
+
+def _built_export(officer: Any, rid: int) -> Any:
+    """Queue an export (202), follow its job until done; the export with the job's extras."""
+    queued = _ok(officer.post(f"/api/requests/{rid}/exports", json={}), 202)
+    job = queued["job"]
+    deadline = time.monotonic() + 120
+    while job["state"] not in ("done", "failed"):
+        assert time.monotonic() < deadline, job
+        time.sleep(0.1)
+        job = _ok(officer.get(f"/api/requests/{rid}/exports/jobs/{job['id']}"))
+    assert job["state"] == "done", job
+    return {
+        **job["export"],
+        "passphrase": queued["passphrase"],
+        "passphrase_generated": queued["passphrase_generated"],
+        "signer_fingerprint": job["signer_fingerprint"],
+    }
 
 
 def test_walk_received_held_decided_notified_viewed_closed_released(
@@ -319,7 +338,7 @@ def test_an_agency_downloads_its_masked_copy(
     check = {"id_document": "공문 (직인 확인)", "checked_by": "officer1"}
     _ok(officer.post(f"/api/requests/{rid}/identity", json=check))
     _ok(officer.post(f"/api/requests/{rid}/decision", json={"decision": "accepted"}))
-    export = _ok(officer.post(f"/api/requests/{rid}/exports", json={}), 201)
+    export = _built_export(officer, rid)
     assert export["passphrase_generated"] and export["masked_boxes"] > 0
     _ok(officer.post(f"/api/requests/{rid}/notices", json={"channel": "api"}), 201)
 
