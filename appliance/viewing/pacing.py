@@ -49,7 +49,8 @@ class FragmentClock:
                 self._need -= step
                 i += step
                 if not self._need:
-                    found = self._read(bytes(self._box)) or found
+                    at = self._read(bytes(self._box))
+                    found = found if at is None else at
                     self._box = bytearray()
             else:
                 take = min(16 - len(self._header), len(view) - i)
