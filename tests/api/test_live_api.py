@@ -4,6 +4,7 @@ recorder's packets remuxed without decoding, frames as the camera sent them, end
 from __future__ import annotations
 
 import io
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ from typing import Any
 import av
 import pytest
 from fastapi.testclient import TestClient
+from sqlmodel import select
 
 from api.app import create_app
 from api.security import CSRF_HEADER
@@ -19,7 +21,8 @@ from appliance.cli.main import initialize
 from appliance.clock import SystemClock
 from appliance.context import AppContext
 from appliance.ledger import EventType
-from appliance.models import Role
+from appliance.models import Role, ViewingSpan
+from appliance.models.access import LoginSession
 from appliance.settings import Settings
 from recorder.daemon import RecorderDaemon
 from recorder.sim import CameraSimulator
@@ -130,3 +133,44 @@ def _annexb(length_prefixed: bytes) -> bytes:
         out += b"\x00\x00\x00\x01" + length_prefixed[pos + 4 : pos + 4 + size]
         pos += 4 + size
     return bytes(out)
+
+
+def test_live_view_ends_when_the_sign_in_goes_idle(
+    live_ctx: tuple[AppContext, RecorderDaemon],
+) -> None:
+    """Watching is not activity: a sign-in idle past server.session_idle_s stops the stream
+    within viewing.recheck_s (issue 13, finding 8)."""
+    ctx, recorder = live_ctx
+    app = create_app(ctx)
+    root = Principal.local("root")
+    user, _ = app.state.access.create_user(
+        root, username="guard", role=Role.viewer, display_name="경비", password=PASSWORD
+    )
+    app.state.access.change_grants(root, user.id, add=["cam01"])
+    wait_for(lambda: bool(recorder.fanout("cam01").streams), 20, "cam01 to stream")
+    client = TestClient(app)
+    login = client.post("/api/auth/login", json={"username": "guard", "password": PASSWORD})
+    client.headers[CSRF_HEADER] = login.json()["csrf_token"]
+    purpose = {"category": "safety", "text": "야간 출입문 상태 확인"}
+    opened = client.post(
+        "/api/viewing", json={"kind": "live", "cameras": ["cam01"], "purpose": purpose}
+    )
+    viewing_id = opened.json()["id"]
+    with client.stream(
+        "GET", f"/api/viewing/{viewing_id}/live", params={"camera_id": "cam01"}
+    ) as response:
+        chunks = response.iter_bytes()
+        assert next(chunks)
+        idle_ms = (ctx.settings.server.session_idle_s + 1) * 1000
+        with ctx.db.session() as session:
+            (row,) = session.exec(select(LoginSession)).all()
+            row.last_seen_ms -= idle_ms
+            row.created_ms -= idle_ms
+            session.add(row)
+        began = time.monotonic()
+        for _ in chunks:
+            assert time.monotonic() - began < ctx.settings.viewing.recheck_s + 8, "still live"
+    with ctx.db.session() as session:
+        (span,) = session.exec(select(ViewingSpan)).all()
+    assert span.outcome == "stopped: sign-in idle"
+    client.close()
