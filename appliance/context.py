@@ -18,7 +18,6 @@ from appliance.settings import Settings
 from appliance.vault import Vault, VaultKeeper
 
 if TYPE_CHECKING:
-    from appliance.export.jobs import ExportJobs
     from appliance.viewing.live import LiveHub
 
 __all__ = ["AppContext"]
@@ -60,13 +59,6 @@ class AppContext:
         from appliance.viewing.live import LiveHub
 
         return LiveHub()
-
-    @cached_property
-    def export_jobs(self) -> ExportJobs:
-        """The queue of masked exports being built, one at a time (appliance.export.jobs)."""
-        from appliance.export.jobs import ExportJobs
-
-        return ExportJobs(self.clock, self.settings.viewing.export_queue)
 
     def close(self) -> None:
         self.db.dispose()

@@ -41,7 +41,7 @@ from api.schemas.requests import (
 from api.uploads import multipart_body, read_upload
 from appliance.access import Permission, Principal, roles_with
 from appliance.errors import ValidationFailed
-from appliance.export.jobs import ExportJob
+from appliance.export.jobs import ExportJob, export_jobs
 from appliance.models import FootageRequest
 from appliance.requests import (
     DeadlineStatus,
@@ -276,7 +276,7 @@ def create_export(
     cameras, _start, _end = approved_scope(request)
     plan, plans = body.plans(cameras)
     job, passphrase, generated = queue_export(
-        ctx.export_jobs,
+        export_jobs(ctx),
         service,
         principal,
         request,
@@ -298,7 +298,7 @@ def list_export_jobs(
 ) -> list[ExportJobOut]:
     """The export jobs of a request this process knows (queued, building, recently finished)."""
     service.get(principal, request_id)
-    return [_job_out(service, principal, j) for j in ctx.export_jobs.of_request(request_id)]
+    return [_job_out(service, principal, j) for j in export_jobs(ctx).of_request(request_id)]
 
 
 @router.get("/{request_id}/exports/jobs/{job_id}", response_model=ExportJobOut)
@@ -311,7 +311,7 @@ def get_export_job(
 ) -> ExportJobOut:
     """One export job: its state and progress; when done, the export it made."""
     service.get(principal, request_id)
-    return _job_out(service, principal, ctx.export_jobs.get(job_id, request_id))
+    return _job_out(service, principal, export_jobs(ctx).get(job_id, request_id))
 
 
 def _job_out(service: RequestService, principal: Principal, job: ExportJob) -> ExportJobOut:

@@ -22,13 +22,18 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from appliance.clock import Clock
 from appliance.errors import ApplianceError, NotFound, RateLimited
 
-__all__ = ["Built", "ExportJob", "ExportJobs", "JobState", "Progress", "Work"]
+__all__ = ["Built", "ExportJob", "ExportJobs", "JobState", "Progress", "Work", "export_jobs"]
+
+if TYPE_CHECKING:
+    from appliance.context import AppContext
 
 log = logging.getLogger(__name__)
+_CREATE_LOCK = threading.Lock()
 
 #: Told by the builder: the fraction done (0..1) and what it is doing.
 Progress = Callable[[float, str], None]
@@ -191,3 +196,13 @@ class ExportJobs:
             finished.sort(key=lambda j: j.finished_ms or 0)
             for job in finished[: max(0, len(finished) - _KEEP_FINISHED)]:
                 del self._jobs[job.id]
+
+
+def export_jobs(ctx: AppContext) -> ExportJobs:
+    """The one ``ExportJobs`` of ``ctx``'s process (made on first use, kept on the context)."""
+    with _CREATE_LOCK:
+        jobs = ctx.__dict__.get("_export_jobs")
+        if not isinstance(jobs, ExportJobs):
+            jobs = ExportJobs(ctx.clock, ctx.settings.viewing.export_queue)
+            ctx.__dict__["_export_jobs"] = jobs
+        return jobs
