@@ -4,6 +4,7 @@ order, the home page's counts, and the crime/theft advice (17.1.1)."""
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from appliance.models import FootageRequest
@@ -29,7 +30,7 @@ def _ms(text: str) -> int:
 
 
 def _request(rid: int, received: str, **values: object) -> FootageRequest:
-    base: dict[str, object] = {
+    base: dict[str, Any] = {
         "id": rid,
         "kind": RequestKind.viewing.value,
         "state": RequestState.received.value,
