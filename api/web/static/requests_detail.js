@@ -15,6 +15,13 @@ function numbers(text) {
   return (text || "").split(/[\s,]+/).filter(Boolean).map(Number);
 }
 
+/** UTC ms of a datetime input; its exact stored time while unchanged (the input has seconds
+ * only, and the stored range may not start on a whole second). */
+function instant(input) {
+  if (input.dataset.ms && input.value === input.defaultValue) return Number(input.dataset.ms);
+  return localToUtc(TZ, input.value);
+}
+
 function checked(form, name) {
   return [...form.querySelectorAll(`input[name="${name}"]:checked`)].map((i) => i.value);
 }
@@ -30,8 +37,8 @@ const BUILDERS = {
       decision: f.decision.value, reason: f.reason.value.trim(),
       ground: f.ground.value || null,
       approved_camera_ids: checked(f, "approved_camera_ids"),
-      approved_start_ms: localToUtc(TZ, f.approved_start.value),
-      approved_end_ms: localToUtc(TZ, f.approved_end.value),
+      approved_start_ms: instant(f.approved_start),
+      approved_end_ms: instant(f.approved_end),
       destruction_refs: numbers(f.destruction_refs.value),
       postponed_until_ms: localToUtc(TZ, f.postponed_until.value),
       fee_krw: Number(f.fee_krw.value || 0),
@@ -56,7 +63,7 @@ const BUILDERS = {
   withdraw: (f) => ["close", { note: f.note.value.trim(), withdrawn: true }],
   "hold/narrow": (f) => ["hold/narrow", {
     camera_ids: checked(f, "camera_ids"),
-    start_ms: localToUtc(TZ, f.start.value), end_ms: localToUtc(TZ, f.end.value),
+    start_ms: instant(f.start), end_ms: instant(f.end),
     reason: f.reason.value.trim(),
   }],
   "hold/release": (f) => ["hold/release", { reason: f.reason.value.trim() }],
