@@ -129,6 +129,7 @@ def test_the_desk_walks_three_requests(site: Site, open_tab: Any) -> None:
     assert "열람" in printed.value.content() and "김민수" in printed.value.content()
     printed.value.close()
     assert page.inner_text("#state-badge").startswith(KO["desk.state.notified"])
+    page.evaluate("window.scrollTo(0, 0)")
     page.screenshot(path=str(SHOTS / "desk-request-ko.png"))
     # The viewing room (another part of the desk) records the on-site viewing; here the API.
     officer = site.access.login("officer", PASSWORD).principal
@@ -223,6 +224,7 @@ def test_the_desk_walks_three_requests(site: Site, open_tab: Any) -> None:
     page.goto(f"/requests/{rid_b}")  # the language stays from the cookie
     assert EN["desk.detail.history"] in page.inner_text("#history")
     assert EN["desk.state.notified"] in page.inner_text("#state-badge")
+    page.evaluate("window.scrollTo(0, 0)")
     page.screenshot(path=str(SHOTS / "desk-request-en.png"))
     page.goto("/requests/form?lang=ko")
     assert "열람신청서" in page.inner_text("#application-form")
