@@ -13,6 +13,7 @@ from api.routes import (
     agency,
     auth,
     cameras,
+    desk_pages,
     health,
     ledger,
     ledger_pages,
@@ -61,6 +62,7 @@ def create_app(ctx: AppContext) -> FastAPI:
         ledger.router,
         pages.router,
         ledger_pages.router,
+        desk_pages.router,
     ):
         app.include_router(router)
     server = ctx.settings.server

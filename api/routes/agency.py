@@ -12,12 +12,21 @@ import os
 from collections.abc import Iterator
 from typing import Annotated, Any, BinaryIO
 
-from fastapi import APIRouter, Depends, Path, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import HTMLResponse, Response, StreamingResponse
 from pydantic import ValidationError
 
 from api.deps import RequestsDep, RowId, require
-from api.schemas.requests import AgencyRequestOut, ExportOut, NoticeOut, RequestIn
+from api.schemas.requests import (
+    AgencyCameraOut,
+    AgencyEventOut,
+    AgencyRequestOut,
+    AgencyWithdrawIn,
+    DocumentOut,
+    ExportOut,
+    NoticeOut,
+    RequestIn,
+)
 from api.uploads import multipart_body, read_upload
 from appliance.access import Permission, Principal, Scope, roles_with
 from appliance.errors import ValidationFailed
@@ -163,6 +172,70 @@ def _chunks(package: BinaryIO) -> Iterator[bytes]:
     with package:
         while chunk := package.read(_CHUNK):
             yield chunk
+
+
+# -- issue 14: what an agency needs besides submitting (cameras, withdrawal, documents,
+#    status changes to poll) ---------------------------------------------------------------
+
+
+@router.get("/cameras", response_model=list[AgencyCameraOut])
+def cameras(principal: _Follower, service: RequestsDep) -> list[AgencyCameraOut]:
+    """Every camera's id, name and location, to name in a request (no streams, no footage)."""
+    return [AgencyCameraOut.model_validate(c) for c in service.agency_cameras(principal)]
+
+
+@router.post("/requests/{request_id}/withdraw", response_model=AgencyRequestOut)
+def withdraw(
+    request_id: RowId, body: AgencyWithdrawIn, principal: _Submitter, service: RequestsDep
+) -> AgencyRequestOut:
+    """Withdraw your own open request; its hold ends after the grace period."""
+    return _out(service, service.withdraw_own(principal, request_id, note=body.note))
+
+
+@router.post(
+    "/requests/{request_id}/documents",
+    response_model=DocumentOut,
+    status_code=201,
+    openapi_extra=multipart_body(
+        {
+            "kind": {
+                "type": "string",
+                "enum": [k.value for k in DocumentKind],
+                "description": "Default official_letter.",
+            },
+            "file": {"type": "string", "format": "binary", "description": "Stored encrypted."},
+        },
+        ["file"],
+    ),
+)
+async def add_document(
+    request_id: RowId, http_request: Request, principal: _Submitter, service: RequestsDep
+) -> DocumentOut:
+    """Add a document (a corrected or further letter ...) to your own open request."""
+    limit = http_request.app.state.ctx.settings.requests.max_document_bytes
+    fields, upload = await read_upload(http_request, file_field="file", max_bytes=limit)
+    try:
+        kind = DocumentKind(fields.get("kind") or DocumentKind.official_letter.value)
+    except ValueError as exc:
+        raise ValidationFailed("kind must be one of the document kinds") from exc
+    if upload is None:
+        raise ValidationFailed("the file is missing")
+    document = Upload(kind, upload.filename, upload.content_type, upload.data)
+    return DocumentOut.model_validate(service.attach_own_document(principal, request_id, document))
+
+
+@router.get("/requests/{request_id}/events", response_model=list[AgencyEventOut])
+def events(
+    request_id: RowId,
+    principal: _Follower,
+    service: RequestsDep,
+    since: Annotated[
+        int, Query(ge=0, le=2**62, description="Only changes after this seq (the last seen).")
+    ] = 0,
+) -> list[AgencyEventOut]:
+    """Status changes of your own request, oldest first; poll with ``since``."""
+    changes = service.agency_events(principal, request_id, since_seq=since)
+    return [AgencyEventOut.model_validate(e) for e in changes]
 
 
 __all__ = ["router"]

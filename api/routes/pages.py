@@ -21,7 +21,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from sqlmodel import select
 
-from api.deps import COOKIE_NAME, AccessDep, ContextDep, authenticate, public
+from api.deps import COOKIE_NAME, AccessDep, ContextDep, RequestsDep, authenticate, public
 from api.web import STATIC_DIR
 from api.web.pages import LangDep, PageGuard, page_guard, render
 from appliance.access import AccessService, Permission, Principal
@@ -147,6 +147,7 @@ def home_page(
     lang: LangDep,
     ctx: ContextDep,
     access: AccessDep,
+    requests: RequestsDep,
     denied: Annotated[bool, Query()] = False,
 ) -> HTMLResponse:
     """The cameras one may view with their status; the ledger link; accounts for admins."""
@@ -163,6 +164,10 @@ def home_page(
         now_ms=ctx.clock.now_ms(),
         ledger_href=LEDGER_PAGE if principal.can(Permission.read_ledger) else None,
         denied=denied,
+        # The officer's request desk at a glance (issue 14, api/routes/desk_pages.py).
+        desk=requests.desk_summary(principal)
+        if principal.can(Permission.manage_requests)
+        else None,
     )
 
 

@@ -27,7 +27,10 @@ from appliance.settings import ID_PATTERN
 
 __all__ = [
     "MAX_MS",
+    "AgencyCameraOut",
+    "AgencyEventOut",
     "AgencyRequestOut",
+    "AgencyWithdrawIn",
     "CloseIn",
     "DeadlinesOut",
     "DecisionIn",
@@ -430,3 +433,32 @@ class HoldNarrowIn(BaseModel):
 
 class HoldReleaseIn(BaseModel):
     reason: str = Field(min_length=1, max_length=500, description="Why it ends (ledgered).")
+
+
+# -- the agency API's additions (issue 14) ------------------------------------------------
+
+
+class AgencyCameraOut(BaseModel):
+    """A camera an agency may name in a request: its name and location, no stream."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    name: str
+    location: str
+
+
+class AgencyEventOut(BaseModel):
+    """A status change of the agency's own request; poll with ``since`` = the last ``seq``."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    seq: int = Field(description="The ledger entry's sequence number (increasing).")
+    ts_ms: int
+    state: RequestState
+    action: str = Field(description="receive, verify_identity, decide, notify, fulfil, ...")
+    decision: str | None = Field(description="The decision, or 'withdrawn', when one is known.")
+
+
+class AgencyWithdrawIn(BaseModel):
+    note: str = Field(min_length=1, max_length=500, description="Why it is withdrawn.")

@@ -11,6 +11,15 @@ renders the Korean notices. See design/requests.md.
 from __future__ import annotations
 
 from appliance.requests.deadlines import DeadlineEntry, DeadlineReport
+from appliance.requests.desk import (
+    AgencyEvent,
+    DeskFilter,
+    DeskRow,
+    DeskSummary,
+    HistoryItem,
+    days_left,
+    points_to_police,
+)
 from appliance.requests.kinds import (
     AGENCY_KINDS,
     OPERATING_ROOM_KINDS,
@@ -45,6 +54,7 @@ __all__ = [
     "AGENCY_KINDS",
     "OPERATING_ROOM_KINDS",
     "Action",
+    "AgencyEvent",
     "CameraFootage",
     "Channel",
     "DeadlineEntry",
@@ -52,8 +62,12 @@ __all__ = [
     "DeadlineStatus",
     "Decision",
     "DecisionInput",
+    "DeskFilter",
+    "DeskRow",
+    "DeskSummary",
     "DocumentKind",
     "Fulfilment",
+    "HistoryItem",
     "NewRequest",
     "Proposal",
     "RefusalGround",
@@ -65,8 +79,10 @@ __all__ = [
     "approved_scope",
     "check_agency_submission",
     "check_decision",
+    "days_left",
     "deadline_ms",
     "deadline_status",
     "next_state",
+    "points_to_police",
     "propose_decision",
 ]

@@ -163,12 +163,19 @@ class Fulfilling(Stage):
             return request
 
     def close(
-        self, request_id: int, *, actor: str, note: str = "", withdrawn: bool = False
+        self,
+        request_id: int,
+        *,
+        actor: str,
+        note: str = "",
+        withdrawn: bool = False,
+        agency_user_id: int | None = None,
     ) -> FootageRequest:
-        """Close the request; its hold is released after ``requests.hold_grace_days``."""
+        """Close the request; its hold is released after ``requests.hold_grace_days``. With
+        ``agency_user_id``, only that agency's own request (its withdrawal)."""
         now = self._now()
         with self._ctx.db.session() as session:
-            request = self._load(session, request_id)
+            request = self._load(session, request_id, agency_user_id)
             request.closed_ms = now
             request.closed_by = actor
             request.close_note = note

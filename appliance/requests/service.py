@@ -19,11 +19,28 @@ from appliance.errors import PermissionDenied
 from appliance.export.jobs import Progress
 from appliance.export.masking import MaskPlan
 from appliance.export.service import ExportResult
-from appliance.models import FootageRequest, RequestDocument, RequestExport, RequestNotice
+from appliance.models import (
+    Camera,
+    DestructionRecord,
+    FootageRequest,
+    RequestDocument,
+    RequestExport,
+    RequestNotice,
+)
 from appliance.requests.copies import Copies
-from appliance.requests.deadlines import DeadlineReport, Deadlines
+from appliance.requests.deadlines import DeadlineEntry, DeadlineReport, Deadlines
 from appliance.requests.decision import Decisions
 from appliance.requests.derived import DerivedCopies, DerivedReport
+from appliance.requests.desk import (
+    AgencyEvent,
+    DeskFilter,
+    DeskReads,
+    DeskRow,
+    DeskSummary,
+    HistoryItem,
+    sort_rows,
+    summarize,
+)
 from appliance.requests.fulfilment import Fulfilling
 from appliance.requests.holds_admin import HoldAdmin
 from appliance.requests.kinds import Channel, NewRequest, RequestState, Upload
@@ -67,6 +84,8 @@ class RequestService:
         self._deadlines = Deadlines(ctx)
         self._derived = DerivedCopies(ctx)
         self._holds = HoldAdmin(ctx)
+        self._desk = DeskReads(ctx)
+        self._zone = ctx.settings.zone
 
     # -- receipt and documents -----------------------------------------------------------
 
@@ -317,3 +336,74 @@ class RequestService:
         """Destroy export packages and documents past their keep days (the deadline daemon's
         job; actor "system")."""
         return self._derived.destroy_expired()
+
+    # -- the officer's desk (design/web.md, "The request desk") ----------------------------
+
+    def desk(self, principal: Principal, wanted: DeskFilter | None = None) -> list[DeskRow]:
+        """Requests for the desk's list: running clocks first, soonest deadline first, with
+        the days left in the site's calendar days; filtered."""
+        need(principal, Permission.read_requests)
+        wanted = wanted or DeskFilter()
+        report = self._deadlines.deadlines()
+        entries = list(report.entries)
+        if wanted.closed:
+            closed = self._deadlines.list_requests(state=RequestState.closed)
+            entries += [DeadlineEntry(r, *self._deadlines.deadline(r)) for r in closed]
+        rows = self._desk.rows(entries)
+        return sort_rows([r for r in rows if wanted.matches(r.request, self._zone)])
+
+    def desk_row(self, request: FootageRequest) -> DeskRow:
+        """The desk's view of a request already read."""
+        (row,) = self._desk.rows([DeadlineEntry(request, *self._deadlines.deadline(request))])
+        return row
+
+    def desk_summary(self, principal: Principal) -> DeskSummary:
+        """Open requests, those due within the week, overdue, and new agency requests."""
+        need(principal, Permission.read_requests)
+        return summarize(self._desk.rows(self._deadlines.deadlines().entries))
+
+    def history(self, principal: Principal, request_id: int) -> list[HistoryItem]:
+        """The request's ledger entries (its own, its hold's, its exports'), in seq order."""
+        need(principal, Permission.read_requests)
+        return self._desk.history(request_id)
+
+    def destruction_records(
+        self, principal: Principal, record_ids: Sequence[int]
+    ) -> list[DestructionRecord]:
+        """Destruction records a proposal or decision cites (the request page names them)."""
+        need(principal, Permission.read_requests)
+        return self._desk.destruction(record_ids)
+
+    # -- what an agency does with its own requests -----------------------------------------
+
+    def agency_events(
+        self, principal: Principal, request_id: int, *, since_seq: int = 0
+    ) -> list[AgencyEvent]:
+        """Status changes of the agency's own request after ledger seq ``since_seq``."""
+        need(principal, Permission.agency_api)
+        return self._desk.agency_events(request_id, principal.user_id, since_seq)
+
+    def agency_cameras(self, principal: Principal) -> list[Camera]:
+        """The cameras an agency may name in a request (names and locations, no streams)."""
+        need(principal, Permission.agency_api)
+        return self._desk.cameras()
+
+    def withdraw_own(self, principal: Principal, request_id: int, *, note: str) -> FootageRequest:
+        """An agency withdraws its own request (the hold follows the grace period)."""
+        need(principal, Permission.agency_api)
+        return self._fulfilment.close(
+            request_id,
+            actor=principal.actor,
+            note=note,
+            withdrawn=True,
+            agency_user_id=principal.user_id,
+        )
+
+    def attach_own_document(
+        self, principal: Principal, request_id: int, upload: Upload
+    ) -> RequestDocument:
+        """An agency adds a document (a corrected letter ...) to its own open request."""
+        need(principal, Permission.agency_api)
+        return self._receipt.attach_document(
+            request_id, upload, actor=principal.actor, agency_user_id=principal.user_id
+        )

@@ -75,6 +75,15 @@ EXPECTED: dict[tuple[str, str], frozenset[Role] | str] = {
     ("POST", "/api/ledger/heads"): frozenset({A, OF}),
     ("GET", "/api/ledger/heads/latest"): frozenset({A, OF, U}),
     ("GET", "/ledger"): frozenset({OF, U}),
+    # The request desk (issue 14): the officer acts, the auditor reads; agencies their own.
+    ("GET", "/requests"): frozenset({OF, U}),
+    ("GET", "/requests/new"): frozenset({OF}),
+    ("GET", "/requests/form"): frozenset({OF}),
+    ("GET", "/requests/{request_id}"): frozenset({OF, U}),
+    ("GET", "/api/agency/cameras"): frozenset({Role.agency}),
+    ("POST", "/api/agency/requests/{request_id}/withdraw"): frozenset({Role.agency}),
+    ("POST", "/api/agency/requests/{request_id}/documents"): frozenset({Role.agency}),
+    ("GET", "/api/agency/requests/{request_id}/events"): frozenset({Role.agency}),
 }
 
 ROLE_DENIAL = re.compile(r"^this needs the role")
