@@ -16,6 +16,7 @@ from api.routes import (
     health,
     ledger,
     ledger_pages,
+    mask_pages,
     pages,
     requests,
     timeline,
@@ -61,6 +62,7 @@ def create_app(ctx: AppContext) -> FastAPI:
         ledger.router,
         pages.router,
         ledger_pages.router,
+        mask_pages.router,
     ):
         app.include_router(router)
     server = ctx.settings.server
