@@ -87,7 +87,7 @@ def _copies(ctx: AppContext, rows: list[RequestExport]) -> list[_Copy]:
 def _summary(ctx: AppContext, request: FootageRequest) -> dict[str, Any]:
     cameras, lo, hi = approved_scope(request)
     return {
-        "request": request,
+        "req": request,
         "requester": counterpart(request),
         "cameras": _cameras(ctx, cameras),
         "range_text": f"{_local(ctx, lo)} – {_local(ctx, hi, '%H:%M:%S')}",

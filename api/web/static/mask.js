@@ -48,6 +48,7 @@ const clock = new Intl.DateTimeFormat(document.documentElement.lang === "ko" ? "
   hour: "2-digit",
   minute: "2-digit",
   second: "2-digit",
+  fractionalSecondDigits: 1,
   hour12: false,
 });
 const when = (ms) => clock.format(new Date(ms));

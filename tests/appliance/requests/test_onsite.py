@@ -50,12 +50,15 @@ def _notified(ctx: AppContext, service: RequestService, clock: FakeClock, kind: 
     request = service.receive(OFFICER, new)
     assert request.id is not None
     service.verify_identity(OFFICER, request.id, id_document="주민등록증", checked_by="officer1")
-    viewing = (
-        {"viewing_ms": clock.now_ms() + HOUR, "viewing_place": "본원 3층", "officer": "김보호"}
-        if kind is RequestKind.viewing
-        else {}
-    )
-    service.decide(OFFICER, request.id, DecisionInput(Decision.accepted, **viewing))
+    decision = DecisionInput(Decision.accepted)
+    if kind is RequestKind.viewing:
+        decision = DecisionInput(
+            Decision.accepted,
+            viewing_ms=clock.now_ms() + HOUR,
+            viewing_place="본원 3층",
+            officer="김보호",
+        )
+    service.decide(OFFICER, request.id, decision)
     service.notify(OFFICER, request.id, channel=Channel.in_person)
     return request.id
 
