@@ -6,6 +6,7 @@ the package. Without a masked copy the room refuses."""
 from __future__ import annotations
 
 import os
+import tempfile
 from typing import Any
 
 import cv2
@@ -174,6 +175,11 @@ def test_officer_masks_by_hand_then_shows_the_copy_in_the_viewing_room(
     page.click(".room-bar a[hreflang=en]")
     page.wait_for_url("**lang=en**")
     assert page.inner_text("h1") == EN["room.title"].replace("{id}", str(rid))
+    page.screenshot(path=os.path.join(tempfile.gettempdir(), "viewing-room-en.png"))
+    page.goto(f"/requests/{rid}/mask")  # English kept (cookie); fulfilled: no new copy
+    assert page.inner_text("h1") == EN["mask.title"].replace("{id}", str(rid))
+    assert "before fulfilment" in page.inner_text("#mask-refusal")
+    page.screenshot(path=os.path.join(tempfile.gettempdir(), "mask-en.png"), full_page=True)
     assert tab.errors == []
 
 
