@@ -17,6 +17,7 @@ from api.routes import (
     health,
     ledger,
     ledger_pages,
+    mask_pages,
     pages,
     requests,
     timeline,
@@ -63,6 +64,7 @@ def create_app(ctx: AppContext) -> FastAPI:
         pages.router,
         ledger_pages.router,
         desk_pages.router,
+        mask_pages.router,
     ):
         app.include_router(router)
     server = ctx.settings.server

@@ -239,7 +239,13 @@ class NoticeOut(BaseModel):
 class OnsiteViewingIn(BaseModel):
     officer_present: str = Field(min_length=1, max_length=200)
     witness: str = Field(default="", max_length=200)
-    masked: bool = Field(default=True, description="Others in the footage were masked (R-REQ-5).")
+    export_id: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=64,
+        description="The masked copy shown; the ledger's masking is read from it (R-REQ-5).",
+    )
+    place: str = Field(default="", max_length=300)
     note: str = Field(default="", max_length=500)
 
 

@@ -45,6 +45,7 @@ __all__ = [
     "MaskSummary",
     "MaskedVideo",
     "MaskingOptions",
+    "detect_frame",
     "mask_video",
     "obscure",
 ]
@@ -240,6 +241,26 @@ class _Pending:
     pts: int | None
     time_base: Fraction | None
     planes: _Planes
+
+
+def detect_frame(grey: Plane, options: MaskingOptions) -> list[tuple[MaskKind, Box]]:
+    """What the masking pipeline would obscure on this one frame, margins included (the mask
+    editor shows it on a sample frame); the detectors' settings are ``options``'."""
+    found: list[tuple[MaskKind, Box]] = []
+    height, width = grey.shape[:2]
+    if options.faces:
+        faces = FaceDetector(
+            scale_factor=options.face_scale_factor, min_neighbors=options.face_min_neighbors
+        ).detect(grey)
+        found += [(MaskKind.face, expand_box(b, options.face_margin)) for b in faces]
+    if options.people:
+        people = PersonDetector(detect_width=options.person_detect_width).detect(grey)
+        found += [(MaskKind.person, expand_box(b, options.person_margin)) for b in people]
+    return [
+        (kind, clipped)
+        for kind, box in found
+        if (clipped := clip_box(box, width, height)) is not None
+    ]
 
 
 def mask_video(

@@ -7,6 +7,7 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from itertools import pairwise
 
 from appliance.errors import ValidationFailed
 
@@ -15,10 +16,12 @@ __all__ = [
     "MaskKind",
     "NormRect",
     "Region",
+    "box_to_norm",
     "clip_box",
     "expand_box",
     "overlaps",
     "regions_at",
+    "sample_spans",
 ]
 
 
@@ -135,3 +138,21 @@ def overlaps(box: Box, others: Sequence[Box]) -> bool:
         box.x < o.x + o.w and o.x < box.x + box.w and box.y < o.y + o.h and o.y < box.y + box.h
         for o in others
     )
+
+
+def sample_spans(start_ms: int, end_ms: int, count: int) -> list[tuple[int, int]]:
+    """``count`` consecutive spans covering [start_ms, end_ms) (fewer if it is shorter than
+    ``count`` ms): the mask editor shows one sample frame per span, and a rectangle drawn on
+    a frame holds for its span (start inclusive, end exclusive)."""
+    if end_ms <= start_ms or count < 1:
+        raise ValidationFailed("sample spans need a non-empty range and at least one span")
+    count = min(count, end_ms - start_ms)
+    edges = [start_ms + (end_ms - start_ms) * i // count for i in range(count + 1)]
+    return list(pairwise(edges))
+
+
+def box_to_norm(box: Box, width: int, height: int) -> NormRect:
+    """A pixel box as a normalised rectangle, clipped to the frame (for drawing detections
+    on a scaled still)."""
+    clipped = clip_box(box, width, height) or Box(0, 0, 1, 1)
+    return NormRect(clipped.x / width, clipped.y / height, clipped.w / width, clipped.h / height)

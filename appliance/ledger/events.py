@@ -43,7 +43,8 @@ class EventType(StrEnum):
     #: from_ms, to_ms, masking, form, file, blake2b, request_id (optional), recipient (optional).
     export_created = "export_created"
     #: Supervised on-site viewing for a requester (열람). ref: request id; data: requester,
-    #: purpose, cameras, from_ms, to_ms, officer, witness, place, masking.
+    #: purpose, cameras, from_ms, to_ms, officer, witness, place, masking (what the copy shown
+    #: had applied, read from it), export_id (the masked copy shown, or None), note.
     onsite_viewing = "onsite_viewing"
     #: Footage handed to a third party (제공). ref: request id; data: recipient, purpose,
     #: legal_basis, form, cameras, from_ms, to_ms, masking, period, officer.

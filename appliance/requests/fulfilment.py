@@ -17,6 +17,7 @@ from appliance.requests.kinds import (
     RequestKind,
     RequestState,
 )
+from appliance.requests.onsite import OnsiteRoom, masking_applied
 from appliance.requests.workflow import (
     DAY_MS,
     Action,
@@ -47,22 +48,35 @@ class Fulfilling(Stage):
         *,
         officer_present: str,
         witness: str = "",
-        masked: bool = True,
+        export_id: str | None = None,
+        place: str = "",
         note: str = "",
         actor: str,
     ) -> FootageRequest:
-        """The requester viewed the footage on premises with the officer present (R-REQ-6)."""
+        """The requester viewed the footage on premises with the officer present (R-REQ-6).
+
+        ``export_id`` names the masked copy shown (``appliance.requests.onsite``); the ledger's
+        ``masking`` is read from it, never claimed. Without a copy the footage was shown as
+        recorded: only with a note saying why nothing needed masking (e.g. nobody else is in
+        it), and ``masking`` is false.
+        """
         if not officer_present.strip():
             raise ValidationFailed("an on-site viewing needs the officer present (R-REQ-6)")
-        if not masked and not note.strip():
+        if export_id is None and not note.strip():
             raise ValidationFailed(
-                "others in the footage are masked when shown (R-REQ-5); say why not in a note"
+                "others in the footage are shown masked only (R-REQ-5): show the masked copy "
+                "(export_id), or say in a note why nothing needed masking"
             )
         now = self._now()
         with self._ctx.db.session() as session:
             request = self._load(session, request_id)
             if request.kind != RequestKind.viewing.value:
                 raise Conflict(f"request {request_id} asks for {request.kind}, not viewing")
+            masked = False
+            if export_id is not None:
+                masked = masking_applied(
+                    OnsiteRoom(self._ctx).room_copy(session, request, export_id)
+                )
             cameras, lo, hi = approved_scope(request)
             request.officer_present = officer_present.strip()
             request.witness = witness.strip()
@@ -72,7 +86,7 @@ class Fulfilling(Stage):
                 Fulfilment.onsite_viewing,
                 now=now,
                 actor=actor,
-                data={"officer_present": request.officer_present},
+                data={"officer_present": request.officer_present, "export_id": export_id},
             )
             self._ctx.ledger.append(
                 EventType.onsite_viewing,
@@ -85,8 +99,11 @@ class Fulfilling(Stage):
                     "to_ms": hi,
                     "officer": request.officer_present,
                     "witness": request.witness,
-                    "place": request.viewing_place or self._ctx.settings.site.viewing_place,
+                    "place": place.strip()
+                    or request.viewing_place
+                    or self._ctx.settings.site.viewing_place,
                     "masking": masked,
+                    "export_id": export_id,
                     "note": note,
                 },
                 ref=ref(request),

@@ -45,6 +45,7 @@ from appliance.requests.fulfilment import Fulfilling
 from appliance.requests.holds_admin import HoldAdmin
 from appliance.requests.kinds import Channel, NewRequest, RequestState, Upload
 from appliance.requests.notice_issue import NoticeIssue
+from appliance.requests.onsite import OnsiteRoom, RoomCopy
 from appliance.requests.receipt import Receipt
 from appliance.requests.workflow import CameraFootage, DeadlineStatus, DecisionInput, Proposal
 from appliance.retention.holds import HoldView
@@ -86,6 +87,7 @@ class RequestService:
         self._holds = HoldAdmin(ctx)
         self._desk = DeskReads(ctx)
         self._zone = ctx.settings.zone
+        self._onsite = OnsiteRoom(ctx)
 
     # -- receipt and documents -----------------------------------------------------------
 
@@ -269,18 +271,35 @@ class RequestService:
         *,
         officer_present: str,
         witness: str = "",
-        masked: bool = True,
+        export_id: str | None = None,
+        place: str = "",
         note: str = "",
     ) -> FootageRequest:
+        """Recorded with the masked copy shown (``export_id``): the ledger's masking column
+        says what that copy had applied (``appliance.requests.onsite``)."""
         need(principal, Permission.manage_requests)
         return self._fulfilment.record_onsite_viewing(
             request_id,
             officer_present=officer_present,
             witness=witness,
-            masked=masked,
+            export_id=export_id,
+            place=place,
             note=note,
             actor=principal.actor,
         )
+
+    def room_copies(self, principal: Principal, request_id: int) -> list[RequestExport]:
+        """The masked copies the viewing room may show (not destroyed; newest first)."""
+        need(principal, Permission.manage_requests)
+        return self._onsite.copies(request_id)
+
+    def play_room_copy(
+        self, principal: Principal, request_id: int, export_id: str, index: int
+    ) -> RoomCopy:
+        """Video ``index`` of a masked copy, decrypted in memory, once its on-site viewing is
+        in the ledger."""
+        need(principal, Permission.manage_requests)
+        return self._onsite.play(request_id, export_id, index)
 
     def execute_deletion(self, principal: Principal, request_id: int) -> PurgeResult:
         need(principal, Permission.manage_requests)

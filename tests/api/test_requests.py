@@ -142,10 +142,16 @@ def test_walk_received_held_decided_notified_viewed_closed_released(
 
     clock.set(clock.now() + 2 * DAY)
     officer = _officer(login)
+    # Without the masked copy there is no on-site viewing (R-REQ-5): prepare it, show it.
+    refused = officer.post(
+        f"/api/requests/{rid}/onsite-viewing", json={"officer_present": "김보호"}
+    )
+    assert refused.status_code == 422 and "masked only" in refused.text
+    copy = _ok(officer.post(f"/api/requests/{rid}/exports", json={}), 201)
     viewed = _ok(
         officer.post(
             f"/api/requests/{rid}/onsite-viewing",
-            json={"officer_present": "김보호", "witness": "이입회", "masked": True},
+            json={"officer_present": "김보호", "witness": "이입회", "export_id": copy["id"]},
         )
     )
     assert viewed["state"] == "fulfilled" and viewed["fulfilment"] == "onsite_viewing"
@@ -160,6 +166,8 @@ def test_walk_received_held_decided_notified_viewed_closed_released(
     ours = {EventType.request_received.value, EventType.onsite_viewing.value}
     events = [e.event for e in ctx.ledger.entries(refs=[str(rid)], limit=None)]
     assert [e for e in events if e in ours] == ["request_received", "onsite_viewing"]
+    (shown,) = ctx.ledger.entries(refs=[str(rid)], events=[EventType.onsite_viewing])
+    assert shown.data["masking"] is True and shown.data["export_id"] == copy["id"]
     states = [
         e.data["state"]
         for e in ctx.ledger.entries(refs=[str(rid)], events=[EventType.request_state], limit=None)

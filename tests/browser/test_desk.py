@@ -136,7 +136,7 @@ def test_the_desk_walks_three_requests(site: Site, open_tab: Any) -> None:
     from appliance.requests import RequestService
 
     RequestService(ctx).record_onsite_viewing(
-        officer, rid_a, officer_present="officer", masked=False, note="stand-in"
+        officer, rid_a, officer_present="officer", note="no other person in the footage"
     )
     page.reload()
     page.fill("#close-note", "열람 완료")
