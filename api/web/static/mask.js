@@ -311,12 +311,24 @@ previewButton?.addEventListener("click", async () => {
  * synchronous call (the spinner runs until it answers); a queued job (202, job id, progress)
  * replaces only this function.
  */
+/** Queue the package (202 + job), then follow the job until it is built or fails; the
+ * passphrase comes only with the 202, the package facts with the finished job. */
 async function buildPackage(body, onProgress) {
   onProgress(null);
-  const result = await api("POST", `${base}/exports`, body);
-  if (!result.ok || !result.data) throw result;
-  onProgress(1);
-  return result.data;
+  const queued = await api("POST", `${base}/exports`, body);
+  if (!queued.ok || !queued.data) throw queued;
+  const { job, passphrase } = queued.data;
+  for (;;) {
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const polled = await api("GET", `${base}/exports/jobs/${job.id}`);
+    if (!polled.ok || !polled.data) throw polled;
+    const state = polled.data;
+    onProgress(state.progress);
+    if (state.state === "failed") throw { status: 409, ok: false, data: { detail: state.error } };
+    if (state.state === "done" && state.export) {
+      return { ...state.export, passphrase, signer_fingerprint: state.signer_fingerprint };
+    }
+  }
 }
 
 buildButton?.addEventListener("click", async () => {
