@@ -21,6 +21,7 @@ from appliance.clock import to_ms
 from appliance.context import AppContext
 from appliance.errors import ValidationFailed
 from appliance.ledger import EventType, SignedHead
+from appliance.ledger.heads import fingerprint_text
 from appliance.ledger.management import (
     KIND_LABELS,
     ManagementKind,
@@ -93,12 +94,42 @@ def register(app: typer.Typer) -> None:
                 help="A head copied from the paper ledger, SEQ:HASH (16+ hex digits); repeatable.",
             ),
         ] = None,
+        heads_file: Annotated[
+            Path | None,
+            typer.Option(
+                "--heads-file",
+                help="A copy of the heads file (ledger.heads_file): each head in it must be "
+                "in the database, unchanged.",
+            ),
+        ] = None,
+        key_fingerprint: Annotated[
+            str | None,
+            typer.Option(
+                "--key-fingerprint",
+                help="The verify key's fingerprint as written down (`ledger head`, `vault "
+                "status`; 32+ hex digits): fail if the key dir holds another key.",
+            ),
+        ] = None,
+        continuity: Annotated[
+            bool,
+            typer.Option(
+                "--continuity/--no-continuity",
+                help="Check that heads were signed every ledger.head_interval_s up to now "
+                "(skip for a copy of the database examined later).",
+            ),
+        ] = True,
     ) -> None:
-        """Check every entry, the tip and the signed heads; exit 1 naming the first bad entry."""
+        """Check every entry, the tip and the signed heads; exit 1 naming the first problem."""
         settings = load(config)
         with _context(settings) as ctx:
             heads = [SignedHead.read(path) for path in head or []]
-            report = ctx.ledger.verify(heads=heads, paper=[_paper(p) for p in paper or []])
+            report = ctx.ledger.verify(
+                heads=heads,
+                paper=[_paper(p) for p in paper or []],
+                heads_file=heads_file,
+                continuity=continuity,
+                key_fingerprint=key_fingerprint,
+            )
         for note in report.notes:
             console.print(f"note: {note}", highlight=False)
         if not report.ok:
@@ -118,9 +149,11 @@ def register(app: typer.Typer) -> None:
         settings = load(config)
         with _context(settings) as ctx:
             signed = ctx.ledger.sign_head()
+            fingerprint = fingerprint_text(ctx.ledger.verify_key)
             if out is not None:
                 _write(out, signed.to_json())
         console.print(signed.to_text(settings.zone), highlight=False)
+        console.print(f"key fingerprint (pin with --key-fingerprint): {fingerprint}")
         if out is not None:
             console.print(f"written to {out}")
 

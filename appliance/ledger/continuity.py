@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 
 from appliance.clock import from_ms
 from appliance.ledger.events import EventType
@@ -74,7 +75,7 @@ def head_chain(
         )
     chain = list(stored[begin:])
     chained = False  # a format 2 head was met: no format 1 head may follow
-    for (prev_id, prev), (head_id, head) in zip(chain, chain[1:], strict=False):
+    for (prev_id, prev), (head_id, head) in pairwise(chain):
         if head.prev_hex is None:
             if chained:
                 return chain, Problem(
@@ -114,7 +115,7 @@ def check_continuity(
         ]
     limit = rule.limit_ms
     notes: list[str] = []
-    for (a_id, a), (b_id, b) in zip(chain, chain[1:], strict=False):
+    for (a_id, a), (b_id, b) in pairwise(chain):
         if b.prev_hex is None or b.signed_ms - a.signed_ms <= limit:
             continue  # format 1 heads were signed only when the chain moved: no heartbeat
         gap_min = (b.signed_ms - a.signed_ms) // 60_000

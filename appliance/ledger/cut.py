@@ -89,9 +89,7 @@ def cut_ledger(
             stored = conn.execute(select(ENTRY.c.hash).where(ENTRY.c.seq == cut_seq)).scalar()
             if stored is None or bytes(stored) != walk.last_hash:
                 raise LedgerTampered(f"entry {cut_seq} changed during the cut", cut_seq)
-            checkpoint = sign(
-                key, HeadKind.checkpoint, cut_seq, walk.last_hash, now_ms, prev(conn)
-            )
+            checkpoint = sign(key, HeadKind.checkpoint, cut_seq, walk.last_hash, now_ms, prev(conn))
             conn.execute(insert(SIGNED).values(**signed_row(checkpoint)))
             prepared = prepare(
                 NewEntry(

@@ -75,7 +75,8 @@ def _to_syslog(address: str, line: str) -> None:
         return
     try:
         handler.ident = SYSLOG_IDENT
-        handler.handle(logging.makeLogRecord({"msg": line, "levelno": logging.INFO, "levelname": "INFO"}))
+        record = {"msg": line, "levelno": logging.INFO, "levelname": "INFO"}
+        handler.handle(logging.makeLogRecord(record))
     finally:
         handler.close()
 
