@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from appliance.cli._common import ConfigOption, console, err_console, load, reported
 from appliance.cli.vault import cli_actor
@@ -131,11 +132,14 @@ def register(app: typer.Typer) -> None:
                 key_fingerprint=key_fingerprint,
             )
         for note in report.notes:
-            console.print(f"note: {note}", highlight=False)
+            console.print(f"note: {escape(note)}", highlight=False)
+        # One line each, escaped: scripts grep the failure kind, "[continuity]" and the like.
         if not report.ok:
-            err_console.print(f"[bold red]{report.summary()}[/]", highlight=False)
+            err_console.print(
+                f"[bold red]{escape(report.summary())}[/]", highlight=False, soft_wrap=True
+            )
             raise typer.Exit(EXIT_TAMPERED)
-        console.print(f"[green]{report.summary()}[/]", highlight=False)
+        console.print(f"[green]{escape(report.summary())}[/]", highlight=False, soft_wrap=True)
 
     @ledger_app.command("head")
     def head(
@@ -153,7 +157,9 @@ def register(app: typer.Typer) -> None:
             if out is not None:
                 _write(out, signed.to_json())
         console.print(signed.to_text(settings.zone), highlight=False)
-        console.print(f"key fingerprint (pin with --key-fingerprint): {fingerprint}")
+        console.print(
+            f"key fingerprint (pin with --key-fingerprint): {fingerprint}", soft_wrap=True
+        )
         if out is not None:
             console.print(f"written to {out}")
 

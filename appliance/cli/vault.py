@@ -111,7 +111,8 @@ def register(app: typer.Typer) -> None:
             console.print(table)
             console.print(f"passphrase: {'set' if ctx.vault.has_passphrase else 'not set'}")
             verify_key = load_verify_key(ctx.settings.storage.key_dir)
-            console.print(f"ledger signing key fingerprint: {fingerprint_text(verify_key)}")
+            fingerprint = fingerprint_text(verify_key)
+            console.print(f"ledger signing key fingerprint: {fingerprint}", soft_wrap=True)
             try:
                 reply = control_request(socket_path(ctx.settings), {"op": "status"}, 10)
                 lock = "unlocked" if reply["unlocked"] else "LOCKED (viewing refused)"

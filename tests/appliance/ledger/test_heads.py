@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 from nacl.signing import SigningKey
 
+from appliance.cli.main import initialize
 from appliance.clock import FakeClock
 from appliance.context import AppContext
-from appliance.cli.main import initialize
 from appliance.keys import load_signing_key
 from appliance.ledger import EventType, HeadKind, Ledger, NewEntry, SignedHead, entry_hash
 from appliance.ledger.daemon import LedgerDaemon
@@ -147,9 +147,7 @@ def test_dropping_the_latest_heads_shows_as_a_gap_or_a_broken_chain(
     assert "min old" in (report.problem or "")
 
     # A signer in a fresh process chains onto the last head left: the gap shows.
-    fresh = Ledger(
-        backend.db, clock, key_dir=backend.ledger._key_dir, head_interval_s=INTERVAL_S
-    )
+    fresh = Ledger(backend.db, clock, key_dir=backend.ledger._key_dir, head_interval_s=INTERVAL_S)
     fresh.sign_head()
     report = fresh.verify(continuity=True)
     assert not report.ok and report.failure is Failure.continuity, report.summary()
