@@ -306,7 +306,23 @@ class LedgerConfig(_Section):
         default=730, ge=365, description="How long ledger entries are kept (cut at a checkpoint)."
     )
     head_interval_s: int = Field(
-        default=300, ge=10, le=3600, description="How often a signed head is made."
+        default=300,
+        ge=10,
+        le=3600,
+        description="How often a signed head is made (also when nothing changed: a heartbeat "
+        "that `appliance ledger verify` checks for gaps of more than twice this, plus a minute).",
+    )
+    heads_file: Path | None = Field(
+        default=None,
+        description="Every signed head is also appended here, one JSON line each, fsynced: the "
+        "copy outside the database that `appliance ledger verify --heads-file` compares with. "
+        "Default: heads.log in the key dir. Put it where the database's users cannot write "
+        "(another disk or host, or a file made append-only with `chattr +a`).",
+    )
+    syslog_socket: str = Field(
+        default="/dev/log",
+        description="Every signed head is also sent to syslog (facility authpriv) through this "
+        "unix socket, when it exists; empty: not sent.",
     )
 
 

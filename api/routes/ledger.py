@@ -30,7 +30,6 @@ from appliance.clock import from_ms
 from appliance.context import AppContext
 from appliance.errors import NotFound
 from appliance.ledger import SignedHead, VerifyReport
-from appliance.ledger.heads import FORMAT
 from appliance.ledger.management import (
     COLUMNS,
     KIND_LABELS,
@@ -333,19 +332,21 @@ class HeadOut(BaseModel):
     signed_ms: int
     key_id: str
     signature: str
+    prev: str | None = None  # format 2: the hash of the head signed before this one
     signed_at: str
     text: str  # the short printable text for the paper ledger
 
 
 def head_out(head: SignedHead, zone: tzinfo) -> HeadOut:
     return HeadOut(
-        format=FORMAT,
+        format=head.format,
         kind=head.kind,
         seq=head.seq,
         hash=head.hash_hex,
         signed_ms=head.signed_ms,
         key_id=head.key_id,
         signature=head.signature_hex,
+        prev=head.prev_hex,
         signed_at=from_ms(head.signed_ms).astimezone(zone).strftime(_SECONDS),
         text=head.to_text(zone),
     )

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from appliance.cli._common import ConfigOption, console, err_console, load, reported
 from appliance.cli.vault import cli_actor
@@ -21,6 +22,7 @@ from appliance.clock import to_ms
 from appliance.context import AppContext
 from appliance.errors import ValidationFailed
 from appliance.ledger import EventType, SignedHead
+from appliance.ledger.heads import fingerprint_text
 from appliance.ledger.management import (
     KIND_LABELS,
     ManagementKind,
@@ -93,18 +95,51 @@ def register(app: typer.Typer) -> None:
                 help="A head copied from the paper ledger, SEQ:HASH (16+ hex digits); repeatable.",
             ),
         ] = None,
+        heads_file: Annotated[
+            Path | None,
+            typer.Option(
+                "--heads-file",
+                help="A copy of the heads file (ledger.heads_file): each head in it must be "
+                "in the database, unchanged.",
+            ),
+        ] = None,
+        key_fingerprint: Annotated[
+            str | None,
+            typer.Option(
+                "--key-fingerprint",
+                help="The verify key's fingerprint as written down (`ledger head`, `vault "
+                "status`; 32+ hex digits): fail if the key dir holds another key.",
+            ),
+        ] = None,
+        continuity: Annotated[
+            bool,
+            typer.Option(
+                "--continuity/--no-continuity",
+                help="Check that heads were signed every ledger.head_interval_s up to now "
+                "(skip for a copy of the database examined later).",
+            ),
+        ] = True,
     ) -> None:
-        """Check every entry, the tip and the signed heads; exit 1 naming the first bad entry."""
+        """Check every entry, the tip and the signed heads; exit 1 naming the first problem."""
         settings = load(config)
         with _context(settings) as ctx:
             heads = [SignedHead.read(path) for path in head or []]
-            report = ctx.ledger.verify(heads=heads, paper=[_paper(p) for p in paper or []])
+            report = ctx.ledger.verify(
+                heads=heads,
+                paper=[_paper(p) for p in paper or []],
+                heads_file=heads_file,
+                continuity=continuity,
+                key_fingerprint=key_fingerprint,
+            )
         for note in report.notes:
-            console.print(f"note: {note}", highlight=False)
+            console.print(f"note: {escape(note)}", highlight=False)
+        # One line each, escaped: scripts grep the failure kind, "[continuity]" and the like.
         if not report.ok:
-            err_console.print(f"[bold red]{report.summary()}[/]", highlight=False)
+            err_console.print(
+                f"[bold red]{escape(report.summary())}[/]", highlight=False, soft_wrap=True
+            )
             raise typer.Exit(EXIT_TAMPERED)
-        console.print(f"[green]{report.summary()}[/]", highlight=False)
+        console.print(f"[green]{escape(report.summary())}[/]", highlight=False, soft_wrap=True)
 
     @ledger_app.command("head")
     def head(
@@ -118,9 +153,13 @@ def register(app: typer.Typer) -> None:
         settings = load(config)
         with _context(settings) as ctx:
             signed = ctx.ledger.sign_head()
+            fingerprint = fingerprint_text(ctx.ledger.verify_key)
             if out is not None:
                 _write(out, signed.to_json())
         console.print(signed.to_text(settings.zone), highlight=False)
+        console.print(
+            f"key fingerprint (pin with --key-fingerprint): {fingerprint}", soft_wrap=True
+        )
         if out is not None:
             console.print(f"written to {out}")
 

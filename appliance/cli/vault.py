@@ -17,6 +17,8 @@ from appliance.cli._common import ConfigOption, console, load, reported
 from appliance.clock import from_ms
 from appliance.context import AppContext
 from appliance.errors import NotFound, ValidationFailed
+from appliance.keys import load_verify_key
+from appliance.ledger.heads import fingerprint_text
 from appliance.models import Segment
 from appliance.vault import sync_key_registry
 from appliance.vault.control import control_request, socket_path
@@ -108,6 +110,9 @@ def register(app: typer.Typer) -> None:
                 )
             console.print(table)
             console.print(f"passphrase: {'set' if ctx.vault.has_passphrase else 'not set'}")
+            verify_key = load_verify_key(ctx.settings.storage.key_dir)
+            fingerprint = fingerprint_text(verify_key)
+            console.print(f"ledger signing key fingerprint: {fingerprint}", soft_wrap=True)
             try:
                 reply = control_request(socket_path(ctx.settings), {"op": "status"}, 10)
                 lock = "unlocked" if reply["unlocked"] else "LOCKED (viewing refused)"

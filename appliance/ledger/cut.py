@@ -8,11 +8,11 @@ interrupted after that is finished by the next one.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from nacl.signing import SigningKey
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import Connection, delete, func, insert, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from appliance.clock import Clock
@@ -58,8 +58,10 @@ def cut_ledger(
     key: SigningKey,
     verify_key: bytes,
     checkpoints: Iterable[SignedHead],
+    prev: Callable[[Connection], str],
 ) -> CutResult | None:
-    """The cut of ``Ledger.cut`` (``checkpoints``: the stored ones); None if nothing to cut."""
+    """The cut of ``Ledger.cut`` (``checkpoints``: the stored ones; ``prev``: the ``prev`` of a
+    head stored now, given the connection holding the tip lock); None if nothing to cut."""
     cutoff_ms = now_ms - retention_days * _DAY_MS
     start_seq, start_hash = 0, GENESIS
     for signed in checkpoints:
@@ -87,7 +89,7 @@ def cut_ledger(
             stored = conn.execute(select(ENTRY.c.hash).where(ENTRY.c.seq == cut_seq)).scalar()
             if stored is None or bytes(stored) != walk.last_hash:
                 raise LedgerTampered(f"entry {cut_seq} changed during the cut", cut_seq)
-            checkpoint = sign(key, HeadKind.checkpoint, cut_seq, walk.last_hash, now_ms)
+            checkpoint = sign(key, HeadKind.checkpoint, cut_seq, walk.last_hash, now_ms, prev(conn))
             conn.execute(insert(SIGNED).values(**signed_row(checkpoint)))
             prepared = prepare(
                 NewEntry(

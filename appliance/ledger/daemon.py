@@ -1,5 +1,6 @@
-"""The ``ledger`` daemon of ``appliance run``: signs heads every ``ledger.head_interval_s`` and on
-stop, records system start and stop, and runs the retention cut once a day.
+"""The ``ledger`` daemon of ``appliance run``: signs heads every ``ledger.head_interval_s`` (also
+when nothing changed: the heartbeat ``ledger verify`` checks for gaps) and on stop, records
+system start and stop, and runs the retention cut once a day.
 
 ``LedgerDaemon`` takes its parts (ledger, clock, interval); ``create`` is the entry point and
 reads them off whatever carries them (the ``AppContext``), named by a protocol so this package
@@ -42,7 +43,7 @@ class LedgerParts(Protocol):
 
 
 class LedgerDaemon:
-    """Signs a head whenever the chain moved since the last one; cuts old entries daily."""
+    """Signs a head when the chain moved or the last one is an interval old; cuts daily."""
 
     name = "ledger"
 
@@ -61,6 +62,7 @@ class LedgerDaemon:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._signed_seq: int | None = None
+        self._signed_ms: int | None = None
         self._next_cut = clock.monotonic()  # first cut right after start
 
     def start(self) -> None:
@@ -88,9 +90,14 @@ class LedgerDaemon:
         return self._thread is not None and self._thread.is_alive()
 
     def tick(self) -> SignedHead | None:
-        """One round: sign if the chain moved, cut if a day has passed; return the new head."""
+        """One round: sign if the chain moved or the last head is an interval old (the
+        heartbeat), cut if a day has passed; return the new head."""
         head = None
-        if self._ledger.tip().seq != self._signed_seq:
+        due = (
+            self._signed_ms is None
+            or self._clock.now_ms() - self._signed_ms >= self._interval_s * 1000
+        )
+        if due or self._ledger.tip().seq != self._signed_seq:
             head = self._sign()
         if self._clock.monotonic() >= self._next_cut:
             self._next_cut = self._clock.monotonic() + self._cut_interval_s
@@ -106,7 +113,7 @@ class LedgerDaemon:
 
     def _sign(self) -> SignedHead:
         head = self._ledger.sign_head()
-        self._signed_seq = head.seq
+        self._signed_seq, self._signed_ms = head.seq, head.signed_ms
         return head
 
     def _run(self) -> None:

@@ -4,7 +4,8 @@ Serialisation: every write first locks the one-row ``ledger_tip`` (``SELECT ... 
 PostgreSQL; on SQLite a write to it, which takes the database's single write lock), reads the
 tip, chains the new entries onto it and moves it, all in the caller's transaction. Threads,
 processes and nodes therefore extend one linear chain. Signed heads are stored as rows of
-``ledger_signed_head`` (``signed_row``, ``head_from_row``).
+``ledger_signed_head`` (``signed_row``, ``head_from_row``); ``latest_signed`` is the head the
+next one chains onto (the last row by id).
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ __all__ = [
     "Prepared",
     "head_from_row",
     "head_from_tuple",
+    "is_stored",
+    "latest_signed",
     "lock_tip",
     "prepare",
     "reading",
@@ -154,12 +157,13 @@ def signed_row(head: SignedHead) -> dict[str, Any]:
         "signed_ms": head.signed_ms,
         "key_id": head.key_id,
         "signature": bytes.fromhex(head.signature_hex),
+        "prev_hash": None if head.prev_hex is None else bytes.fromhex(head.prev_hex),
     }
 
 
 def head_from_tuple(row: Sequence[Any]) -> SignedHead:
-    """A head from (kind, seq, hash, signed_ms, key_id, signature)."""
-    kind, seq, hash_, signed_ms, key_id, signature = row
+    """A head from (kind, seq, hash, signed_ms, key_id, signature, prev_hash)."""
+    kind, seq, hash_, signed_ms, key_id, signature, prev = row
     return SignedHead(
         kind=kind,
         seq=int(seq),
@@ -167,9 +171,28 @@ def head_from_tuple(row: Sequence[Any]) -> SignedHead:
         signed_ms=int(signed_ms),
         key_id=key_id,
         signature_hex=bytes(signature).hex(),
+        prev_hex=None if prev is None else bytes(prev).hex(),
     )
 
 
 def head_from_row(row: Any) -> SignedHead:
     """A head from a ``ledger_signed_head`` row."""
-    return head_from_tuple((row.kind, row.seq, row.hash, row.signed_ms, row.key_id, row.signature))
+    return head_from_tuple(
+        (row.kind, row.seq, row.hash, row.signed_ms, row.key_id, row.signature, row.prev_hash)
+    )
+
+
+_LATEST_SIGNED = select(SIGNED).order_by(SIGNED.c.id.desc()).limit(1)
+_SIGNED_BY_SIGNATURE = select(SIGNED.c.id).where(SIGNED.c.signature == bindparam("sig"))
+
+
+def latest_signed(conn: Connection) -> SignedHead | None:
+    """The head (or checkpoint) stored last: the one a new head chains onto."""
+    row = conn.execute(_LATEST_SIGNED).first()
+    return head_from_row(row) if row is not None else None
+
+
+def is_stored(conn: Connection, head: SignedHead) -> bool:
+    """True while ``head`` (found by its signature) is in ``ledger_signed_head``."""
+    found = conn.execute(_SIGNED_BY_SIGNATURE, {"sig": bytes.fromhex(head.signature_hex)})
+    return found.first() is not None

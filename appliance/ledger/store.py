@@ -9,6 +9,7 @@ retention cut in ``appliance.ledger.cut``; ``Ledger`` is their one entry point.
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ from types import MappingProxyType
 from typing import Any
 
 from nacl.signing import SigningKey
-from sqlalchemy import insert, select
+from sqlalchemy import Connection, insert, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
@@ -27,9 +28,10 @@ from appliance.db import Database
 from appliance.errors import LedgerUnavailable, ValidationFailed
 from appliance.keys import load_signing_key, load_verify_key
 from appliance.ledger.chain import JSONValue
+from appliance.ledger.continuity import Continuity
 from appliance.ledger.cut import CutResult, cut_ledger
 from appliance.ledger.events import EventType
-from appliance.ledger.heads import HeadKind, SignedHead, sign
+from appliance.ledger.heads import FIRST_PREV, HeadKind, SignedHead, head_hash, sign
 from appliance.ledger.rows import (
     ENTRY,
     SIGNED,
@@ -37,6 +39,9 @@ from appliance.ledger.rows import (
     NewEntry,
     Prepared,
     head_from_row,
+    is_stored,
+    latest_signed,
+    lock_tip,
     prepare,
     reading,
     signed_row,
@@ -44,9 +49,12 @@ from appliance.ledger.rows import (
 )
 from appliance.ledger.verification import verify_ledger
 from appliance.ledger.verify import VerifyReport
+from appliance.ledger.witness import HeadWitness, read_heads_file
 from appliance.settings import Settings
 
 __all__ = ["Entry", "Ledger", "Tip"]
+
+log = logging.getLogger(__name__)
 
 _EMPTY: Mapping[str, JSONValue] = MappingProxyType({})
 
@@ -151,14 +159,20 @@ class Ledger:
         key_dir: Path | None = None,
         retention_days: int = 730,
         zone: tzinfo = UTC,
+        head_interval_s: int = 300,
+        witness: HeadWitness | None = None,
     ) -> None:
         self._db = db
         self._clock = clock
         self._key_dir = key_dir
         self.retention_days = retention_days
         self.zone = zone
+        self.head_interval_s = head_interval_s
+        self._witness = witness
         self._group = _GroupCommit(self)
         self._signing_key: SigningKey | None = None
+        self._head_lock = threading.Lock()
+        self._last_signed: SignedHead | None = None  # what this process signed last
 
     @classmethod
     def open(cls, settings: Settings, db: Database, clock: Clock) -> Ledger:
@@ -169,6 +183,11 @@ class Ledger:
             key_dir=settings.storage.key_dir,
             retention_days=settings.ledger.retention_days,
             zone=settings.zone,
+            head_interval_s=settings.ledger.head_interval_s,
+            witness=HeadWitness(
+                settings.ledger.heads_file or settings.storage.key_dir / "heads.log",
+                settings.ledger.syslog_socket,
+            ),
         )
 
     # -- appending ---------------------------------------------------------------------------
@@ -269,19 +288,51 @@ class Ledger:
             raise ValidationFailed("this ledger was opened without a key dir")
         return load_verify_key(self._key_dir)
 
-    def sign_head(self) -> SignedHead:
-        """Sign the current tip, store the head and return it (to export or print)."""
-        key = self._key()
-        try:
-            with self._db.engine.begin() as conn:
-                row = conn.execute(select(TIP.c.seq, TIP.c.hash)).first()
-                if row is None:
-                    raise LedgerUnavailable("the ledger tip row is missing")
-                head = sign(key, HeadKind.head, int(row[0]), bytes(row[1]), self._clock.now_ms())
-                conn.execute(insert(SIGNED).values(**signed_row(head)))
-        except SQLAlchemyError as exc:
-            raise LedgerUnavailable(f"cannot store the signed head: {exc}") from exc
+    @property
+    def verify_key(self) -> bytes:
+        """The ed25519 verify key heads are checked with (public)."""
+        return self._verify_key()
+
+    def _prev(self, conn: Connection) -> str:
+        """The ``prev`` of a head stored now in ``conn`` (which holds the tip lock).
+
+        Normally the head stored last. If the head this process signed last has vanished from
+        the database, the new head chains onto it anyway, so the deletion shows as a broken
+        chain of heads instead of being papered over.
+        """
+        mine = self._last_signed
+        if mine is not None and not is_stored(conn, mine):
+            log.error(
+                "the ledger head this process signed at seq %d is gone from the database: "
+                "heads were deleted; `appliance ledger verify` will report it",
+                mine.seq,
+            )
+            return head_hash(mine)
+        latest = latest_signed(conn)
+        return head_hash(latest) if latest is not None else FIRST_PREV
+
+    def _witnessed(self, head: SignedHead) -> SignedHead:
+        """Remember ``head`` as this process's last and copy it to the heads file and syslog."""
+        self._last_signed = head
+        if self._witness is not None:
+            self._witness.record(head)
         return head
+
+    def sign_head(self) -> SignedHead:
+        """Sign the current tip, chained onto the previous head, store it, copy it to the
+        heads file and syslog, and return it (to export or print)."""
+        key = self._key()
+        with self._head_lock:
+            try:
+                with self._db.engine.begin() as conn:
+                    seq, hash_, _ = lock_tip(conn)  # heads are ordered with appends and cuts
+                    head = sign(
+                        key, HeadKind.head, seq, hash_, self._clock.now_ms(), self._prev(conn)
+                    )
+                    conn.execute(insert(SIGNED).values(**signed_row(head)))
+            except SQLAlchemyError as exc:
+                raise LedgerUnavailable(f"cannot store the signed head: {exc}") from exc
+            return self._witnessed(head)
 
     def heads(self, kind: str | None = None) -> list[SignedHead]:
         """Stored signed heads (and checkpoints), oldest seq first."""
@@ -310,13 +361,33 @@ class Ledger:
         *,
         heads: Sequence[SignedHead] = (),
         paper: Sequence[tuple[int, str]] = (),
+        heads_file: Path | None = None,
+        continuity: bool = False,
+        key_fingerprint: str | None = None,
     ) -> VerifyReport:
-        """Check the whole chain, the tip and every stored signed head, plus exported heads
-        (``head``, ``heads``) and paper records (seq, hash prefix of 16+ hex digits).
+        """Check the whole chain, the tip, every stored signed head and the chain of heads,
+        plus exported heads (``head``, ``heads``), paper records (seq, hash prefix of 16+ hex
+        digits) and a heads file (each of its heads must be stored, unless cut).
 
+        ``continuity``: also check that heads were signed without a gap over about two
+        ``head_interval_s`` and that the latest is that recent (off by default: only a
+        ledger written by a running ``appliance run`` has heartbeat heads).
+        ``key_fingerprint``: fail unless the key dir's verify key has this fingerprint.
         Reports the first bad seq; never raises for tampering (``report.raise_if_bad()`` does).
         """
-        return verify_ledger(self._db, self._verify_key(), head, heads=heads, paper=paper)
+        lines = list(read_heads_file(heads_file)) if heads_file is not None else None
+        return verify_ledger(
+            self._db,
+            self._verify_key(),
+            head,
+            heads=heads,
+            paper=paper,
+            heads_file=lines,
+            continuity=Continuity(self._clock.now_ms(), self.head_interval_s)
+            if continuity
+            else None,
+            pinned_key=key_fingerprint,
+        )
 
     def cut(self, *, now_ms: int | None = None) -> CutResult | None:
         """Remove entries older than the retention, keeping a signed checkpoint at the cut.
@@ -324,12 +395,17 @@ class Ledger:
         Verifies the entries being removed first and refuses (LedgerTampered) if they are bad,
         so a checkpoint never vouches for tampered entries. None when there is nothing to cut.
         """
-        return cut_ledger(
-            self._db,
-            self._clock,
-            now_ms=self._clock.now_ms() if now_ms is None else now_ms,
-            retention_days=self.retention_days,
-            key=self._key(),
-            verify_key=self._verify_key(),
-            checkpoints=self.heads(HeadKind.checkpoint),
-        )
+        with self._head_lock:
+            result = cut_ledger(
+                self._db,
+                self._clock,
+                now_ms=self._clock.now_ms() if now_ms is None else now_ms,
+                retention_days=self.retention_days,
+                key=self._key(),
+                verify_key=self._verify_key(),
+                checkpoints=self.heads(HeadKind.checkpoint),
+                prev=self._prev,
+            )
+            if result is not None:
+                self._witnessed(result.checkpoint)
+        return result

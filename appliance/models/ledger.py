@@ -1,7 +1,8 @@
 """The tamper-evident ledger's tables (design/ledger.md).
 
 ``ledger_entry`` is the hash chain; ``ledger_tip`` is its one-row tip, locked by every append so the
-chain never forks; ``ledger_signed_head`` keeps the signed heads and retention checkpoints.
+chain never forks; ``ledger_signed_head`` keeps the signed heads and retention checkpoints,
+each chained to the one signed before it (``prev_hash``).
 """
 
 from __future__ import annotations
@@ -54,3 +55,5 @@ class LedgerSignedHead(SQLModel, table=True):
     signed_ms: int = ms_column()
     key_id: str = Field(max_length=64)  # first 16 hex digits of the ed25519 verify key
     signature: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    # head_hash of the head signed before this one (format 2); NULL for a format 1 head.
+    prev_hash: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))

@@ -102,3 +102,41 @@ def test_bad_input_is_one_line_and_exit_2(ctx: AppContext, tmp_path: Path) -> No
         app, ["ledger", "verify", *config, "--head", str(tmp_path / "junk.json")]
     )
     assert result.exit_code == 2 and "not a ledger head" in result.output
+
+
+def test_verify_pins_the_key_and_checks_continuity(ctx: AppContext, tmp_path: Path) -> None:
+    config = _config(tmp_path)
+    runner = CliRunner()
+    signed = runner.invoke(app, ["ledger", "head", *config])
+    assert signed.exit_code == 0, signed.output
+    line = next(s for s in signed.output.splitlines() if s.startswith("key fingerprint"))
+    fingerprint = line.rsplit(":", 1)[1].strip()
+    assert len(fingerprint.replace(" ", "")) == 64
+    assert fingerprint in runner.invoke(app, ["vault", "status", *config]).output
+
+    pinned = runner.invoke(app, ["ledger", "verify", *config, "--key-fingerprint", fingerprint])
+    assert pinned.exit_code == 0, pinned.output
+    wrong = runner.invoke(app, ["ledger", "verify", *config, "--key-fingerprint", "ab" * 32])
+    assert wrong.exit_code == 1 and "[key]" in wrong.output and "pinned" in wrong.output
+    short = runner.invoke(app, ["ledger", "verify", *config, "--key-fingerprint", "abcd"])
+    assert short.exit_code == 2 and "at least 32 hex digits" in short.output
+
+    heads_file = ctx.settings.storage.key_dir / "heads.log"
+    assert heads_file.read_text().count("\n") == 1  # the CLI's head went to the heads file
+    ok = runner.invoke(app, ["ledger", "verify", *config, "--heads-file", str(heads_file)])
+    assert ok.exit_code == 0, ok.output
+    db = sqlite3.connect(ctx.settings.storage.data_dir / "appliance.db")
+    db.execute("DELETE FROM ledger_signed_head")
+    db.commit()
+    db.close()
+    gone = runner.invoke(app, ["ledger", "verify", *config, "--heads-file", str(heads_file)])
+    assert gone.exit_code == 1 and "[heads_file]" in gone.output
+
+    # Once the appliance has run, heads are expected every interval up to now: the CLI runs
+    # on the real clock, long after the test clock's head.
+    ctx.ledger.append(EventType.system_start, actor="system")
+    ctx.ledger.sign_head()
+    stale = runner.invoke(app, ["ledger", "verify", *config])
+    assert stale.exit_code == 1 and "[continuity]" in stale.output, stale.output
+    offline = runner.invoke(app, ["ledger", "verify", *config, "--no-continuity"])
+    assert offline.exit_code == 0, offline.output
