@@ -18,7 +18,7 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import HTMLResponse, PlainTextResponse, Response
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from api.deps import CameraQuery, ContextDep, SessionDep, require
 from api.schemas.ledger import (
@@ -294,6 +294,10 @@ class VerifyOut(BaseModel):
     heads_checked: int
     first_bad_seq: int | None
     problem: str | None
+    failure: str | None = Field(
+        description="Which check failed: chain, signature, head_chain, continuity, unsigned "
+        "(no head since a restart: the vault is not unlocked yet), heads_file, key."
+    )
     notes: list[str]
     summary: str
     checked_ms: int
@@ -309,6 +313,7 @@ def verify_out(report: VerifyReport, checked_ms: int) -> VerifyOut:
         heads_checked=report.heads_checked,
         first_bad_seq=report.first_bad_seq,
         problem=report.problem,
+        failure=report.failure.value if report.failure is not None else None,
         notes=list(report.notes),
         summary=report.summary(),
         checked_ms=checked_ms,

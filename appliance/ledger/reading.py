@@ -219,10 +219,11 @@ def read_destruction(
 
 
 def verify_once(ledger: Ledger) -> VerifyReport:
-    """``ledger.verify()``, one at a time in this process; Conflict while one is running."""
+    """``ledger.verify()`` with the heads' continuity (a running appliance signs heartbeat
+    heads), one at a time in this process; Conflict while one is running."""
     if not _VERIFYING.acquire(blocking=False):
         raise Conflict("a verification is already running; try again when it has finished")
     try:
-        return ledger.verify()
+        return ledger.verify(continuity=True)
     finally:
         _VERIFYING.release()

@@ -38,6 +38,8 @@ def base_config(tmp_path: Path, cameras: int = 3) -> dict[str, Any]:
             "min_free_bytes": 0,
             "alarm_free_bytes": 0,
         },
+        # Tests never write to the host's syslog (test_heads runs its own receiver).
+        "ledger": {"syslog_socket": ""},
         "groups": [
             {"name": "general", "min_days": 0, "max_days": 30},
             {
