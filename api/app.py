@@ -20,6 +20,7 @@ from api.routes import (
     requests,
     timeline,
     users,
+    vault,
     viewing,
 )
 from api.security import check_routes, describe_security, public
@@ -61,6 +62,7 @@ def create_app(ctx: AppContext) -> FastAPI:
         ledger.router,
         pages.router,
         ledger_pages.router,
+        vault.router,
     ):
         app.include_router(router)
     server = ctx.settings.server
