@@ -10,6 +10,7 @@ from fastapi.openapi.utils import get_openapi
 from api.errors import install_error_handlers
 from api.limits import BodyLimit, LoginLimit
 from api.routes import (
+    account_pages,
     agency,
     auth,
     cameras,
@@ -63,6 +64,7 @@ def create_app(ctx: AppContext) -> FastAPI:
         pages.router,
         ledger_pages.router,
         vault.router,
+        account_pages.router,
     ):
         app.include_router(router)
     server = ctx.settings.server

@@ -19,10 +19,9 @@ from dataclasses import dataclass
 
 from sqlmodel import Session, select
 
-from appliance.access import recovery
+from appliance.access import recovery, totp
 from appliance.access import sessions as login_sessions
 from appliance.access import tokens as api_tokens
-from appliance.access import totp
 from appliance.access._shared import AccessBase, totp_enrolment
 from appliance.access.audit import EventType, record
 from appliance.access.principal import Principal, Via
@@ -113,7 +112,11 @@ class LoginService(AccessBase):
                     remote_addr=remote_addr,
                     user_agent=user_agent,
                 )
-                data: dict[str, object] = {"username": username, "remote": remote_addr, "mfa": issued.row.mfa}
+                data: dict[str, object] = {
+                    "username": username,
+                    "remote": remote_addr,
+                    "mfa": issued.row.mfa,
+                }
                 if checked.recovery_left is not None:
                     data |= {"recovery_code": True, "recovery_codes_left": checked.recovery_left}
                 record(

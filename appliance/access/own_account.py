@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from sqlmodel import Session, col, select
 
-from appliance.access import recovery
+from appliance.access import recovery, totp
 from appliance.access import sessions as login_sessions
-from appliance.access import totp
 from appliance.access._shared import AccessBase, totp_enrolment, user_row
 from appliance.access.principal import Principal, Via
 from appliance.access.privileged import may_remove_totp

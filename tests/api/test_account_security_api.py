@@ -37,7 +37,9 @@ def test_qr_enrolment_and_recovery_codes_over_http(
     uri = _qr_text(setup["qr_png"])
     assert uri == setup["otpauth_uri"] and setup["secret"] in uri
     secret = uri.split("secret=")[1].split("&")[0]
-    confirmed = client.post("/api/auth/totp/confirm", json={"code": totp.totp(secret, clock.now_ms())})
+    confirmed = client.post(
+        "/api/auth/totp/confirm", json={"code": totp.totp(secret, clock.now_ms())}
+    )
     assert confirmed.status_code == 200
     codes = confirmed.json()["codes"]
     assert len(codes) == 10
@@ -122,8 +124,7 @@ def test_vault_unlock_only_over_tls_or_loopback_and_rate_limited(
     assert done.status_code == 200 and done.json()["unlocked"] is True
     assert ctx.vault.is_unlocked
     reasons = [
-        e.data["reason"]
-        for e in ctx.ledger.entries(events=(EventType.login_failure,), limit=None)
+        e.data["reason"] for e in ctx.ledger.entries(events=(EventType.login_failure,), limit=None)
     ]
     assert reasons.count("wrong vault passphrase") == MAX_ATTEMPTS
     assert "vault unlock refused: not over TLS or from loopback" in reasons
