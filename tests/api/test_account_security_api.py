@@ -25,7 +25,9 @@ PASSPHRASE = "power cut passphrase"
 def _qr_text(data_uri: str) -> str:
     assert data_uri.startswith("data:image/png;base64,")
     raw = np.frombuffer(base64.b64decode(data_uri.split(",", 1)[1]), np.uint8)
-    text, _, _ = cv2.QRCodeDetector().detectAndDecode(cv2.imdecode(raw, cv2.IMREAD_GRAYSCALE))
+    image = cv2.imdecode(raw, cv2.IMREAD_GRAYSCALE)
+    assert image is not None
+    text, _, _ = cv2.QRCodeDetector().detectAndDecode(image)
     return str(text)
 
 

@@ -127,6 +127,7 @@ def test_an_admin_cannot_create_an_officer_through_the_page(site: Site, open_tab
 
 def _decode_qr(png: bytes) -> str:
     image = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_GRAYSCALE)
+    assert image is not None
     text, _, _ = cv2.QRCodeDetector().detectAndDecode(image)
     return str(text)
 
