@@ -10,6 +10,7 @@ from fastapi.openapi.utils import get_openapi
 from api.errors import install_error_handlers
 from api.limits import BodyLimit, LoginLimit
 from api.routes import (
+    account_pages,
     agency,
     auth,
     cameras,
@@ -22,6 +23,7 @@ from api.routes import (
     requests,
     timeline,
     users,
+    vault,
     viewing,
 )
 from api.security import check_routes, describe_security, public
@@ -65,6 +67,8 @@ def create_app(ctx: AppContext) -> FastAPI:
         ledger_pages.router,
         desk_pages.router,
         mask_pages.router,
+        vault.router,
+        account_pages.router,
     ):
         app.include_router(router)
     server = ctx.settings.server

@@ -12,17 +12,20 @@ from typing import Any
 
 import typer
 
+from appliance.access import AccessService, Principal
 from appliance.cli._common import console, reported
 from appliance.cli.main import initialize
 from appliance.context import AppContext
 from appliance.daemons import Supervisor, discover_daemons
+from appliance.models import Role
 from appliance.settings import Settings
 from recorder.sim import CameraSimulator
 from recorder.sim import main as simulator_main
 
-__all__ = ["demo_settings", "register"]
+__all__ = ["DEMO_OFFICER", "demo_officer", "demo_settings", "register"]
 
 EXAMPLE_CONFIG = Path(__file__).resolve().parents[1] / "deploy" / "appliance.example.toml"
+DEMO_OFFICER = "demo-officer"
 
 
 def demo_settings(root: Path, urls: dict[str, str], port: int) -> Settings:
@@ -41,6 +44,22 @@ def demo_settings(root: Path, urls: dict[str, str], port: int) -> Settings:
         cameras.append({**camera, "url": url})
     data["cameras"] = cameras
     return Settings(**data)
+
+
+def demo_officer(ctx: AppContext) -> tuple[str, str]:
+    """A video officer for the demo only (username, generated password), so a newcomer reaches
+    footage, the request desk and the health page without an API call. Created as root at the
+    console would, so it is in the ledger and raises the new-officer alarm like any other."""
+    access = AccessService(ctx.db, ctx.clock, ctx.settings.server, ctx.ledger)
+    _user, password = access.create_user(
+        Principal.local("demo"),
+        username=DEMO_OFFICER,
+        role=Role.officer,
+        display_name="Demo officer (demo only)",
+        title="DEMO ONLY",
+    )
+    assert password is not None
+    return DEMO_OFFICER, password
 
 
 def register(app: typer.Typer) -> None:
@@ -69,6 +88,7 @@ def register(app: typer.Typer) -> None:
                 settings = demo_settings(root, sim.urls, port)
                 result = initialize(settings, insecure_no_passphrase=True)
                 ctx = AppContext.open(settings)
+                officer, officer_password = demo_officer(ctx)
                 supervisor = Supervisor(ctx, discover_daemons())
                 supervisor.install_signal_handlers()
                 supervisor.start()
@@ -77,6 +97,11 @@ def register(app: typer.Typer) -> None:
                 console.print(
                     f"first admin: [bold]{result.admin_username}[/] / "
                     f"[bold]{result.admin_password}[/]"
+                )
+                console.print(
+                    f"demo officer: [bold]{officer}[/] / [bold]{officer_password}[/] "
+                    "[yellow](DEMO ONLY: sees every camera, the request desk and the health "
+                    "page; never create such an account on a real site)[/]"
                 )
                 console.print(
                     f"cameras:     {len(settings.cameras)} via {sim.url('cam1', False)} ..."

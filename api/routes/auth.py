@@ -7,8 +7,9 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request, Response
 
 from api.deps import COOKIE_NAME, AccessDep, ContextDep, public, require
-from api.schemas.auth import LoginIn, Me, PasswordIn, TotpCode, TotpSetup
+from api.schemas.auth import LoginIn, Me, PasswordIn, RecoveryCodes, TotpCode, TotpSetup
 from api.schemas.users import user_out
+from api.web.qr import qr_png_data_uri
 from appliance.access import Permission, Principal, Via
 from appliance.errors import ValidationFailed
 
@@ -97,16 +98,22 @@ def totp_setup(principal: _SelfReady, access: AccessDep) -> TotpSetup:
     if principal.via is not Via.session:
         raise ValidationFailed("TOTP is for browser sign-in")
     secret, uri = access.totp_begin(principal)
-    return TotpSetup(secret=secret, otpauth_uri=uri)
+    return TotpSetup(secret=secret, otpauth_uri=uri, qr_png=qr_png_data_uri(uri))
 
 
-@router.post("/totp/confirm", status_code=204)
-def totp_confirm(body: TotpCode, principal: _SelfReady, access: AccessDep) -> None:
-    """Switch TOTP on with a current code from the app."""
-    access.totp_confirm(principal, body.code)
+@router.post("/totp/confirm", response_model=RecoveryCodes)
+def totp_confirm(body: TotpCode, principal: _SelfReady, access: AccessDep) -> RecoveryCodes:
+    """Switch TOTP on with a current code from the app; returns the recovery codes (once)."""
+    return RecoveryCodes(codes=access.totp_confirm(principal, body.code))
+
+
+@router.post("/totp/recovery-codes", response_model=RecoveryCodes)
+def new_recovery_codes(body: TotpCode, principal: _SelfReady, access: AccessDep) -> RecoveryCodes:
+    """A new set of recovery codes (the old set stops working), with a current code."""
+    return RecoveryCodes(codes=access.new_recovery_codes(principal, body.code))
 
 
 @router.post("/totp/disable", status_code=204)
 def totp_disable(body: TotpCode, principal: _SelfReady, access: AccessDep) -> None:
-    """Switch one's own TOTP off with a current code."""
+    """Switch one's own TOTP off with a current code (or a recovery code)."""
     access.totp_disable(principal, principal.user_id, body.code)

@@ -19,9 +19,9 @@ from dataclasses import dataclass
 
 from sqlmodel import Session, select
 
+from appliance.access import recovery, totp
 from appliance.access import sessions as login_sessions
 from appliance.access import tokens as api_tokens
-from appliance.access import totp
 from appliance.access._shared import AccessBase, totp_enrolment
 from appliance.access.audit import EventType, record
 from appliance.access.principal import Principal, Via
@@ -42,6 +42,14 @@ _MAX_USERNAME = 100
 def _dummy_hash() -> str:
     # Unknown usernames still pay one argon2id verification, so timing does not tell them apart.
     return hash_password("not-a-real-password-" + "x" * 16)
+
+
+@dataclass(frozen=True)
+class _Passed:
+    """A sign-in that may proceed; ``recovery_left`` is set when a recovery code stood in for
+    the TOTP code (how many the account has left), so the ledger entry says so."""
+
+    recovery_left: int | None = None
 
 
 @dataclass(frozen=True)
@@ -76,7 +84,8 @@ class LoginService(AccessBase):
         result: LoginResult | None = None
         with self.db.session() as session:
             user = session.exec(select(User).where(User.username == username)).first()
-            refusal = self._check_login(session, user, password, totp_code, now, client)
+            checked = self._check_login(session, user, password, totp_code, now, client)
+            refusal = checked if isinstance(checked, Refusal) else None
             if refusal is not None:
                 failures = self.client_failures.add_failure(client, now)
                 record(
@@ -92,7 +101,7 @@ class LoginService(AccessBase):
                     },
                 )
             else:
-                assert user is not None  # _check_login refuses when there is no user
+                assert user is not None and isinstance(checked, _Passed)
                 user.failed_logins, user.locked_until_ms = 0, 0
                 session.add(user)
                 issued = login_sessions.start_session(
@@ -103,12 +112,19 @@ class LoginService(AccessBase):
                     remote_addr=remote_addr,
                     user_agent=user_agent,
                 )
+                data: dict[str, object] = {
+                    "username": username,
+                    "remote": remote_addr,
+                    "mfa": issued.row.mfa,
+                }
+                if checked.recovery_left is not None:
+                    data |= {"recovery_code": True, "recovery_codes_left": checked.recovery_left}
                 record(
                     self.ledger,
                     session,
                     EventType.login_success,
                     actor=username or "(empty)",
-                    data={"username": username, "remote": remote_addr, "mfa": issued.row.mfa},
+                    data=data,
                     ref=f"login:{issued.row.id}",
                 )
                 result = LoginResult(
@@ -131,8 +147,8 @@ class LoginService(AccessBase):
         totp_code: str | None,
         now: int,
         client: str,
-    ) -> Refusal | None:
-        """None if the login may proceed, else why not (recorded, never shown)."""
+    ) -> Refusal | _Passed:
+        """Why the login may not proceed (recorded, never shown), or that it may."""
         usable = user is not None and not user.disabled
         # Always one argon2id verification: the same cost for every username and state.
         password_ok = verify_password(
@@ -154,9 +170,13 @@ class LoginService(AccessBase):
             # An agency acts through its scoped API token; a browser session would not be scoped.
             return Refusal(LoginRefusal.agency_account)
         if user.totp_secret is None:
-            return None
+            return _Passed()
         if not totp_code:
             return Refusal(LoginRefusal.totp_required)
+        assert user.id is not None
+        # A recovery code stands in for the TOTP code (a lost phone), once each.
+        if recovery.spend(session, user.id, totp_code, now):
+            return _Passed(recovery_left=recovery.remaining(session, user.id))
         enrolment = totp_enrolment(session, user)
         step = totp.verify(user.totp_secret, totp_code, now, enrolment.last_step)
         if step is None:
@@ -164,7 +184,7 @@ class LoginService(AccessBase):
             return Refusal(LoginRefusal.wrong_totp)
         enrolment.last_step = step
         session.add(enrolment)
-        return None
+        return _Passed()
 
     def _may_pass_lock(self, user: User, client: str, now: int) -> bool:
         """Whether this client may still try a locked account: only with a second factor (so

@@ -1,4 +1,5 @@
-"""One's own account: changing one's password, enrolling and removing a TOTP second factor.
+"""One's own account: changing one's password, enrolling and removing a TOTP second factor,
+and the recovery codes that stand in for a TOTP code (``recovery``).
 
 ``totp_disable`` also lets an administrator remove someone else's TOTP (a lost phone), except an
 officer's or admin's: that is done at the appliance's console (``privileged.may_remove_totp``).
@@ -8,14 +9,15 @@ from __future__ import annotations
 
 from sqlmodel import Session, col, select
 
+from appliance.access import recovery, totp
 from appliance.access import sessions as login_sessions
-from appliance.access import totp
 from appliance.access._shared import AccessBase, totp_enrolment, user_row
 from appliance.access.principal import Principal, Via
 from appliance.access.privileged import may_remove_totp
 from appliance.access.roles import Permission
 from appliance.accounts import MIN_PASSWORD_LENGTH, hash_password, verify_password
 from appliance.errors import AuthenticationFailed, Conflict, PermissionDenied, ValidationFailed
+from appliance.models import User
 from appliance.models.access import LoginSession
 
 __all__ = ["OwnAccountService"]
@@ -54,8 +56,10 @@ class OwnAccountService(AccessBase):
             session.add(enrolment)
         return secret, totp.provisioning_uri(secret, principal.username, "CCTV appliance")
 
-    def totp_confirm(self, principal: Principal, code: str) -> None:
-        """Finish enrolment with a code from the app; from then on logins need a code."""
+    def totp_confirm(self, principal: Principal, code: str) -> list[str]:
+        """Finish enrolment with a code from the app; from then on logins need a code.
+
+        Returns the account's new recovery codes (shown once)."""
         now = self.clock.now_ms()
         with self.db.session() as session:
             user = user_row(session, principal.user_id)
@@ -69,10 +73,53 @@ class OwnAccountService(AccessBase):
             enrolment.last_step = step
             user.updated_ms = now
             session.add_all([user, enrolment])
-            self._user_changed(session, principal, user, {"totp": [False, True]})
+            assert user.id is not None
+            codes = recovery.replace_codes(session, user.id, now)
+            self._user_changed(
+                session, principal, user, {"totp": [False, True], "recovery_codes": len(codes)}
+            )
+            return codes
+
+    def new_recovery_codes(self, principal: Principal, code: str) -> list[str]:
+        """A new set of recovery codes for one's own account (the old set stops working);
+        needs a current TOTP code, or an unused recovery code."""
+        now = self.clock.now_ms()
+        with self.db.session() as session:
+            user = user_row(session, principal.user_id)
+            if user.totp_secret is None:
+                raise Conflict("TOTP is not enabled")
+            spent = self._second_factor(session, user, code, now)
+            assert user.id is not None
+            codes = recovery.replace_codes(session, user.id, now)
+            self._user_changed(
+                session,
+                principal,
+                user,
+                {"recovery_codes": ["(old)", len(codes)], "second_factor": spent},
+            )
+            return codes
+
+    def recovery_codes_left(self, principal: Principal) -> int:
+        """How many unused recovery codes one's own account has."""
+        with self.db.session() as session:
+            return recovery.remaining(session, principal.user_id)
+
+    def _second_factor(self, session: Session, user: User, code: str | None, now: int) -> str:
+        """Check a current TOTP code or spend a recovery code; which one it was."""
+        assert user.id is not None and user.totp_secret is not None
+        if code and recovery.spend(session, user.id, code, now):
+            return "recovery_code"
+        enrolment = totp_enrolment(session, user)
+        step = totp.verify(user.totp_secret, code, now, enrolment.last_step) if code else None
+        if step is None:
+            raise ValidationFailed("a current TOTP code is required")
+        enrolment.last_step = step
+        session.add(enrolment)
+        return "totp"
 
     def totp_disable(self, principal: Principal, user_id: int, code: str | None = None) -> None:
-        """Remove TOTP: one's own with a current code, or anyone's by an administrator."""
+        """Remove TOTP: one's own with a current code (or a recovery code), or anyone's by an
+        administrator; the recovery codes go with it."""
         own = user_id == principal.user_id
         if not own and not principal.can(Permission.manage_accounts):
             raise PermissionDenied("only an administrator can remove another person's TOTP")
@@ -86,18 +133,15 @@ class OwnAccountService(AccessBase):
                 )
             if user.totp_secret is None:
                 raise Conflict("TOTP is not enabled")
-            enrolment = totp_enrolment(session, user)
+            diff: dict[str, object] = {"totp": [True, False]}
             if own and principal.via is not Via.local:
-                step = (
-                    totp.verify(user.totp_secret, code, now, enrolment.last_step) if code else None
-                )
-                if step is None:
-                    raise ValidationFailed("a current TOTP code is required")
-                enrolment.last_step = step
+                diff["second_factor"] = self._second_factor(session, user, code, now)
+            assert user.id is not None
+            recovery.void_codes(session, user.id, now)
             user.totp_secret = None
             user.updated_ms = now
-            session.add_all([user, enrolment])
-            self._user_changed(session, principal, user, {"totp": [True, False]})
+            session.add(user)
+            self._user_changed(session, principal, user, diff)
 
 
 def _check_password(password: str) -> None:

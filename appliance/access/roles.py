@@ -47,6 +47,8 @@ class Permission(StrEnum):
     staff_pages = "staff_pages"  # the staff web viewer's pages (an agency uses its token only)
     # make someone an officer or admin, or change such a role (issue 13: not an admin's own call)
     assign_privileged_roles = "assign_privileged_roles"
+    # type the vault passphrase on a page after a power cut (issue 15)
+    unlock_vault = "unlock_vault"
 
 
 _PERMISSIONS: dict[Role, frozenset[Permission]] = {
@@ -60,6 +62,7 @@ _PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.see_any_camera,
             Permission.verify_ledger,
             Permission.sign_ledger_head,
+            Permission.unlock_vault,
         }
     ),
     Role.officer: frozenset(
@@ -76,6 +79,7 @@ _PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.manage_requests,
             Permission.read_requests,
             Permission.assign_privileged_roles,
+            Permission.unlock_vault,
         }
     ),
     Role.viewer: frozenset({Permission.view_footage, Permission.read_timeline}),

@@ -18,6 +18,7 @@ __all__ = [
     "ApiToken",
     "CameraGrant",
     "LoginSession",
+    "RecoveryCode",
     "TotpEnrolment",
     "ViewingSession",
     "ViewingSpan",
@@ -71,6 +72,19 @@ class TotpEnrolment(SQLModel, table=True):
     user_id: int = Field(foreign_key="account.id", primary_key=True)
     pending_secret: str | None = Field(default=None, max_length=64)  # until confirmed by a code
     last_step: int = Field(default=0, sa_type=BigInteger)  # last accepted time step: no replay
+
+
+class RecoveryCode(SQLModel, table=True):
+    """A one-time code that stands in for a TOTP code (a lost phone); shown once at enrolment,
+    kept as a SHA-256 digest (60 random bits, and sign-in is throttled), spent when used."""
+
+    __tablename__ = "account_recovery_code"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="account.id", index=True)
+    code_hash: str = Field(max_length=64)  # sha256 hex of the normalised code
+    created_ms: int = ms_column()
+    used_ms: int | None = ms_column(nullable=True)
 
 
 class CameraGrant(SQLModel, table=True):

@@ -84,6 +84,14 @@ EXPECTED: dict[tuple[str, str], frozenset[Role] | str] = {
     ("POST", "/api/agency/requests/{request_id}/withdraw"): frozenset({Role.agency}),
     ("POST", "/api/agency/requests/{request_id}/documents"): frozenset({Role.agency}),
     ("GET", "/api/agency/requests/{request_id}/events"): frozenset({Role.agency}),
+    # issue 15: accounts pages, two-step sign-in, vault unlock
+    ("POST", "/api/auth/totp/recovery-codes"): ALL,
+    ("GET", "/api/vault"): frozenset({A, OF}),
+    ("POST", "/api/vault/unlock"): frozenset({A, OF}),
+    ("GET", "/accounts"): frozenset({A, OF}),
+    ("GET", "/accounts/{user_id}"): frozenset({A, OF}),
+    ("GET", "/account/security"): frozenset({A, OF, V, U}),
+    ("GET", "/vault"): frozenset({A, OF}),
 }
 
 ROLE_DENIAL = re.compile(r"^this needs the role")

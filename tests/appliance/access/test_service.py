@@ -170,7 +170,7 @@ def test_totp_enrolment_and_login(
         access.login("yoon", PASSWORD, totp_code=code)
     assert _events(ctx, EventType.login_failure)[-1]["reason"] == "wrong TOTP code"
     changes = [d["changes"] for d in _events(ctx, EventType.user_changed)]
-    assert {"totp": [False, True]} in changes
+    assert {"totp": [False, True], "recovery_codes": 10} in changes
 
 
 def test_grants_are_minimal_and_recorded(
