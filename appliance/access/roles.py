@@ -47,6 +47,9 @@ class Permission(StrEnum):
     staff_pages = "staff_pages"  # the staff web viewer's pages (an agency uses its token only)
     # make someone an officer or admin, or change such a role (issue 13: not an admin's own call)
     assign_privileged_roles = "assign_privileged_roles"
+    # health and alarms (issue 15): status only, never video
+    read_health = "read_health"  # the health page, its JSON and the open alarms
+    acknowledge_alarms = "acknowledge_alarms"  # acknowledge an alarm with a note (ledgered)
 
 
 _PERMISSIONS: dict[Role, frozenset[Permission]] = {
@@ -60,6 +63,8 @@ _PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.see_any_camera,
             Permission.verify_ledger,
             Permission.sign_ledger_head,
+            Permission.read_health,
+            Permission.acknowledge_alarms,
         }
     ),
     Role.officer: frozenset(
@@ -76,6 +81,8 @@ _PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.manage_requests,
             Permission.read_requests,
             Permission.assign_privileged_roles,
+            Permission.read_health,
+            Permission.acknowledge_alarms,
         }
     ),
     Role.viewer: frozenset({Permission.view_footage, Permission.read_timeline}),
@@ -87,6 +94,7 @@ _PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.read_ledger,
             Permission.verify_ledger,
             Permission.read_requests,
+            Permission.read_health,  # read-only: acknowledging is for the roles that act
         }
     ),
     Role.agency: frozenset({Permission.agency_api}),
