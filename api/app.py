@@ -14,8 +14,10 @@ from api.routes import (
     auth,
     cameras,
     health,
+    health_page,
     ledger,
     ledger_pages,
+    metrics,
     pages,
     requests,
     timeline,
@@ -61,6 +63,8 @@ def create_app(ctx: AppContext) -> FastAPI:
         ledger.router,
         pages.router,
         ledger_pages.router,
+        health_page.router,
+        metrics.router,
     ):
         app.include_router(router)
     server = ctx.settings.server
