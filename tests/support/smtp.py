@@ -59,7 +59,7 @@ def webhook_server() -> Iterator[Posts]:
     posts = Posts("")
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802
+        def do_POST(self) -> None:
             length = int(self.headers.get("content-length", "0"))
             posts.bodies.append(json.loads(self.rfile.read(length)))
             self.send_response(204)

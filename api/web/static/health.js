@@ -130,6 +130,7 @@ async function acknowledge(alarm, input, status) {
     show(status, refusal(result));
     return;
   }
+  document.activeElement?.blur(); // done typing: let the list redraw
   document.dispatchEvent(new Event("alarms-changed"));
   refresh();
 }
@@ -141,6 +142,7 @@ function drawAlarms(data) {
   const signature = JSON.stringify(data.alarms.map((a) => [a.id, a.acknowledged_ms, a.last_ms]));
   if (list.dataset.signature === signature) return;
   if (list.contains(document.activeElement)) return;
+  if (list.dataset.signature !== undefined) document.dispatchEvent(new Event("alarms-changed")); // the header too
   list.dataset.signature = signature;
   list.replaceChildren(
     ...data.alarms.map((a) => {
