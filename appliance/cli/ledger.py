@@ -20,6 +20,7 @@ from appliance.cli.vault import cli_actor
 from appliance.clock import to_ms
 from appliance.context import AppContext
 from appliance.errors import ValidationFailed
+from appliance.health.verification import record_verification
 from appliance.ledger import EventType, SignedHead
 from appliance.ledger.management import (
     KIND_LABELS,
@@ -99,6 +100,8 @@ def register(app: typer.Typer) -> None:
         with _context(settings) as ctx:
             heads = [SignedHead.read(path) for path in head or []]
             report = ctx.ledger.verify(heads=heads, paper=[_paper(p) for p in paper or []])
+            with ctx.db.session() as session:  # the health page shows the last verification
+                record_verification(session, report, ctx.clock.now_ms(), "cli")
         for note in report.notes:
             console.print(f"note: {note}", highlight=False)
         if not report.ok:

@@ -7,14 +7,16 @@ import json
 from datetime import timedelta
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 from sqlmodel import col, select
 
+from api.security import RoleGuard, routes_of
 from appliance.clock import FakeClock
 from appliance.context import AppContext
 from appliance.health.daemon import HealthDaemon
-from appliance.models import LedgerEntry
+from appliance.models import LedgerEntry, Role
 from appliance.models.media import CameraStatus
 from appliance.settings import Settings
 from tests.support.config import SettingsFactory
@@ -74,7 +76,10 @@ def test_camera_down_is_raised_acknowledged_in_the_ledger_and_cleared(
     daemon = HealthDaemon(ctx)
     daemon.check()
     admin = login("admin1")
-    kinds = lambda: [a["kind"] for a in admin.get("/api/alarms").json()["alarms"]]  # noqa: E731
+
+    def kinds() -> list[str]:
+        return [a["kind"] for a in admin.get("/api/alarms").json()["alarms"]]
+
     assert "camera_down" not in kinds()
     clock.advance(timedelta(seconds=61))
     daemon.check()
@@ -182,3 +187,33 @@ def test_metrics_without_a_token_answer_loopback_only(
         assert relayed.status_code == 403  # a reverse proxy on loopback relays others
     finally:
         ctx.close()
+
+
+def test_the_routes_admit_the_roles_of_the_health_permissions(app: FastAPI) -> None:
+    a, of, u = Role.admin, Role.officer, Role.auditor
+    expected: dict[tuple[str, str], frozenset[Role] | str] = {
+        ("GET", "/health"): frozenset({a, of, u}),
+        ("GET", "/api/health/status"): frozenset({a, of, u}),
+        ("GET", "/api/alarms"): frozenset({a, of}),
+        ("POST", "/api/alarms/{alarm_id}/acknowledge"): frozenset({a, of}),
+        ("GET", "/metrics"): "public",  # guarded by its token or loopback, tested above
+    }
+    declared: dict[tuple[str, str], frozenset[Role] | str] = {}
+    for route in routes_of(app):
+        for method in route.methods:
+            guard = route.guard
+            declared[(method, route.path)] = (
+                frozenset(guard.roles) if isinstance(guard, RoleGuard) else str(guard)
+            )
+    assert {key: declared.get(key) for key in expected} == expected
+
+
+def test_a_verification_through_the_api_shows_on_the_health_page(
+    ctx: AppContext, staff: Staff, login: Login
+) -> None:
+    admin = login("admin1")
+    assert admin.get("/api/health/status").json()["ledger"]["verified_ms"] is None
+    assert admin.get("/api/ledger/verify").json()["ok"] is True
+    ledger = admin.get("/api/health/status").json()["ledger"]
+    assert ledger["verified_ok"] is True and ledger["verified_ms"] == ctx.clock.now_ms()
+    assert ledger["verified_summary"].startswith("ledger verified")

@@ -18,6 +18,7 @@ from appliance.alarms import AlarmKind
 from appliance.models import LedgerEntry
 from tests.support.health_site import DOWN_AFTER_S, PASSPHRASE, HealthSite, health_site
 from tests.support.recorder import wait_for
+from tests.support.smtp import body_of
 from tests.support.users import PASSWORD
 
 KO = translations("ko")
@@ -123,7 +124,7 @@ def test_the_admin_watches_a_camera_go_dark_and_acknowledges_its_alarm(
             (r, m) for r, m in box.inbox.messages if f"camera:{victim}" in str(m["Subject"])
         )
         assert rcpt == ["it@clinic.example"]
-        assert "/health" in mail.get_payload(decode=True).decode("utf-8")
+        assert "/health" in body_of(mail)
 
         # Acknowledge with a note: in the ledger, and shown.
         item = page.locator("#alarm-list li[data-kind=camera_down]")

@@ -16,13 +16,20 @@ from typing import Any
 
 from aiosmtpd.controller import Controller
 
-__all__ = ["Inbox", "Posts", "smtp_server", "webhook_server"]
+__all__ = ["Inbox", "Posts", "body_of", "smtp_server", "webhook_server"]
 
 
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def body_of(message: Message) -> str:
+    """The text of a single-part message, decoded from its transfer encoding."""
+    payload = message.get_payload(decode=True)
+    assert isinstance(payload, bytes)
+    return payload.decode(message.get_content_charset() or "utf-8")
 
 
 @dataclass

@@ -19,7 +19,7 @@ from appliance.models.health import AlarmDelivery
 from appliance.models.media import CameraStatus
 from appliance.settings import Settings
 from tests.support.config import base_config
-from tests.support.smtp import smtp_server, webhook_server
+from tests.support.smtp import body_of, smtp_server, webhook_server
 
 
 def _context(tmp_path: Path, clock: FakeClock, alarms: dict[str, object]) -> AppContext:
@@ -72,7 +72,7 @@ def test_a_camera_down_is_mailed_and_posted_without_personal_data(
                 "it@clinic.example",
             ]
             assert down[0][1]["From"] == "cctv@clinic.example"
-            body = down[0][1].get_payload(decode=True).decode("utf-8")
+            body = body_of(down[0][1])
             assert "https://cctv.clinic.example/health" in body and "카메라 녹화 중단" in body
             assert "connection refused" not in body and "1층 로비" not in body  # no message text
             assert [p["kind"] for p in hook.bodies] == ["camera_down"]
