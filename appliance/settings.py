@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import re
 import tomllib
+from collections.abc import Iterable
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -436,6 +437,16 @@ class RequestsConfig(_Section):
 # -- alarms and metrics (issue 15; design/health.md) -------------------------------------------
 
 
+def _check_kinds(kinds: Iterable[str]) -> None:
+    """A misspelt alarm kind would silently never be delivered: refuse it at load."""
+    from appliance.alarms import AlarmKind  # the kinds' one list (no import cycle: models only)
+
+    known = {kind.value for kind in AlarmKind}
+    unknown = sorted(set(kinds) - known - {"*"})
+    if unknown:
+        raise ValueError(f"unknown alarm kinds {unknown} (known: {', '.join(sorted(known))})")
+
+
 class AlarmEmailConfig(_Section):
     """E-mail of alarms over SMTP: what happened and where to look, never personal data."""
 
@@ -454,6 +465,12 @@ class AlarmEmailConfig(_Section):
         'key "*" receives every kind.',
     )
 
+    @field_validator("recipients")
+    @classmethod
+    def _known_kinds(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        _check_kinds(value)
+        return value
+
 
 class AlarmWebhookConfig(_Section):
     """A JSON POST per alarm, for a messenger bridge."""
@@ -463,6 +480,12 @@ class AlarmWebhookConfig(_Section):
         default_factory=lambda: ["*"], description='Alarm kinds sent ("*": every kind).'
     )
     timeout_s: float = Field(default=10.0, gt=0, le=120, description="HTTP timeout.")
+
+    @field_validator("kinds")
+    @classmethod
+    def _known_kinds(cls, value: list[str]) -> list[str]:
+        _check_kinds(value)
+        return value
 
     @field_validator("url")
     @classmethod

@@ -5,6 +5,9 @@ from __future__ import annotations
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
+import pytest
+from pydantic import ValidationError
+
 from appliance.alarms import AlarmKind, open_alarms
 from appliance.clock import FakeClock
 from appliance.context import AppContext
@@ -126,3 +129,11 @@ def test_storage_oldest_footage_and_purge_lag(ctx: AppContext, clock: FakeClock)
     clock.advance(timedelta(minutes=10))
     later = health_status(ctx).cameras[0]
     assert later.bitrate_bps is None  # nothing recent: no rate "now"
+
+
+def test_a_misspelt_alarm_kind_is_refused_at_load() -> None:
+    with pytest.raises(ValidationError, match="unknown alarm kinds"):
+        AlarmsConfig(email={"recipients": {"camera_dwn": ["a@x"]}})
+    with pytest.raises(ValidationError, match="unknown alarm kinds"):
+        AlarmsConfig(webhook={"url": "http://127.0.0.1/x", "kinds": ["vault"]})
+    assert AlarmsConfig(email={"recipients": {"*": ["a@x"], "vault_locked": ["b@x"]}})
