@@ -137,3 +137,49 @@ def test_a_misspelt_alarm_kind_is_refused_at_load() -> None:
     with pytest.raises(ValidationError, match="unknown alarm kinds"):
         AlarmsConfig(webhook={"url": "http://127.0.0.1/x", "kinds": ["vault"]})
     assert AlarmsConfig(email={"recipients": {"*": ["a@x"], "vault_locked": ["b@x"]}})
+
+
+def test_a_new_agency_request_raises_until_the_desk_takes_it_up(ctx: AppContext) -> None:
+    from appliance.health.checks import check_new_requests
+    from appliance.models import FootageRequest, Role
+    from appliance.models.core import User
+
+    with ctx.db.session() as session:
+        agency = User(
+            username="police1", display_name="P", role=Role.agency.value, password_hash="x",
+            created_ms=NOW, updated_ms=NOW,
+        )  # fmt: skip
+        session.add(agency)
+        session.flush()
+
+        def request(agency_id: int | None) -> FootageRequest:
+            row = FootageRequest(
+                kind="copy", state="received", channel="api", requester_kind="police",
+                requester_name="P", agency_user_id=agency_id, camera_ids=["cam01"],
+                start_ms=NOW, end_ms=NOW + 1, received_ms=NOW, received_by="api", due_ms=NOW,
+                created_ms=NOW, updated_ms=NOW,
+            )  # fmt: skip
+            session.add(row)
+            session.flush()
+            return row
+
+        from_agency, at_desk = request(agency.id), request(None)
+        assert check_new_requests(session, NOW) == [from_agency.id]
+        subjects = [a.subject for a in open_alarms(session) if a.kind == "request_new"]
+        assert subjects == [f"request:{from_agency.id}"] and at_desk.id is not None
+        from_agency.state = "identity_verified"
+        session.add(from_agency)
+        session.flush()
+        assert check_new_requests(session, NOW + 1) == []
+        assert not [a for a in open_alarms(session) if a.kind == "request_new"]
+
+
+def test_a_locked_vault_raises_its_alarm_until_unlocked(ctx: AppContext) -> None:
+    from appliance.health.checks import check_vault
+
+    with ctx.db.session() as session:
+        check_vault(session, False, NOW)
+        check_vault(session, False, NOW + 1)  # refreshed, not doubled
+        assert [a.kind for a in open_alarms(session)].count("vault_locked") == 1
+        check_vault(session, True, NOW + 2)
+        assert "vault_locked" not in [a.kind for a in open_alarms(session)]
