@@ -16,9 +16,11 @@ from api.routes import (
     cameras,
     desk_pages,
     health,
+    health_page,
     ledger,
     ledger_pages,
     mask_pages,
+    metrics,
     pages,
     requests,
     timeline,
@@ -69,6 +71,8 @@ def create_app(ctx: AppContext) -> FastAPI:
         mask_pages.router,
         vault.router,
         account_pages.router,
+        health_page.router,
+        metrics.router,
     ):
         app.include_router(router)
     server = ctx.settings.server

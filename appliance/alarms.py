@@ -37,6 +37,11 @@ class AlarmKind(StrEnum):
     # access (subject ``user:<id>``)
     privileged_account = "privileged_account"  # a new officer or admin (issue 13)
     privileged_reset = "privileged_reset"  # an officer's/admin's password reset by someone else
+    # health (issue 15; raised and cleared by appliance.health.checks, design/health.md)
+    camera_down = "camera_down"  # subject ``camera:<id>``: not recording for camera_down_after_s
+    vault_locked = "vault_locked"  # footage cannot be viewed until the passphrase is typed
+    request_new = "request_new"  # subject ``request:<id>``: an agency's request awaits the desk
+    ledger_integrity = "ledger_integrity"  # the last chain verification found a bad entry
 
 
 def raise_alarm(

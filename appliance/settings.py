@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import re
 import tomllib
+from collections.abc import Iterable
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -32,12 +33,16 @@ from appliance.legal_minimums import LEGAL_MINIMUMS, legal_minimum
 
 __all__ = [
     "FORBIDDEN_LOCATION_TYPES",
+    "AlarmEmailConfig",
+    "AlarmWebhookConfig",
+    "AlarmsConfig",
     "CameraConfig",
     "DatabaseConfig",
     "Disclosure",
     "GroupConfig",
     "LedgerConfig",
     "LocationType",
+    "MetricsConfig",
     "OfficerConfig",
     "RecorderConfig",
     "RequestsConfig",
@@ -491,6 +496,112 @@ class RequestsConfig(_Section):
     )
 
 
+# -- alarms and metrics (issue 15; design/health.md) -------------------------------------------
+
+
+def _check_kinds(kinds: Iterable[str]) -> None:
+    """A misspelt alarm kind would silently never be delivered: refuse it at load."""
+    from appliance.alarms import AlarmKind  # the kinds' one list (no import cycle: models only)
+
+    known = {kind.value for kind in AlarmKind}
+    unknown = sorted(set(kinds) - known - {"*"})
+    if unknown:
+        raise ValueError(f"unknown alarm kinds {unknown} (known: {', '.join(sorted(known))})")
+
+
+class AlarmEmailConfig(_Section):
+    """E-mail of alarms over SMTP: what happened and where to look, never personal data."""
+
+    host: str = Field(default="", description="SMTP server; empty: no e-mail is sent.")
+    port: int = Field(default=25, ge=1, le=65535, description="SMTP port.")
+    sender: str = Field(default="", description="The From address, e.g. cctv@clinic.example.")
+    starttls: bool = Field(
+        default=True, description="Upgrade the connection with STARTTLS before sending."
+    )
+    username: str = Field(default="", description="SMTP login (empty: none).")
+    password: str = Field(default="", description="SMTP password (with username).")
+    timeout_s: float = Field(default=10.0, gt=0, le=120, description="SMTP socket timeout.")
+    recipients: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description='Addresses per alarm kind (e.g. camera_down = ["it@clinic.example"]); the '
+        'key "*" receives every kind.',
+    )
+
+    @field_validator("recipients")
+    @classmethod
+    def _known_kinds(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        _check_kinds(value)
+        return value
+
+
+class AlarmWebhookConfig(_Section):
+    """A JSON POST per alarm, for a messenger bridge."""
+
+    url: str = Field(default="", description="http(s) URL to POST to; empty: no webhook.")
+    kinds: list[str] = Field(
+        default_factory=lambda: ["*"], description='Alarm kinds sent ("*": every kind).'
+    )
+    timeout_s: float = Field(default=10.0, gt=0, le=120, description="HTTP timeout.")
+
+    @field_validator("kinds")
+    @classmethod
+    def _known_kinds(cls, value: list[str]) -> list[str]:
+        _check_kinds(value)
+        return value
+
+    @field_validator("url")
+    @classmethod
+    def _http(cls, value: str) -> str:
+        if value and urlsplit(value).scheme not in ("http", "https"):
+            raise ValueError("the webhook url must be http:// or https://")
+        return value
+
+
+class AlarmsConfig(_Section):
+    """The health daemon: checks that raise and clear alarms, and their delivery to people."""
+
+    camera_down_after_s: int = Field(
+        default=300,
+        ge=5,
+        le=86_400,
+        description="A camera not recording for this long raises camera_down.",
+    )
+    check_interval_s: float = Field(
+        default=10.0, gt=0, le=600, description="How often the health checks run."
+    )
+    ledger_verify_every_s: int = Field(
+        default=3600,
+        ge=60,
+        le=7 * 86_400,
+        description="How often the whole ledger chain is verified (result on the health page).",
+    )
+    retry_base_s: float = Field(
+        default=30.0, gt=0, le=3600, description="First retry of a failed delivery after this."
+    )
+    retry_max_s: float = Field(
+        default=3600.0, gt=0, description="Retries back off (doubling) up to this interval."
+    )
+    max_attempts: int = Field(
+        default=10, ge=1, le=100, description="A delivery is given up (and shown) after this."
+    )
+    page_url: str = Field(
+        default="",
+        description="The health page as people reach it (e.g. https://cctv.clinic.example/"
+        "health), named in messages; empty: the path /health.",
+    )
+    email: AlarmEmailConfig = Field(default_factory=AlarmEmailConfig)
+    webhook: AlarmWebhookConfig = Field(default_factory=AlarmWebhookConfig)
+
+
+class MetricsConfig(_Section):
+    """``GET /metrics`` (Prometheus text format)."""
+
+    token: str = Field(
+        default="",
+        description="Bearer token a scraper must send; empty: /metrics answers loopback only.",
+    )
+
+
 class GroupConfig(_Section):
     """A retention and disclosure policy shared by cameras (R-RET-2)."""
 
@@ -582,6 +693,8 @@ class Settings(BaseSettings):
     vault: VaultConfig = Field(default_factory=VaultConfig)
     requests: RequestsConfig = Field(default_factory=RequestsConfig)
     viewing: ViewingConfig = Field(default_factory=ViewingConfig)
+    alarms: AlarmsConfig = Field(default_factory=AlarmsConfig)
+    metrics: MetricsConfig = Field(default_factory=MetricsConfig)
     groups: list[GroupConfig] = Field(min_length=1, description="Retention groups.")
     cameras: list[CameraConfig] = Field(default_factory=list, description="Cameras.")
 

@@ -66,6 +66,7 @@ class RecorderDaemon:
             vault_key=vault_key,
             indexer=self.indexer,
             status=self.status_board,
+            zone=settings.zone,
         )
         gaps = self._resume_history([c.id for c in cameras])
         self.indexer.start()

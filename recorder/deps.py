@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, tzinfo
 from pathlib import Path
 
 from appliance.clock import Clock
@@ -26,3 +27,4 @@ class WorkerDeps:
     vault_key: VaultPublicKey
     indexer: SegmentIndexer
     status: StatusBoard
+    zone: tzinfo = UTC  # the site's: counters are kept per site-local day

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 import av
 
 from appliance.errors import ApplianceError, MediaError
+from appliance.health.counters import add_dropped_frames
 from appliance.media._nal import H264, H265, parameter_sets
 from appliance.media.format import Sample, SegmentHead, StreamInfo
 from appliance.media.mp4 import init_from_keyframe
@@ -88,6 +89,7 @@ class RecordingSession:
         self._infos: tuple[StreamInfo, ...] = ()
         self._audio_info: StreamInfo | None = None  # set in prepare() when audio is stored
         self._last_end_ms: int | None = None
+        self._dropped_stored = 0  # of source.dropped_frames, already in camera_day_counter
         self._target_ms = self.deps.config.segment_target_s * 1000
         self.vtimeline = StreamTimeline(Fraction(1, 90_000))  # replaced in prepare()
 
@@ -296,6 +298,22 @@ class RecordingSession:
         self._last_end_ms = finished.summary.end_ms
         self.counters.segments += 1
         self.deps.indexer.submit(finished)
+        self._store_dropped()
+
+    def _store_dropped(self) -> None:
+        """Add the frames dropped since the last call to today's counter (the health page)."""
+        dropped = self.source.dropped_frames - self._dropped_stored
+        if dropped <= 0:
+            return
+        self._dropped_stored += dropped
+        try:
+            with self.deps.db.session() as db:
+                add_dropped_frames(
+                    db, self.camera_id, dropped, self.deps.clock.now_ms(), self.deps.zone
+                )
+        except Exception:
+            # A counter must never stop recording.
+            log.exception("camera %s: could not store the dropped-frame count", self.camera_id)
 
     @property
     def last_end_ms(self) -> int | None:
@@ -319,6 +337,7 @@ class RecordingSession:
         dropped, bad = self.source.dropped_frames, self.source.bad_packets
         counters.bad_packets += bad
         counters.damaged_frames += dropped
+        self._store_dropped()
         if dropped or bad:
             log.warning(
                 "camera %s: %d frames dropped (RTP packets missing), %d bad RTP packets",

@@ -29,6 +29,7 @@ from appliance.access import Permission, Principal
 from appliance.clock import from_ms
 from appliance.context import AppContext
 from appliance.errors import NotFound
+from appliance.health.verification import record_verification
 from appliance.ledger import SignedHead, VerifyReport
 from appliance.ledger.management import (
     COLUMNS,
@@ -324,7 +325,10 @@ def verify_out(report: VerifyReport, checked_ms: int) -> VerifyOut:
 def verify(principal: _Checker, ctx: ContextDep) -> VerifyOut:
     """Walk the whole chain, the tip and every stored signed head; a tampered ledger is an
     answer (``ok: false`` with the first bad entry), not an error."""
-    return verify_out(verify_once(ctx.ledger), ctx.clock.now_ms())
+    report = verify_once(ctx.ledger)
+    with ctx.db.session() as session:  # the health page shows the last verification
+        record_verification(session, report, ctx.clock.now_ms(), "api")
+    return verify_out(report, ctx.clock.now_ms())
 
 
 class HeadOut(BaseModel):

@@ -49,6 +49,9 @@ class Permission(StrEnum):
     assign_privileged_roles = "assign_privileged_roles"
     # type the vault passphrase on a page after a power cut (issue 15)
     unlock_vault = "unlock_vault"
+    # health and alarms (issue 15): status only, never video
+    read_health = "read_health"  # the health page, its JSON and the open alarms
+    acknowledge_alarms = "acknowledge_alarms"  # acknowledge an alarm with a note (ledgered)
 
 
 _PERMISSIONS: dict[Role, frozenset[Permission]] = {
@@ -63,6 +66,8 @@ _PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.verify_ledger,
             Permission.sign_ledger_head,
             Permission.unlock_vault,
+            Permission.read_health,
+            Permission.acknowledge_alarms,
         }
     ),
     Role.officer: frozenset(
@@ -80,6 +85,8 @@ _PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.read_requests,
             Permission.assign_privileged_roles,
             Permission.unlock_vault,
+            Permission.read_health,
+            Permission.acknowledge_alarms,
         }
     ),
     Role.viewer: frozenset({Permission.view_footage, Permission.read_timeline}),
@@ -91,6 +98,7 @@ _PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.read_ledger,
             Permission.verify_ledger,
             Permission.read_requests,
+            Permission.read_health,  # read-only: acknowledging is for the roles that act
         }
     ),
     Role.agency: frozenset({Permission.agency_api}),

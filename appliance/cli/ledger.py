@@ -21,6 +21,7 @@ from appliance.cli.vault import cli_actor
 from appliance.clock import to_ms
 from appliance.context import AppContext
 from appliance.errors import ValidationFailed
+from appliance.health.verification import record_verification
 from appliance.ledger import EventType, SignedHead
 from appliance.ledger.heads import fingerprint_text
 from appliance.ledger.management import (
@@ -131,6 +132,8 @@ def register(app: typer.Typer) -> None:
                 continuity=continuity,
                 key_fingerprint=key_fingerprint,
             )
+            with ctx.db.session() as session:  # the health page shows the last verification
+                record_verification(session, report, ctx.clock.now_ms(), "cli")
         for note in report.notes:
             console.print(f"note: {escape(note)}", highlight=False)
         # One line each, escaped: scripts grep the failure kind, "[continuity]" and the like.

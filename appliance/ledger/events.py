@@ -127,3 +127,5 @@ class EventType(StrEnum):
     system_start = "system_start"
     #: data: version.
     system_stop = "system_stop"
+    #: An open alarm was acknowledged (issue 15). ref: alarm id; data: kind, subject, note.
+    alarm_acknowledged = "alarm_acknowledged"

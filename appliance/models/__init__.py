@@ -18,6 +18,12 @@ from appliance.models.access import (
     ViewingSpan,
 )
 from appliance.models.core import Camera, Role, User
+from appliance.models.health import (
+    AlarmAcknowledgement,
+    AlarmDelivery,
+    CameraDayCounter,
+    LedgerVerification,
+)
 from appliance.models.ledger import LedgerEntry, LedgerSignedHead, LedgerTip
 from appliance.models.media import CameraStatus, Gap, PendingSegment, Run, Segment
 from appliance.models.requests import FootageRequest, RequestDocument, RequestExport, RequestNotice
@@ -36,8 +42,11 @@ metadata = SQLModel.metadata
 
 __all__ = [
     "Alarm",
+    "AlarmAcknowledgement",
+    "AlarmDelivery",
     "ApiToken",
     "Camera",
+    "CameraDayCounter",
     "CameraGrant",
     "CameraStatus",
     "DestructionRecord",
@@ -48,6 +57,7 @@ __all__ = [
     "LedgerEntry",
     "LedgerSignedHead",
     "LedgerTip",
+    "LedgerVerification",
     "LoginSession",
     "PendingSegment",
     "PurgeItem",

@@ -21,6 +21,7 @@ import pytest
 from appliance.cli.main import initialize
 from appliance.clock import SystemClock
 from appliance.context import AppContext
+from appliance.health.counters import day_of, dropped_frames_on
 from appliance.media._nal import iter_nal_units
 from appliance.settings import Settings
 from recorder.indexer import SegmentIndexer
@@ -476,5 +477,9 @@ def test_lost_packets_are_counted_per_camera(
     cam = camera(_SDP_H264, data=_channel4(stream[:at] + stream[at + 4 + length :]), hang_up=True)
     with _native_worker(tmp_path, cam.port) as worker:
         outcome = worker._session()
+        # ... kept for the health page too: today's counter of the camera (issue 15).
+        with worker.deps.db.session() as db:
+            today = day_of(worker.deps.clock.now_ms(), worker.deps.zone)
+            assert dropped_frames_on(db, today) == {worker.camera.id: 1}
     assert outcome.reason is FailReason.stream_ended and outcome.recorded
     assert worker.counters.damaged_frames == 1 and worker.counters.segments >= 1

@@ -3,6 +3,11 @@
 
 const TABLE = JSON.parse(document.getElementById("i18n").textContent);
 
+/** Whether the table has `key` (for keys built from a value, e.g. an alarm kind). */
+export function known(key) {
+  return TABLE[key] !== undefined;
+}
+
 /** The text of `key` in the page's language, with {name} placeholders filled. */
 export function t(key, params = {}) {
   let text = TABLE[key];
@@ -87,4 +92,30 @@ if (signout) {
     await api("POST", "/api/auth/logout");
     window.location.assign("/login?signed_out=true");
   });
+}
+
+// The open alarms in the header (only rendered for the roles that act on them): refreshed.
+const headerAlarms = document.getElementById("header-alarms");
+async function refreshAlarms() {
+  const result = await api("GET", "/api/alarms");
+  if (!result.ok || !result.data) return;
+  const open = result.data.alarms;
+  headerAlarms.replaceChildren();
+  headerAlarms.hidden = open.length === 0;
+  if (!open.length) return;
+  const link = document.createElement("a");
+  link.href = "/health#alarms-heading";
+  link.className = open.every((a) => a.acknowledged_by) ? "acked" : "";
+  link.textContent = t("alarm.header", { count: open.length });
+  const kinds = document.createElement("span");
+  kinds.className = "kinds";
+  const names = [...new Set(open.map((a) => (known(`alarm.kind.${a.kind}`) ? t(`alarm.kind.${a.kind}`) : a.kind)))];
+  kinds.textContent = names.join(", ");
+  link.append(kinds);
+  headerAlarms.append(link);
+}
+if (headerAlarms) {
+  refreshAlarms();
+  setInterval(refreshAlarms, 15000);
+  document.addEventListener("alarms-changed", refreshAlarms);
 }
