@@ -51,7 +51,11 @@ def encode_clip(
         stream = container.streams.video[0]
         tb = stream.time_base
         assert tb is not None
-        times = [int(p.pts * tb * 90_000) for p in container.demux(stream) if p.size and p.pts is not None]
+        times = [
+            int(p.pts * tb * 90_000)
+            for p in container.demux(stream)
+            if p.size and p.pts is not None
+        ]
     with av.open(str(annexb), format=raw) as container:
         packets = [(bytes(p), p.is_keyframe) for p in container.demux(video=0) if p.size]
     assert len(packets) == len(times), (len(packets), len(times))

@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import hashlib
 import io
+import itertools
 import random
 import signal
 import subprocess
 import sys
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -58,9 +60,9 @@ def _source(clip: Clip) -> tuple[list[bytes], list[str]]:
     fmt = "h264" if clip.codec == "h264" else "hevc"
     codec = "h264" if clip.codec == "h264" else "hevc"
     stream = b"".join(path.read_bytes() for path in clip.video_files())
-    with av.open(io.BytesIO(stream), format=fmt) as container:
+    with av.open(io.BytesIO(stream), "r", format=fmt) as container:
         signatures = [vcl_signature(bytes(p), codec) for p in container.demux(video=0) if p.size]
-    with av.open(io.BytesIO(stream), format=fmt) as container:
+    with av.open(io.BytesIO(stream), "r", format=fmt) as container:
         pictures = [_picture_hash(frame) for frame in container.decode(video=0)]
     assert len(signatures) == len(pictures) == clip.frames
     return signatures, pictures
@@ -97,7 +99,7 @@ def _check_footage(ctx: AppContext, camera_id: str, clip: Clip) -> int:
             assert sample.dts <= sample.pts
             reordered += sample.pts != sample.dts
         dts = [s.dts for s in samples]
-        assert all(a < b for a, b in zip(dts, dts[1:], strict=False))
+        assert all(a < b for a, b in itertools.pairwise(dts))
         assert reordered > len(samples) // 2  # B-frames: most pictures shown after decoding
         # Presentation order: the picture at pts P shows the clip's picture (P - P0) / frame
         # after the run's first key frame (closed GOPs: the key frame is shown first).
@@ -105,11 +107,11 @@ def _check_footage(ctx: AppContext, camera_id: str, clip: Clip) -> int:
         mp4 = b"".join(
             build_fmp4(run, run[0].start_ms, run[-1].end_ms, opener, ctx.settings.segments_dir)
         )
-        with av.open(io.BytesIO(mp4)) as container:
+        with av.open(io.BytesIO(mp4), "r") as container:
             packets = [p for p in container.demux(video=0) if p.size]
             assert any(p.pts != p.dts for p in packets)  # ctts / trun composition offsets
             assert len(packets) == len(samples)
-        with av.open(io.BytesIO(mp4)) as container:
+        with av.open(io.BytesIO(mp4), "r") as container:
             stream = container.streams.video[0]
             decoded = list(container.decode(stream))
         assert len(decoded) == len(samples)
@@ -144,9 +146,11 @@ def test_b_frame_cameras_are_recorded_natively_and_frame_exact(
         service.start()
         try:
             wait_for(
-                lambda: (service.status()["cam01"].last_segment_end_ms or 0)
-                - service.status()["cam01"].since_ms
-                >= 20_000,
+                lambda: (
+                    (service.status()["cam01"].last_segment_end_ms or 0)
+                    - service.status()["cam01"].since_ms
+                    >= 20_000
+                ),
                 timeout_s=90,
                 what="20 s of footage",
             )
@@ -161,6 +165,10 @@ def test_b_frame_cameras_are_recorded_natively_and_frame_exact(
     assert len(runs) == 1 and runs[0].codec == ("h264" if codec == "h264" else "hevc")
     assert worker.counters.timestamp_jumps == 0 and worker.counters.bad_packets == 0
     assert _check_footage(ctx, "cam01", _clip(codec)) >= 20 * 25
+
+
+def _has_segments(ctx: AppContext, count: int) -> bool:
+    return len(segments_of(ctx)) >= count
 
 
 def _run_recorder(config: Path, log: Path) -> subprocess.Popen[bytes]:
@@ -186,7 +194,7 @@ def test_kill_9_during_a_b_frame_recording(tmp_path: Path, open_recorder_ctx: Op
             wanted = len(segments_of(ctx)) + 2
             proc = _run_recorder(config, log)
             try:
-                wait_for(lambda: len(segments_of(ctx)) >= wanted, 60, "segments")
+                wait_for(partial(_has_segments, ctx, wanted), 60, "segments")
                 time.sleep(rng.uniform(0.0, 2.0))  # anywhere in a 2 s segment
             finally:
                 proc.send_signal(signal.SIGKILL)

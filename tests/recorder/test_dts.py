@@ -3,6 +3,7 @@ encoded with ffmpeg at test time, against the encoder's own presentation times."
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import pytest
@@ -35,7 +36,7 @@ def test_b_frame_streams_get_valid_decoding_times(
     assert None not in dts
     got = [d for d in dts if d is not None]
     assert extractor.depth == depth and extractor.parsed_slices == len(clip.units)
-    assert all(a < b for a, b in zip(got, got[1:], strict=False))  # strictly increasing
+    assert all(a < b for a, b in itertools.pairwise(got))  # strictly increasing
     assert all(d <= p for d, p in zip(got, clip.pts, strict=True))  # never after its PTS
     # DTS of the i-th unit is the (i - depth)-th smallest PTS: evenly spaced frames.
     ordered = sorted(clip.pts)
@@ -71,7 +72,7 @@ def test_a_reorder_deeper_than_declared_ends_the_session_with_the_depth(tmp_path
     extractor, dts = _run(swapped, "h264", depth_hint=1)
     got = [d for d in dts if d is not None]
     assert extractor.depth == 1 and len(got) == len(pts)
-    assert all(a < b for a, b in zip(got, got[1:], strict=False))
+    assert all(a < b for a, b in itertools.pairwise(got))
     assert all(d <= p for d, p in zip(got, pts, strict=True))
 
     bclip = encode_clip(tmp_path, "h264", params="bframes=3:b-pyramid=normal", seconds=2)
@@ -90,7 +91,7 @@ def test_interlaced_frames_are_followed(tmp_path: Path) -> None:
     extractor, dts = _run(clip, "h264")
     got = [d for d in dts if d is not None]
     assert len(got) == len(clip.units) and extractor.parsed_slices == len(clip.units)
-    assert all(a < b for a, b in zip(got, got[1:], strict=False))
+    assert all(a < b for a, b in itertools.pairwise(got))
     assert all(d <= p for d, p in zip(got, clip.pts, strict=True))
 
 
@@ -113,7 +114,7 @@ def test_rasl_pictures_of_an_open_gop_are_dropped_at_the_start(tmp_path: Path) -
     following = kinds.index(21, cra + 1)  # the next CRA: its RASL pictures are decodable
     rasl = [i for i in range(cra + 1, following) if kinds[i] in (8, 9)]
     assert rasl and any(kind in (8, 9) for kind in kinds[following:]), kinds
-    cut = BframeClip(clip.units[cra:], [True] + clip.keys[cra + 1 :], clip.pts[cra:])
+    cut = BframeClip(clip.units[cra:], [True, *clip.keys[cra + 1 :]], clip.pts[cra:])
     _, dts = _run(cut, "hevc")
     dropped = [i + cra for i, d in enumerate(dts) if d is None]
     assert dropped == rasl

@@ -435,9 +435,7 @@ def _bframe_stream(clip: BframeClip) -> bytes:
     return bytes(stream)
 
 
-def test_b_frames_are_recorded_natively(
-    camera: Callable[..., _Camera], tmp_path: Path
-) -> None:
+def test_b_frames_are_recorded_natively(camera: Callable[..., _Camera], tmp_path: Path) -> None:
     """RTP carries presentation times only; the decoding times come from the bitstream
     (recorder.rtsp.dts), so a camera with B-frames stays on the native client, and its
     samples keep their composition offsets (PTS - DTS)."""

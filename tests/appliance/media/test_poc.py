@@ -50,7 +50,7 @@ def _display_ranks(values: list[int], keys: list[bool]) -> list[int]:
     """Each unit's position on screen within its GOP (closed GOPs: key frame to key frame)."""
     ranks: list[int] = []
     start = 0
-    for end in [i for i, k in enumerate(keys) if k][1:] + [len(values)]:
+    for end in [*[i for i, k in enumerate(keys) if k][1:], len(values)]:
         gop = values[start:end]
         order = sorted(range(len(gop)), key=gop.__getitem__)
         rank = [0] * len(gop)
@@ -99,13 +99,13 @@ def test_h264_without_b_frames_is_poc_type_2_in_decoding_order(tmp_path: Path) -
 
 
 def _type1_sps(**changes: object) -> H264Sps:
-    values: dict[str, object] = dict(
-        sps_id=0, profile_idc=77, separate_colour_plane=False, log2_max_frame_num=4,
-        poc_type=1, log2_max_poc_lsb=0, delta_pic_order_always_zero=True,
-        offset_for_non_ref_pic=-2, offset_for_top_to_bottom_field=0,
-        offsets_for_ref_frame=(6,), max_num_ref_frames=2, frame_mbs_only=True,
-        declared_reorder=None,
-    )  # fmt: skip
+    values: dict[str, object] = {
+        "sps_id": 0, "profile_idc": 77, "separate_colour_plane": False, "log2_max_frame_num": 4,
+        "poc_type": 1, "log2_max_poc_lsb": 0, "delta_pic_order_always_zero": True,
+        "offset_for_non_ref_pic": -2, "offset_for_top_to_bottom_field": 0,
+        "offsets_for_ref_frame": (6,), "max_num_ref_frames": 2, "frame_mbs_only": True,
+        "declared_reorder": None,
+    }  # fmt: skip
     values.update(changes)
     return H264Sps(**values)  # type: ignore[arg-type]
 
