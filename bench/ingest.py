@@ -45,10 +45,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sqlmodel import select
+
 from appliance.cli.main import initialize
 from appliance.clock import SystemClock
 from appliance.context import AppContext
 from appliance.media import PrivateKeyFileOpener, iter_packets
+from appliance.models.media import CameraStatus
 from appliance.settings import Settings
 from recorder.sim import CameraSimulator
 from recorder.sim._clips import prepare_clip
@@ -246,6 +249,9 @@ def side_by_side(
         recorder, settings = start_recorder(sim, cameras, root / "rec", "native")
         ffmpegs = start_ffmpeg(sim, cameras, root / "ff", first=cameras + 1)
         try:
+            # On a loaded machine the recorder's start (imports, database, 30 connections) can
+            # take longer than the warm-up: the window starts once every camera records.
+            wait_recording(settings, cameras, 120.0)
             time.sleep(warmup_s)
             server = sim_pid()
             pids = [recorder.pid], [p.pid for p in ffmpegs], [server]
@@ -276,6 +282,22 @@ def side_by_side(
     return Comparison(
         rec, ff, peak, server_pct, window, switched, AppContext.open(settings, SystemClock())
     )
+
+
+def wait_recording(settings: Settings, cameras: int, timeout_s: float) -> None:
+    """Until the recorder reports every camera recording (its camera_status rows)."""
+    ctx = AppContext.open(settings, SystemClock())
+    try:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            with ctx.db.session() as db:
+                rows = db.exec(select(CameraStatus)).all()
+            if sum(row.state == "recording" for row in rows) >= cameras:
+                return
+            time.sleep(0.5)
+        raise RuntimeError(f"the recorder did not record {cameras} cameras in {timeout_s:.0f} s")
+    finally:
+        ctx.close()
 
 
 def compare_clips(
