@@ -11,6 +11,10 @@ time stamps the native RTSP client derives (``recorder.rtsp.dts``).
 Cost, on purpose: parameter sets are parsed once (when they change), and per access unit only
 the first bytes of the first slice are unescaped and read, up to the POC fields (about 10 bit
 reads). Nothing here decodes a picture.
+
+One module for both codecs (a little over 400 lines) on purpose: the bit reader, the parameter
+sets and the two POC counters are one reading of one part of the specs, used together by
+``recorder.rtsp.dts`` and tested together (tests/appliance/media/test_poc.py).
 """
 
 from __future__ import annotations
