@@ -17,6 +17,15 @@ The recorder is measured with its default native RTSP client and again with ``in
 simulator serving 60 cameras, so the ratio is also taken over one window under one load (this
 machine is a VM whose CPU figures drift by 10 % between windows).
 
+Clips (``--clips``): the simulator's clip of today (no B-frames), ``h264-b`` (x264 High profile
+with ``--bframes`` B-frames and B-pyramid, as cameras in "high profile"/"smart codec" modes send)
+and ``h265-b`` (x265 with B-frames). ``--clips`` runs, for each clip in turn, the side-by-side
+comparison only (recorder and 30 ffmpeg in one window on one simulator), with the recorder's
+peak RSS, its lost frames and the cameras it switched to FFmpeg (none may be) or reconnected
+to learn a reorder depth:
+
+    .venv/bin/python -m bench.ingest --clips today,h264-b,h265-b --window 30
+
 Lost frames: every stored segment is decrypted and each frame is located in the clip the
 simulator loops; a frame missing between two stored ones within a run counts as lost. The search
 steps the camera count up and reports the largest count with no lost frame.
@@ -36,10 +45,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sqlmodel import select
+
 from appliance.cli.main import initialize
 from appliance.clock import SystemClock
 from appliance.context import AppContext
 from appliance.media import PrivateKeyFileOpener, iter_packets
+from appliance.models.media import CameraStatus
 from appliance.settings import Settings
 from recorder.sim import CameraSimulator
 from recorder.sim._clips import prepare_clip
@@ -48,7 +60,9 @@ from tests.support.recorder import camera_entry, recorder_config, segments_of, v
 
 TICKS_S = os.sysconf("SC_CLK_TCK")
 TARGET_CPU_RATIO = 1.0
+TARGET_CLIP_CPU_RATIO = 0.8  # issue 16: on every clip, B-frames included
 TARGET_RSS_MB = 300.0
+CLIPS = {"today": ("h264", False), "h264-b": ("h264", True), "h265-b": ("h265", True)}
 SIM: dict[str, Any] = {
     "width": 1920,
     "height": 1080,
@@ -206,24 +220,114 @@ def run_ffmpeg(
         stop_all(procs)
 
 
-def side_by_side(cameras: int, root: Path, warmup_s: float, window_s: float) -> tuple[float, float]:
+@dataclass
+class Comparison:
+    """The recorder and N ffmpeg side by side over one window, on one clip."""
+
+    recorder_cpu_pct: float
+    ffmpeg_cpu_pct: float
+    recorder_rss_mb: float
+    sim_cpu_pct: float
+    window: Window
+    switched: list[str]  # cameras the recorder read through FFmpeg or reconnected to
+    ctx: AppContext
+
+
+def side_by_side(
+    cameras: int,
+    root: Path,
+    warmup_s: float,
+    window_s: float,
+    codec: str = "h264",
+    bframes: int = 0,
+) -> Comparison:
     """The recorder (cameras 1..N) and N ffmpeg (cameras N+1..2N) at once, on one simulator:
-    both see the same machine, load and neighbours over the same window. CPU % of each."""
-    with CameraSimulator(2 * cameras, **SIM) as sim:
-        recorder, _ = start_recorder(sim, cameras, root / "rec", "native")
+    both see the same machine, load and neighbours over the same window. CPU % of each, the
+    recorder's peak RSS, and its context (stopped cleanly) for the lost-frame count."""
+    sim_options = {**SIM, "codec": codec, "bframes": bframes}
+    with CameraSimulator(2 * cameras, **sim_options) as sim:
+        recorder, settings = start_recorder(sim, cameras, root / "rec", "native")
         ffmpegs = start_ffmpeg(sim, cameras, root / "ff", first=cameras + 1)
         try:
+            # On a loaded machine the recorder's start (imports, database, 30 connections) can
+            # take longer than the warm-up: the window starts once every camera records.
+            wait_recording(settings, cameras, 120.0)
             time.sleep(warmup_s)
-            pids = [recorder.pid], [p.pid for p in ffmpegs]
+            server = sim_pid()
+            pids = [recorder.pid], [p.pid for p in ffmpegs], [server]
+            start_ms = int(time.time() * 1000)
             start = [sum(cpu_ticks(p) for p in group) for group in pids], time.monotonic()
-            time.sleep(window_s)
+            peak = 0.0
+            while time.monotonic() < start[1] + window_s:
+                peak = max(peak, rss_mb(recorder.pid))
+                time.sleep(1.0)
             elapsed = time.monotonic() - start[1]
             used = [sum(cpu_ticks(p) for p in group) for group in pids]
+            end_ms = int(time.time() * 1000)
         finally:
             recorder.send_signal(signal.SIGTERM)
             stop_all([*ffmpegs, recorder])
-    rec, ff = (100 * (u - s) / TICKS_S / elapsed for u, s in zip(used, start[0], strict=True))
-    return rec, ff
+    rec, ff, server_pct = (
+        100 * (u - s) / TICKS_S / elapsed for u, s in zip(used, start[0], strict=True)
+    )
+    log = (root / "rec" / "recorder.log").read_text(encoding="utf-8", errors="replace")
+    switched = sorted(
+        {
+            line.split("camera ", 1)[1].split(":", 1)[0]
+            for line in log.splitlines()
+            if "camera cam" in line and ("FFmpeg" in line or "reorders" in line)
+        }
+    )
+    window = Window(rec, peak, server_pct, start_ms, end_ms)
+    return Comparison(
+        rec, ff, peak, server_pct, window, switched, AppContext.open(settings, SystemClock())
+    )
+
+
+def wait_recording(settings: Settings, cameras: int, timeout_s: float) -> None:
+    """Until the recorder reports every camera recording (its camera_status rows)."""
+    ctx = AppContext.open(settings, SystemClock())
+    try:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            with ctx.db.session() as db:
+                rows = db.exec(select(CameraStatus)).all()
+            if sum(row.state == "recording" for row in rows) >= cameras:
+                return
+            time.sleep(0.5)
+        raise RuntimeError(f"the recorder did not record {cameras} cameras in {timeout_s:.0f} s")
+    finally:
+        ctx.close()
+
+
+def compare_clips(
+    names: list[str], cameras: int, bframes: int, root: Path, warmup_s: float, window_s: float
+) -> None:
+    """``--clips``: the side-by-side comparison on each clip, against the issue's targets."""
+    rows = []
+    for name in names:
+        codec, with_b = CLIPS[name]
+        b = bframes if with_b else 0
+        result = side_by_side(cameras, root / name, warmup_s, window_s, codec, b)
+        stored, lost, fewest = lost_frames(result.ctx, cameras, result.window, codec, b)
+        result.ctx.close()
+        shutil.rmtree(root / name)
+        ratio = result.recorder_cpu_pct / result.ffmpeg_cpu_pct
+        rows.append((name, result, ratio, stored, lost, fewest))
+        print(f"{name}: recorder {result.recorder_cpu_pct:.1f} %, ffmpeg x {cameras}"
+              f" {result.ffmpeg_cpu_pct:.1f} %: {ratio:.2f} x; load {os.getloadavg()}",
+              flush=True)  # fmt: skip
+    print(f"\n{cameras} cameras per side, 1080p 4 Mbit/s 25 fps, GOP 2 s, {window_s:.0f} s window,"
+          f" B-frame clips with {bframes} B-frames")  # fmt: skip
+    print("| clip | recorder CPU % | ffmpeg x N CPU % | ratio (<= 0.8) | recorder RSS MB"
+          " (<= 300) | frames stored | lost | fewest in window | switched/reconnected |"
+          " simulator CPU % |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for name, r, ratio, stored, lost, fewest in rows:
+        print(f"| {name} | {r.recorder_cpu_pct:.1f} | {r.ffmpeg_cpu_pct:.1f} | {ratio:.2f}"
+              f"{'' if ratio <= TARGET_CLIP_CPU_RATIO else ' (over)'} | {r.recorder_rss_mb:.0f} |"
+              f" {stored} | {lost} | {fewest} of {window_s * 25:.0f} |"
+              f" {len(r.switched)} {' '.join(r.switched)} | {r.sim_cpu_pct:.0f} |")  # fmt: skip
 
 
 def demux_floor(urls: list[str]) -> None:
@@ -258,21 +362,24 @@ def run_floor(sim: CameraSimulator, cameras: int, warmup_s: float, window_s: flo
         proc.wait()
 
 
-def lost_frames(ctx: AppContext, cameras: int, window: Window) -> tuple[int, int, int]:
+def lost_frames(
+    ctx: AppContext, cameras: int, window: Window, codec: str = "h264", bframes: int = 0
+) -> tuple[int, int, int]:
     """(frames stored, frames missing between stored ones within a run, fewest frames any
     camera stored inside the steady window), over all cameras."""
     clip = prepare_clip(
-        None, "h264", SIM["width"], SIM["height"], SIM["bitrate_kbps"], 25, SIM["gop_s"],
-        SIM["clip_duration_s"], False,
+        None, "h264" if codec == "h264" else "h265", SIM["width"], SIM["height"],
+        SIM["bitrate_kbps"], 25, SIM["gop_s"], SIM["clip_duration_s"], False, bframes,
     )  # fmt: skip
     import av
 
+    fmt = "h264" if codec == "h264" else "hevc"
     stream = b"".join(p.read_bytes() for p in clip.video_files())
-    with tempfile.NamedTemporaryFile(suffix=".h264") as tmp:
+    with tempfile.NamedTemporaryFile(suffix=f".{fmt}") as tmp:
         tmp.write(stream)
         tmp.flush()
-        with av.open(tmp.name, format="h264") as container:
-            served = [vcl_signature(bytes(p)) for p in container.demux(video=0) if p.size]
+        with av.open(tmp.name, format=fmt) as container:
+            served = [vcl_signature(bytes(p), fmt) for p in container.demux(video=0) if p.size]
     position = {sig: i for i, sig in enumerate(served)}
     opener = PrivateKeyFileOpener(ctx.settings.storage.key_dir)
     stored = lost = 0
@@ -285,7 +392,7 @@ def lost_frames(ctx: AppContext, cameras: int, window: Window) -> tuple[int, int
         for segment in camera_segments:
             first_ms = segment.start_ms if first_ms is None else first_ms
             for sample in iter_packets(segment, opener, ctx.settings.segments_dir):
-                index = position.get(vcl_signature(sample.data))
+                index = position.get(vcl_signature(sample.data, fmt))
                 stored += 1
                 inside += window.start_ms <= sample.wall_ms < window.end_ms
                 if index is None:
@@ -310,10 +417,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--window", type=float, default=60.0)
     parser.add_argument("--search", default="60,90,120,150", help="camera counts to try")
     parser.add_argument("--search-window", type=float, default=20.0)
+    parser.add_argument(
+        "--clips", default="", help=f"side by side only, on these clips ({', '.join(CLIPS)})"
+    )
+    parser.add_argument("--bframes", type=int, default=3, help="B-frames of the -b clips")
     args = parser.parse_args(argv)
+    clips = [c.strip() for c in args.clips.split(",") if c.strip()]
+    if any(c not in CLIPS for c in clips):
+        parser.error(f"--clips: choose from {', '.join(CLIPS)}")
     print(f"load average before: {os.getloadavg()}")
     root = Path(tempfile.mkdtemp(prefix="bench-ingest-"))
     try:
+        if clips:
+            compare_clips(clips, args.cameras, args.bframes, root, args.warmup, args.window)
+            print(f"load average after: {os.getloadavg()}")
+            return 0
         if args.cameras:
             with CameraSimulator(args.cameras, **SIM) as sim:
                 rec, ctx = run_recorder(sim, args.cameras, root / "rec", args.warmup, args.window)
@@ -328,7 +446,9 @@ def main(argv: list[str] | None = None) -> int:
                 base = run_ffmpeg(sim, args.cameras, root / "ff", args.warmup, args.window)
                 shutil.rmtree(root / "ff")
                 floor = run_floor(sim, args.cameras, args.warmup, args.window)
-            together = side_by_side(args.cameras, root / "both", args.warmup, args.window)
+            both = side_by_side(args.cameras, root / "both", args.warmup, args.window)
+            both.ctx.close()
+            together = both.recorder_cpu_pct, both.ffmpeg_cpu_pct
             shutil.rmtree(root / "both")
             print(f"\n{args.cameras} cameras, 1080p H.264 4 Mbit/s, {args.window:.0f} s window")
             print(f"recorder (encrypting): CPU {rec.cpu_pct:5.1f} % of one core,"

@@ -53,12 +53,17 @@ class IngestError(Exception):
     """A camera problem the native RTSP client (recorder.rtsp) recognised, with its reason.
 
     ``use_ffmpeg``: the camera works, but needs what only FFmpeg's demuxer does (the worker
-    reads it through PyAV from then on)."""
+    reads it through PyAV from then on). ``reorder_depth``: the camera sends B-frames deeper
+    than its SPS declares; the worker's next native session uses that depth
+    (``recorder.rtsp.dts``)."""
 
-    def __init__(self, reason: FailReason, detail: str, *, use_ffmpeg: bool = False) -> None:
+    def __init__(
+        self, reason: FailReason, detail: str, *, use_ffmpeg: bool = False, reorder_depth: int = 0
+    ) -> None:
         super().__init__(detail)
         self.reason = reason
         self.use_ffmpeg = use_ffmpeg
+        self.reorder_depth = reorder_depth
 
 
 _UNREACHABLE_ERRNOS = {

@@ -77,8 +77,12 @@ class CameraWorker:
         self._thread = threading.Thread(target=self._run, name=f"rec-{camera.id}", daemon=True)
         self.sessions = 0
         self.counters = CameraCounters()
-        # Set when the native client met what only FFmpeg handles (B-frames): for good.
+        # Set when the native client met what only FFmpeg handles (recorder.rtsp.dts names
+        # it: field-coded pictures, a reorder deeper than 16): for good.
         self.needs_ffmpeg = False
+        # B-frames reordered deeper than the camera's SPS declares: the depth seen, for the
+        # next native sessions (recorder.rtsp.dts).
+        self.reorder_depth = 0
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -146,7 +150,9 @@ class CameraWorker:
     def _source(self) -> PacketSource:
         timeout_s = self.deps.config.rtsp_timeout_s
         if self.native:
-            return RtspSource(self.camera.url, timeout_s=timeout_s)
+            return RtspSource(
+                self.camera.url, timeout_s=timeout_s, reorder_depth=self.reorder_depth
+            )
         return FfmpegSource(self.camera.url, timeout_s=timeout_s, audio=self.audio_allowed)
 
     def _session(self) -> _Outcome:
@@ -175,6 +181,9 @@ class CameraWorker:
             if isinstance(exc, IngestError) and exc.use_ffmpeg:
                 log.warning("camera %s: %s", self.camera.id, exc)
                 self.needs_ffmpeg = True
+            elif isinstance(exc, IngestError) and exc.reorder_depth > self.reorder_depth:
+                log.warning("camera %s: %s", self.camera.id, exc)
+                self.reorder_depth = exc.reorder_depth
             elif reason is FailReason.stream_error:
                 log.warning("camera %s: %s", self.camera.id, redact_credentials(str(exc)))
         finally:

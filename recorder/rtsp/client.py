@@ -16,6 +16,8 @@ audio is read through FFmpeg, ``recorder.ffmpeg_source``). ``RtspSource`` is a
 
 Access units are Annex-B (start codes), as FFmpeg hands them out; the SDP's parameter sets are
 put in front of a key frame that does not carry its own, so every segment decodes on its own.
+RTP carries presentation times only: decoding times of streams with B-frames are derived from
+the bitstream (``recorder.rtsp.dts``), so those cameras stay on this client too.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 from appliance.errors import MediaError
 from recorder.rtsp.auth import Challenge, authorization, choose_challenge
 from recorder.rtsp.depacketizer import MAX_HEADER_BYTES, InterleavedReader
+from recorder.rtsp.dts import DtsExtractor
 from recorder.rtsp.sdp import choose_video, parameter_sets, parse_sdp
 from recorder.source import AudioTrack, Packet, VideoTrack
 from recorder.status import FailReason, IngestError
@@ -60,7 +63,7 @@ class RtspSource:
     Errors are ``IngestError`` (with the status reason) or ``TimeoutError``/``OSError``.
     """
 
-    def __init__(self, url: str, *, timeout_s: float) -> None:
+    def __init__(self, url: str, *, timeout_s: float, reorder_depth: int = 0) -> None:
         self._parts = parts = urlsplit(url)
         self._username = unquote(parts.username) if parts.username is not None else None
         self._password = unquote(parts.password or "")
@@ -70,6 +73,8 @@ class RtspSource:
             netloc += f":{parts.port}"
         self._url = urlunsplit((parts.scheme, netloc, parts.path or "/", parts.query, ""))
         self._timeout_s = timeout_s
+        self._reorder_depth = reorder_depth  # at least this, whatever the SPS says
+        self.dts: DtsExtractor | None = None  # once reading packets
         self._cseq = 0
         self._auth: Challenge | None = None
         self._session = ""
@@ -220,6 +225,7 @@ class RtspSource:
         channel = re.search(r"interleaved=(\d+)", setup.header("transport"))
         self._channel = int(channel.group(1)) if channel else 0
         self._request("PLAY", self._url if control != "*" else base, {"Range": "npt=0.000-"})
+        self._clock_rate = clock_rate
         self._video = VideoTrack(self._codec, Fraction(1, clock_rate))
 
     # -- reading ---------------------------------------------------------------------------
@@ -249,18 +255,22 @@ class RtspSource:
             self._codec, channel=self._channel, payload_type=self._payload_type,
             param_sets=self._param_sets,
         )  # fmt: skip
+        self.dts = extractor = DtsExtractor(
+            self._codec, self._param_sets, step=max(1, self._clock_rate // 25),
+            depth_hint=self._reorder_depth,
+        )  # fmt: skip
+        decoding_time = extractor.dts
         next_keepalive = time.monotonic() + self._keepalive_s
         while True:  # (what came with PLAY's answer first, then what arrives)
             pos, packets = reader.parse(self._buf, self._fill)
             if pos:
                 self._consume(pos)
-            yield from packets
-            if reader.reordered:
-                raise IngestError(
-                    FailReason.stream_error,
-                    "the camera sends B-frames (pictures out of order): reading it through FFmpeg",
-                    use_ffmpeg=True,
-                )
+            for packet in packets:
+                assert packet.pts is not None
+                dts = decoding_time(packet.data, packet.pts, packet.key_frame)
+                if dts is not None:
+                    packet.dts = dts
+                    yield packet
             if time.monotonic() >= next_keepalive:
                 # OPTIONS with the session keeps it alive; the reader skips the answer.
                 self._write_request("OPTIONS", self._url)

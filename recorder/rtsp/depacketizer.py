@@ -54,9 +54,6 @@ class InterleavedReader:
         self._au_ts = -1  # 32-bit RTP time of the unit being collected
         self._seq = -1  # next expected sequence number
         self._ext = 0  # the last unit's RTP time, unwrapped
-        # A unit earlier than its predecessor: B-frames, whose decoding times RTP does not carry
-        # (FFmpeg's parser works them out; this reader does not).
-        self.reordered = False
         self._first_ts: int | None = None
 
     def parse(self, buf: bytearray, fill: int) -> tuple[int, list[Packet]]:
@@ -184,11 +181,11 @@ class InterleavedReader:
     def _finish(
         self, parts: list[bytes | bytearray], ts32: int, key: bool, has_params: bool
     ) -> Packet:
-        """The access unit, time-stamped from the first unit on (the 32-bit clock unwrapped)."""
+        """The access unit, time-stamped from the first unit on (the 32-bit clock unwrapped).
+        The time stamp is the presentation time; ``recorder.rtsp.dts`` sets the decoding time."""
         if self._first_ts is None:
             self._first_ts = self._ext = ts32
         else:  # the signed 32-bit step from the last unit
             step = ((ts32 - self._ext + (1 << 31)) & 0xFFFFFFFF) - (1 << 31)
-            self.reordered = self.reordered or step < 0
             self._ext += step
         return _emit(parts, self._ext - self._first_ts, key, has_params, self.param_sets)

@@ -30,10 +30,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--h265-every", type=int, default=0, metavar="K", help="make every K-th camera H.265"
     )
+    parser.add_argument(
+        "--bframes", type=int, default=0, metavar="N",
+        help="B-frames between reference pictures (x264 High with B-pyramid, x265; default 0)",
+    )  # fmt: skip
     parser.add_argument("--cache-dir", type=Path, default=None, help="where clips are cached")
     args = parser.parse_args(argv)
     if args.cameras < 1:
         parser.error("--cameras must be at least 1")
+    if not 0 <= args.bframes <= 8:
+        parser.error("--bframes must be 0 to 8")
 
     cameras = [
         SimCamera(
@@ -56,6 +62,7 @@ def main(argv: list[str] | None = None) -> int:
         height=args.height,
         bitrate_kbps=args.bitrate_kbps,
         fps=args.fps,
+        bframes=args.bframes,
         cache_dir=args.cache_dir,
         host=args.host,
         ready_timeout_s=60.0,

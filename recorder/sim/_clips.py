@@ -10,6 +10,11 @@ Why raw Annex-B and not MP4/Matroska: GStreamer loops it with ``multifilesrc loo
 endless byte stream, and the parser derives continuous timestamps from the frame rate, so nothing
 has to rewrite timestamps or seek at the loop point. Why one file per GOP: ``multifilesrc`` reads a
 whole file into memory at once, so whole-clip files would cost ~10 MB per camera at 4 Mbit/s.
+
+A clip with B-frames (``bframes`` > 0: x264 High profile with B-pyramid, x265 with B-frames,
+closed GOPs as cameras send) is sent in decoding order, and a raw stream carries no
+presentation times: the manifest's ``pts_offsets`` gives, per picture in decoding order, how
+many frames after its decoding time it is shown, and the server applies it (``rtsp_server.py``).
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ __all__ = [
     "ensure_clip",
     "load_clip",
     "prepare_clip",
+    "pts_offsets",
 ]
 
 Codec = Literal["h264", "h265"]
@@ -62,6 +68,8 @@ class Clip:
     frames: int
     chunks: int
     audio_sample_rate_hz: int | None
+    bframes: int = 0
+    pts_offsets: tuple[int, ...] = ()  # per picture in decoding order, in frames (B-frames)
 
     @property
     def video_pattern(self) -> str:
@@ -95,10 +103,11 @@ def ensure_clip(
     gop_s: float = 2.0,
     duration_s: int = 10,
     audio: bool = False,
+    bframes: int = 0,
 ) -> Path:
     """Return the clip directory for these parameters, making it with ffmpeg if not cached."""
     return prepare_clip(
-        cache_dir, codec, width, height, bitrate_kbps, fps, gop_s, duration_s, audio
+        cache_dir, codec, width, height, bitrate_kbps, fps, gop_s, duration_s, audio, bframes
     ).path
 
 
@@ -106,6 +115,7 @@ def load_clip(path: Path) -> Clip:
     """Read a clip directory made by :func:`ensure_clip`."""
     raw = json.loads((path / _MANIFEST).read_text(encoding="utf-8"))
     raw.pop("version", None)
+    raw["pts_offsets"] = tuple(raw.get("pts_offsets", ()))
     return Clip(path=path, **raw)
 
 
@@ -119,12 +129,15 @@ def prepare_clip(
     gop_s: float,
     duration_s: int,
     audio: bool,
+    bframes: int = 0,
 ) -> Clip:
     """Like :func:`ensure_clip`, returning the clip's description."""
     if codec not in ("h264", "h265"):
         raise ValueError(f"codec must be h264 or h265, not {codec!r}")
     if width <= 0 or height <= 0 or width % 2 or height % 2:
         raise ValueError("width and height must be positive and even (4:2:0)")
+    if not 0 <= bframes <= 8:
+        raise ValueError("bframes must be 0 to 8")
     if bitrate_kbps <= 0 or fps <= 0 or duration_s <= 0:
         raise ValueError("bitrate_kbps, fps and duration_s must be positive")
     gop_frames = round(fps * gop_s)
@@ -137,7 +150,7 @@ def prepare_clip(
     root = cache_dir if cache_dir is not None else default_cache_dir()
     key = (
         f"{codec}-{width}x{height}-{fps}fps-{bitrate_kbps}kbps-gop{gop_frames}-{duration_s}s"
-        f"-{'aac' if audio else 'noaudio'}-v{_FORMAT_VERSION}"
+        f"-{'aac' if audio else 'noaudio'}{f'-b{bframes}' if bframes else ''}-v{_FORMAT_VERSION}"
     )
     final = root / key
     if (final / _MANIFEST).is_file():
@@ -150,7 +163,9 @@ def prepare_clip(
     tmp.chmod(0o755)  # mkdtemp makes it private; the cache is shared with the server process
     try:
         stream = tmp / f"stream.{codec}"
-        _encode_video(stream, codec, width, height, bitrate_kbps, fps, gop_frames, frames)
+        offsets = _encode_video(
+            stream, codec, width, height, bitrate_kbps, fps, gop_frames, frames, bframes
+        )
         chunks = _split_gops(stream, codec, tmp)
         stream.unlink()
         if chunks != frames // gop_frames:
@@ -168,6 +183,8 @@ def prepare_clip(
             frames=frames,
             chunks=chunks,
             audio_sample_rate_hz=rate_hz,
+            bframes=bframes,
+            pts_offsets=offsets,
         )
         manifest = {k: v for k, v in asdict(clip).items() if k != "path"}
         manifest["version"] = _FORMAT_VERSION
@@ -197,6 +214,13 @@ def _ffmpeg() -> str:
     return exe
 
 
+def _ffprobe() -> str:
+    exe = shutil.which("ffprobe")
+    if exe is None:
+        raise ClipError("ffprobe not found; install the Debian package 'ffmpeg'")
+    return exe
+
+
 def _run(args: list[str]) -> None:
     proc = subprocess.run(args, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
@@ -212,7 +236,9 @@ def _encode_video(
     fps: int,
     gop_frames: int,
     frames: int,
-) -> None:
+    bframes: int = 0,
+) -> tuple[int, ...]:
+    """Encode the clip into ``out`` (raw Annex-B); return its ``pts_offsets`` (B-frames)."""
     # testsrc2 has moving shapes and burns in the time and frame number itself; temporal noise
     # makes every frame cost real bits, like a sensor, so the stream runs near the target
     # bitrate instead of a few hundred kbit/s.
@@ -235,9 +261,8 @@ def _encode_video(
             "-profile:v",
             "high",
             "-x264-params",
-            f"keyint={gop_frames}:min-keyint={gop_frames}:scenecut=0:bframes=0:repeat-headers=1",
-            "-f",
-            "h264",
+            f"keyint={gop_frames}:min-keyint={gop_frames}:scenecut=0:bframes={bframes}"
+            f"{':b-pyramid=normal' if bframes else ''}:repeat-headers=1",
         ]
     else:
         enc = [
@@ -247,10 +272,13 @@ def _encode_video(
             "veryfast",
             "-x265-params",
             f"log-level=error:keyint={gop_frames}:min-keyint={gop_frames}:scenecut=0"
-            f":bframes=0:repeat-headers=1:vbv-maxrate={bitrate_kbps}:vbv-bufsize={bitrate_kbps}",
-            "-f",
-            "hevc",
+            f":bframes={bframes}{':open-gop=0' if bframes else ''}:repeat-headers=1"
+            f":vbv-maxrate={bitrate_kbps}:vbv-bufsize={bitrate_kbps}",
         ]
+    raw = ["-f", "h264" if codec == "h264" else "hevc"]
+    # With B-frames, encode into Matroska first: it keeps each picture's presentation time,
+    # which a raw stream loses; the raw stream is then copied out of it.
+    target = out.with_suffix(".mkv") if bframes else out
     _run(
         [
             _ffmpeg(),
@@ -269,9 +297,35 @@ def _encode_video(
             "yuv420p",
             *rate,
             *enc,
-            str(out),
+            *([] if bframes else raw),
+            str(target),
         ]
     )
+    if not bframes:
+        return ()
+    _run([_ffmpeg(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y", "-i", str(target),
+          "-c", "copy", *raw, str(out)])  # fmt: skip
+    probe = subprocess.run(
+        [_ffprobe(), "-v", "error", "-select_streams", "v:0", "-show_entries", "packet=pts",
+         "-of", "csv=p=0", str(target)],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    target.unlink()
+    if probe.returncode != 0:
+        raise ClipError(f"ffprobe failed: {probe.stderr.strip()[-2000:]}")
+    return pts_offsets([int(line) for line in probe.stdout.split()], fps)
+
+
+def pts_offsets(pts_ms: list[int], fps: int) -> tuple[int, ...]:
+    """Per picture in decoding order, how many frames after its decoding time it is shown,
+    from Matroska presentation times (ms) in decoding order; the smallest offset is 0 for the
+    picture sent furthest ahead of its turn."""
+    first = min(pts_ms)
+    ranks = [round((pts - first) * fps / 1000) for pts in pts_ms]
+    if sorted(ranks) != list(range(len(ranks))):
+        raise ClipError("the encoder's presentation times are not one per frame")
+    lead = max(index - rank for index, rank in enumerate(ranks))
+    return tuple(rank - index + lead for index, rank in enumerate(ranks))
 
 
 def _encode_audio(out: Path, rate_hz: int, duration_s: int) -> None:
@@ -319,11 +373,19 @@ def _count_adts_frames(data: bytes) -> int:
 
 
 def _split_gops(stream: Path, codec: Codec, out_dir: Path) -> int:
-    """Cut the Annex-B stream before each parameter set that opens a GOP; return the count."""
+    """Cut the Annex-B stream before the non-picture NAL units (parameter sets, SEI) that lead
+    each key picture; return the count."""
     data = stream.read_bytes()
     nals = _nal_starts(data)
-    starts = [pos for pos in nals if _opens_gop(data, pos, codec)]
-    if not starts or starts[0] != nals[0]:
+    kinds = [_nal_kind(data, pos, codec) for pos in nals]
+    starts = []
+    for index, kind in enumerate(kinds):
+        if kind == (5 if codec == "h264" else 19) or (codec == "h265" and 16 <= kind <= 21):
+            first = index
+            while first > 0 and not _is_picture(kinds[first - 1], codec):
+                first -= 1
+            starts.append(nals[first])
+    if not starts or starts[0] != nals[0] or not any(k in (7, 33) for k in kinds[:8]):
         raise ClipError("the encoded stream does not start with parameter sets")
     bounds = [*starts, len(data)]
     for i in range(len(starts)):
@@ -341,10 +403,12 @@ def _nal_starts(data: bytes) -> list[int]:
     return starts
 
 
-def _opens_gop(data: bytes, start: int, codec: Codec) -> bool:
+def _nal_kind(data: bytes, start: int, codec: Codec) -> int:
     header = data.index(b"\x00\x00\x01", start) + 3
     if header >= len(data):
-        return False
-    if codec == "h264":
-        return data[header] & 0x1F == 7  # SPS
-    return (data[header] >> 1) & 0x3F == 32  # VPS
+        return -1
+    return data[header] & 0x1F if codec == "h264" else (data[header] >> 1) & 0x3F
+
+
+def _is_picture(kind: int, codec: Codec) -> bool:
+    return 1 <= kind <= 5 if codec == "h264" else 0 <= kind < 32

@@ -39,8 +39,8 @@ gi.require_version("Gst", "1.0")
 gi.require_version("GstRtspServer", "1.0")
 from gi.repository import Gst, GstRtspServer
 Gst.init(None)
-names = ("multifilesrc", "h264parse", "h265parse", "aacparse", "rtph264pay", "rtph265pay",
-         "rtpmp4gpay")
+names = ("multifilesrc", "capsfilter", "h264parse", "h265parse", "aacparse", "rtph264pay",
+         "rtph265pay", "rtpmp4gpay")
 print(" ".join(n for n in names if Gst.ElementFactory.find(n) is None))
 """
 _COMMAND_TIMEOUT_S = 10.0
@@ -62,6 +62,7 @@ class SimCamera:
     width: int | None = None
     height: int | None = None
     bitrate_kbps: int | None = None
+    bframes: int | None = None  # B-frames between reference pictures (0: none)
 
 
 @functools.cache
@@ -106,6 +107,7 @@ class CameraSimulator:
         host: str = "127.0.0.1",
         gop_s: float = 2.0,
         clip_duration_s: int = 10,
+        bframes: int = 0,
         ready_timeout_s: float = 30.0,
         python: str = SYSTEM_PYTHON,
     ) -> None:
@@ -127,6 +129,7 @@ class CameraSimulator:
         self._fps = fps
         self._gop_s = gop_s
         self._clip_duration_s = clip_duration_s
+        self._bframes = bframes
         self._cache_dir = cache_dir
         self._ready_timeout_s = ready_timeout_s
         self._python = python
@@ -262,6 +265,7 @@ class CameraSimulator:
             self._gop_s,
             self._clip_duration_s,
             cam.audio,
+            cam.bframes if cam.bframes is not None else self._bframes,
         )
         audio = clip.audio_path
         return {
@@ -273,6 +277,8 @@ class CameraSimulator:
             "audio": None if audio is None else str(audio),
             "username": cam.username,
             "password": cam.password,
+            "pts_offsets": list(clip.pts_offsets),
+            "fps": clip.fps,
         }
 
     def _command(self, command: str) -> None:

@@ -8,11 +8,14 @@ Usage: ``/usr/bin/python3 rtsp_server.py CONFIG.json``. CONFIG::
     {"host": "127.0.0.1", "port": 0,
      "cameras": [{"id": "cam1", "path": "/cam1", "codec": "h264",
                   "video": "/clips/x/video-%04d.h264", "video_files": 5,
-                  "audio": null, "username": null, "password": null}]}
+                  "audio": null, "username": null, "password": null,
+                  "pts_offsets": [], "fps": 25}]}
 
 ``video`` is a printf pattern of ``video_files`` raw Annex-B files, one GOP each, whose
 concatenation is the clip; ``audio`` (or null) is a raw ADTS AAC file lasting exactly as long
-(see ``_clips.py``). ``port`` 0 lets the kernel pick one.
+(see ``_clips.py``). ``pts_offsets`` (a clip with B-frames, else empty) gives, per picture in
+decoding order, how many frames after its decoding time it is shown. ``port`` 0 lets the
+kernel pick one.
 
 Protocol on stdout: ``READY <port>`` once listening, then one ``OK <command>`` or
 ``ERR <command>: <reason>`` per command. Commands on stdin, one per line: ``stop <id>`` (camera
@@ -54,12 +57,30 @@ def _make(factory_name, **props):
 
 def _copy_dts_to_pts(_pad, info):
     # h264parse/h265parse interpolate DTS for a raw stream but leave PTS unset, and both the
-    # payloader (RTP timestamp) and the sinks (real-time pacing) need PTS. The clips have no
-    # B-frames, so PTS == DTS. One cheap call per video frame.
+    # payloader (RTP timestamp) and the sinks (real-time pacing) need PTS. Without B-frames,
+    # PTS == DTS. One cheap call per video frame.
     buffer = info.get_buffer()
     if buffer is not None and buffer.pts == Gst.CLOCK_TIME_NONE:
         buffer.pts = buffer.dts
     return Gst.PadProbeReturn.OK
+
+
+def _presentation_times(offsets, fps):
+    """A probe setting PTS = DTS + the clip's offset of the n-th picture (B-frames): the parser
+    hands out whole access units (caps alignment=au), one buffer per picture, in decoding
+    order, and the clip loops whole, so picture n is the clip's picture n modulo its length."""
+    frame_ns = Gst.SECOND // fps
+    count = len(offsets)
+    state = {"n": 0}
+
+    def probe(_pad, info):
+        buffer = info.get_buffer()
+        if buffer is not None and buffer.dts != Gst.CLOCK_TIME_NONE:
+            buffer.pts = buffer.dts + offsets[state["n"] % count] * frame_ns
+            state["n"] += 1
+        return Gst.PadProbeReturn.OK
+
+    return probe
 
 
 class CameraFactory(GstRtspServer.RTSPMediaFactory):
@@ -92,14 +113,22 @@ class CameraFactory(GstRtspServer.RTSPMediaFactory):
             caps=Gst.Caps.from_string(f"{caps_name},stream-format=byte-stream"),
         )
         vparse = _make(parser_name)
+        # Whole access units: one buffer per picture (the B-frame probe counts pictures).
+        vcaps = _make(
+            "capsfilter",
+            caps=Gst.Caps.from_string(f"{caps_name},stream-format=byte-stream,alignment=au"),
+        )
         # SPS/PPS(/VPS) before every IDR so a client joining the shared stream can start at
         # the next key frame, as real cameras do.
         vpay = _make(payloader_name, name="pay0", pt=96, config_interval=-1)
-        for element in (vsrc, vparse, vpay):
+        for element in (vsrc, vparse, vcaps, vpay):
             bin_.add(element)
         vsrc.link(vparse)
-        vparse.link(vpay)
-        vparse.get_static_pad("src").add_probe(Gst.PadProbeType.BUFFER, _copy_dts_to_pts)
+        vparse.link(vcaps)
+        vcaps.link(vpay)
+        offsets = cam.get("pts_offsets") or []
+        probe = _presentation_times(offsets, cam.get("fps", 25)) if offsets else _copy_dts_to_pts
+        vcaps.get_static_pad("src").add_probe(Gst.PadProbeType.BUFFER, probe)
         if cam.get("audio"):
             asrc = _make(
                 "multifilesrc",

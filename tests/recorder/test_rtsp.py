@@ -30,6 +30,7 @@ from recorder.source import Packet, StreamKind
 from recorder.status import FailReason, IngestError, StatusBoard
 from recorder.vaultkey import VaultPublicKey
 from recorder.worker import CameraWorker, WorkerDeps
+from tests.recorder.bframe_clips import BframeClip, encode_clip
 from tests.support.media import Clip, make_clip
 from tests.support.recorder import camera_entry, recorder_config
 
@@ -425,11 +426,35 @@ def test_keepalive_is_sent_with_the_session(
     assert count == 50
 
 
-def test_b_frames_hand_the_camera_to_ffmpeg(
+def _bframe_stream(clip: BframeClip) -> bytes:
+    """The interleaved stream of a clip in decoding order, RTP times = presentation times."""
+    stream, seq = bytearray(), 0
+    for unit, pts in zip(clip.units, clip.pts, strict=True):
+        piece, _ = _interleave([(unit, False)], "h264", ts0=1000 + pts, seq0=seq)
+        stream += piece
+        seq += len(_payloads(unit, "h264", 1200))
+    return bytes(stream)
+
+
+def test_b_frames_are_recorded_natively(camera: Callable[..., _Camera], tmp_path: Path) -> None:
+    """RTP carries presentation times only; the decoding times come from the bitstream
+    (recorder.rtsp.dts), so a camera with B-frames stays on the native client, and its
+    samples keep their composition offsets (PTS - DTS)."""
+    clip = encode_clip(tmp_path, "h264", params="bframes=3:b-pyramid=normal", seconds=3)
+    cam = camera(_SDP_H264, data=_channel4(_bframe_stream(clip)), hang_up=True)
+    with _native_worker(tmp_path, cam.port) as worker:
+        assert worker.native
+        outcome = worker._session()
+        assert outcome.reason is FailReason.stream_ended and outcome.recorded, outcome
+        assert worker.native and not worker.needs_ffmpeg and worker.reorder_depth == 0
+        assert worker.counters.segments >= 1 and worker.counters.timestamp_jumps == 0
+
+
+def test_a_reorder_its_sps_does_not_declare_reconnects_with_the_depth_seen(
     camera: Callable[..., _Camera], h264_units: Clip, tmp_path: Path
 ) -> None:
-    """RTP does not carry decoding times: a camera whose pictures come out of order is read
-    through FFmpeg (its parser works them out) from the next session on."""
+    """A camera whose pictures come out of order although its SPS declares none: the session
+    ends naming the depth seen, and the next native session uses it (never FFmpeg)."""
     units = h264_units[:12]
     order = [0, 2, 1, *range(3, len(units))]  # one picture before its predecessor
     stream, seq = bytearray(), 0
@@ -439,13 +464,24 @@ def test_b_frames_hand_the_camera_to_ffmpeg(
         seq += len(_payloads(units[index][0], "h264", 1200))
     reader = InterleavedReader("h264", channel=0, payload_type=PT, param_sets=b"")
     _, packets = reader.parse(bytearray(stream), len(stream))
-    assert reader.reordered and [p.pts for p in packets][:3] == [0, 7200, 3600]
+    assert [p.pts for p in packets][:3] == [0, 7200, 3600]
 
-    cam = camera(_SDP_H264, data=_channel4(bytes(stream)))
+    cam = camera(_SDP_H264, data=_channel4(bytes(stream)), hang_up=True)
     with _native_worker(tmp_path, cam.port) as worker:
-        assert worker.native
         outcome = worker._session()
-        assert "B-frames" in outcome.detail and worker.needs_ffmpeg and not worker.native
+        assert "reorders 1 pictures" in outcome.detail and worker.reorder_depth == 1
+        assert worker.native and not worker.needs_ffmpeg
+    # The next session (a one-connection camera: a second one) reads it with that depth.
+    again = camera(_SDP_H264, data=_channel4(bytes(stream)), hang_up=True)
+    source = RtspSource(f"rtsp://127.0.0.1:{again.port}/x", timeout_s=2, reorder_depth=1)
+    source.open()
+    got: list[Packet] = []
+    with contextlib.suppress(IngestError):  # the end of the scripted stream
+        got.extend(source.packets(audio=False))
+    source.close()
+    assert [p.pts for p in got] == [i * 3600 for i in order]
+    dts = [p.dts for p in got]
+    assert dts == [-3600, 0, 3600, *[i * 3600 for i in range(2, len(order) - 1)]]
 
 
 @contextlib.contextmanager

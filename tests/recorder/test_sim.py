@@ -19,6 +19,7 @@ import av.error
 import pytest
 
 from recorder.sim import CameraSimulator, SimCamera, ensure_clip, load_clip
+from recorder.sim._clips import ClipError, pts_offsets
 
 FPS = 25
 GOP_S = 1.0
@@ -36,6 +37,8 @@ def sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CameraSimulator]:
         SimCamera("cam3", audio=True),
         SimCamera("cam4", username="viewer", password="s3cret pw"),
         SimCamera("cam5"),
+        SimCamera("cam6", bframes=3),
+        SimCamera("cam7", codec="h265", bframes=3),
     ]
     with CameraSimulator(
         cameras,
@@ -124,6 +127,33 @@ def test_h265_camera_demuxes_as_hevc(sim: CameraSimulator) -> None:
     assert cap.keys
 
 
+@pytest.mark.parametrize(("cam", "codec"), [("cam6", "h264"), ("cam7", "hevc")])
+def test_b_frame_cameras_send_pictures_in_decoding_order_with_presentation_times(
+    sim: CameraSimulator, cam: str, codec: str
+) -> None:
+    """GStreamer's payloaders carry a B-frame stream as it is: pictures in decoding order, each
+    RTP time stamp its presentation time (from the clip's manifest), which FFmpeg reads and
+    decodes; sorted, the presentation times are one frame apart, across loop points too."""
+    container = _open(sim.url(cam))
+    try:
+        assert container.streams.video[0].codec_context.name == codec
+        pts: list[int] = []
+        decoded = 0
+        for packet in container.demux(video=0):
+            if packet.pts is None:
+                continue
+            pts.append(packet.pts)
+            decoded += len(packet.decode())
+            if len(pts) >= 3 * CLIP_S * FPS // 2:
+                break
+    finally:
+        container.close()
+    assert pts != sorted(pts)  # reordered: B-frames
+    steps = {b - a for a, b in itertools.pairwise(sorted(pts)[: len(pts) - 8])}
+    assert steps == {TICKS_PER_FRAME}, steps
+    assert decoded >= len(pts) - round(GOP_S * FPS) - 8  # (joined mid-GOP: up to one lost)
+
+
 def test_audio_camera_has_an_aac_stream(sim: CameraSimulator) -> None:
     cap = capture(sim.url("cam3"), 2.5)
 
@@ -197,10 +227,19 @@ def test_ensure_clip_is_cached_and_cut_into_whole_gops(tmp_path: Path) -> None:
         ensure_clip(tmp_path, "h264", 160, 120, 200, fps=FPS, gop_s=1.5, duration_s=CLIP_S)
 
 
+def test_pts_offsets_of_a_b_frame_clip() -> None:
+    # I0 P3 B1 B2 in decoding order at 25 fps (ms): P3 is sent 2 frames ahead of its turn.
+    assert pts_offsets([0, 120, 40, 80, 240, 160, 200], 25) == (1, 3, 0, 0, 3, 0, 0)
+    assert pts_offsets([0, 40, 80], 25) == (0, 0, 0)
+    with pytest.raises(ClipError, match="one per frame"):
+        pts_offsets([0, 40, 40], 25)
+
+
 def test_cli_serves_until_sigterm(tmp_path: Path) -> None:
     code = "import sys; from recorder.sim import main; sys.exit(main(sys.argv[1:]))"
     args = ["--cameras", "2", "--port", "0", "--width", "160", "--height", "120"]
     args += ["--bitrate-kbps", "200", "--h265-every", "2", "--cache-dir", str(tmp_path)]
+    args += ["--bframes", "2"]
     proc = subprocess.Popen(
         [sys.executable, "-c", code, *args],
         stdout=subprocess.PIPE,
@@ -214,6 +253,9 @@ def test_cli_serves_until_sigterm(tmp_path: Path) -> None:
         urls = dict(proc.stdout.readline().split() for _ in range(2))
         assert set(urls) == {"cam1", "cam2"}
         assert capture(urls["cam2"], 0.5).codecs == {"video": "hevc"}
+        clips = [load_clip(p.parent) for p in tmp_path.rglob("manifest.json")]
+        assert {(c.codec, c.bframes) for c in clips} == {("h264", 2), ("h265", 2)}
+        assert all(c.pts_offsets and len(c.pts_offsets) == c.frames for c in clips)
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=10) == 0
     finally:
