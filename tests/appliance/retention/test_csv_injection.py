@@ -1,4 +1,4 @@
-"""The destruction and management ledgers' CSV neutralise spreadsheet formulas (issue 13, finding 8).
+"""The destruction and management ledgers' CSV neutralise formulas (issue 13, finding 8).
 
 A camera name, an operator's name or a note is typed by people; a cell that starts with
 ``= + - @``, a tab or a carriage return would run as a formula in a spreadsheet (OWASP "CSV
