@@ -28,6 +28,7 @@ from appliance.requests import (
     Upload,
     check_agency_submission,
 )
+from appliance.requests.notices import NOTICE_HEADERS
 
 router = APIRouter(prefix="/api/agency", tags=["agency"])
 
@@ -115,8 +116,9 @@ def read_notice(
     notice_id: RowId,
     principal: _Follower,
     service: RequestsDep,
-) -> str:
-    return service.notice(principal, request_id, notice_id).body_html
+) -> HTMLResponse:
+    body = service.notice(principal, request_id, notice_id).body_html
+    return HTMLResponse(body, headers=NOTICE_HEADERS)
 
 
 @router.get("/requests/{request_id}/exports", response_model=list[ExportOut])

@@ -51,6 +51,7 @@ from appliance.requests import (
     Upload,
     approved_scope,
 )
+from appliance.requests.notices import NOTICE_HEADERS
 
 __all__ = ["router"]
 
@@ -219,8 +220,8 @@ def decide(
 
 
 @router.get("/{request_id}/notice-preview", response_class=HTMLResponse, responses=_HTML)
-def preview_notice(request_id: RowId, principal: _Officer, service: RequestsDep) -> str:
-    return service.preview_notice(principal, request_id)
+def preview_notice(request_id: RowId, principal: _Officer, service: RequestsDep) -> HTMLResponse:
+    return HTMLResponse(service.preview_notice(principal, request_id), headers=NOTICE_HEADERS)
 
 
 @router.post("/{request_id}/notices", response_model=NoticeOut, status_code=201)
@@ -242,8 +243,9 @@ def read_notice(
     notice_id: RowId,
     principal: _Reader,
     service: RequestsDep,
-) -> str:
-    return service.notice(principal, request_id, notice_id).body_html
+) -> HTMLResponse:
+    body = service.notice(principal, request_id, notice_id).body_html
+    return HTMLResponse(body, headers=NOTICE_HEADERS)
 
 
 @router.post("/{request_id}/onsite-viewing", response_model=RequestOut)
