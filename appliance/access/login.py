@@ -22,7 +22,7 @@ from sqlmodel import Session, select
 from appliance.access import sessions as login_sessions
 from appliance.access import tokens as api_tokens
 from appliance.access import totp
-from appliance.access._shared import AccessBase, totp_enrolment
+from appliance.access._shared import AccessBase
 from appliance.access.audit import EventType, record
 from appliance.access.principal import Principal, Via
 from appliance.access.refusals import LoginRefusal, Refusal
@@ -157,7 +157,10 @@ class LoginService(AccessBase):
             return None
         if not totp_code:
             return Refusal(LoginRefusal.totp_required)
-        enrolment = totp_enrolment(session, user)
+        # Locked: a racing sign-in with the same code waits here, then finds it used.
+        enrolment = totp.locked_enrolment(session, user)
+        if user.totp_secret is None:  # removed meanwhile (the row was refreshed)
+            return None
         step = totp.verify(user.totp_secret, totp_code, now, enrolment.last_step)
         if step is None:
             self._count_failure(session, user, now)
