@@ -13,6 +13,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
 
 from api.deps import RequestsDep, RowId, require
 from api.schemas.requests import AgencyRequestOut, ExportOut, NoticeOut, RequestIn
@@ -83,7 +84,8 @@ async def submit(
         camera_ids=tuple(body.camera_ids),
         channel=Channel.api,
     )
-    created = service.receive(principal, new, documents=[upload])
+    # Sealing, the transaction, the hold and the ledger entries block: off the event loop.
+    created = await run_in_threadpool(service.receive, principal, new, documents=[upload])
     return _out(service, created)
 
 

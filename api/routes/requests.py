@@ -13,6 +13,7 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from api.deps import RequestsDep, RowId, require
 from api.schemas.requests import (
@@ -133,7 +134,9 @@ async def upload_document(
     if upload is None:
         raise ValidationFailed("the file is missing")
     upload = Upload(kind, upload.filename, upload.content_type, upload.data)
-    return DocumentOut.model_validate(service.attach_document(principal, request_id, upload))
+    # Sealing, the transaction and its ledger entry block: off the event loop.
+    stored = await run_in_threadpool(service.attach_document, principal, request_id, upload)
+    return DocumentOut.model_validate(stored)
 
 
 @router.get("/{request_id}/documents", response_model=list[DocumentOut])
