@@ -15,6 +15,7 @@ from starlette.formparsers import MultiPartException, MultiPartParser
 
 from appliance.errors import ValidationFailed
 from appliance.requests import DocumentKind, Upload
+from appliance.requests.workflow import document_type
 
 __all__ = ["multipart_body", "read_upload"]
 
@@ -60,9 +61,10 @@ async def read_upload(
                 fields[key] = value
             elif key == file_field:
                 data = await value.read()
-                upload = Upload(
-                    DocumentKind.other, value.filename or "document", value.content_type or "", data
-                )
+                # The content decides the type, not the sender's claim (check_upload refuses
+                # anything but PDF, JPEG and PNG).
+                media_type = document_type(data) or value.content_type or ""
+                upload = Upload(DocumentKind.other, value.filename or "document", media_type, data)
     finally:
         await form.close()
     return fields, upload

@@ -11,6 +11,7 @@ bounds R-RET-2, audio consent R-REC-3) is checked here, at load, and a refusal n
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import tomllib
@@ -216,6 +217,12 @@ class ServerConfig(_Section):
         description="Mark the session cookie Secure. Empty: only when tls_cert is set; "
         "set true behind a TLS-terminating reverse proxy.",
     )
+    behind_tls_proxy: bool = Field(
+        default=False,
+        description="A TLS-terminating reverse proxy is in front: lets a non-loopback host "
+        "serve plain HTTP to it, and marks cookies Secure. Without it (or tls_cert), a host "
+        "other than loopback is refused.",
+    )
     lockout_threshold: int = Field(
         default=5, ge=1, le=100, description="Consecutive failed logins before a lockout."
     )
@@ -283,7 +290,35 @@ class ServerConfig(_Section):
     def _tls_pair(self) -> ServerConfig:
         if (self.tls_cert is None) != (self.tls_key is None):
             raise ValueError("tls_cert and tls_key go together")
+        # Passwords and session cookies never cross the network in clear.
+        if not _is_loopback(self.host) and self.tls_cert is None and not self.behind_tls_proxy:
+            raise ValueError(
+                f"server.host = {self.host!r} is reachable from the network without TLS: set "
+                "server.tls_cert and server.tls_key, or server.behind_tls_proxy = true when a "
+                "TLS-terminating proxy is in front (or listen on 127.0.0.1)"
+            )
+        if self.behind_tls_proxy and self.cookie_secure is False:
+            raise ValueError(
+                "server.cookie_secure = false contradicts server.behind_tls_proxy = true "
+                "(the browser reaches the proxy over TLS)"
+            )
         return self
+
+    @property
+    def secure_cookie(self) -> bool:
+        """Whether cookies are marked Secure (set, or implied by TLS here or at a proxy)."""
+        if self.cookie_secure is not None:
+            return self.cookie_secure
+        return self.tls_cert is not None or self.behind_tls_proxy
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a host name: it may resolve to anything
+        return False
 
 
 class RecorderConfig(_Section):

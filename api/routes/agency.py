@@ -15,6 +15,7 @@ from typing import Annotated, Any, BinaryIO
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import HTMLResponse, Response, StreamingResponse
 from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
 
 from api.deps import RequestsDep, RowId, require
 from api.schemas.requests import (
@@ -39,6 +40,7 @@ from appliance.requests import (
     Upload,
     check_agency_submission,
 )
+from appliance.requests.notices import NOTICE_HEADERS
 
 router = APIRouter(prefix="/api/agency", tags=["agency"])
 
@@ -94,7 +96,8 @@ async def submit(
         camera_ids=tuple(body.camera_ids),
         channel=Channel.api,
     )
-    created = service.receive(principal, new, documents=[upload])
+    # Sealing, the transaction, the hold and the ledger entries block: off the event loop.
+    created = await run_in_threadpool(service.receive, principal, new, documents=[upload])
     return _out(service, created)
 
 
@@ -127,8 +130,9 @@ def read_notice(
     notice_id: RowId,
     principal: _Follower,
     service: RequestsDep,
-) -> str:
-    return service.notice(principal, request_id, notice_id).body_html
+) -> HTMLResponse:
+    body = service.notice(principal, request_id, notice_id).body_html
+    return HTMLResponse(body, headers=NOTICE_HEADERS)
 
 
 @router.get("/requests/{request_id}/exports", response_model=list[ExportOut])

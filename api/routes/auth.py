@@ -23,8 +23,7 @@ _SelfReady = Annotated[Principal, Depends(require(Permission.own_account))]
 
 
 def _secure(ctx: ContextDep) -> bool:
-    server = ctx.settings.server
-    return server.cookie_secure if server.cookie_secure is not None else server.tls_cert is not None
+    return ctx.settings.server.secure_cookie
 
 
 def _me(access: AccessDep, principal: Principal, expires_ms: int | None = None) -> Me:

@@ -13,6 +13,7 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import HTMLResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from api.deps import ContextDep, RequestsDep, RowId, require
 from api.schemas.requests import (
@@ -54,6 +55,7 @@ from appliance.requests import (
     approved_scope,
 )
 from appliance.requests.copies import queue_export
+from appliance.requests.notices import NOTICE_HEADERS
 
 __all__ = ["router"]
 
@@ -135,7 +137,9 @@ async def upload_document(
     if upload is None:
         raise ValidationFailed("the file is missing")
     upload = Upload(kind, upload.filename, upload.content_type, upload.data)
-    return DocumentOut.model_validate(service.attach_document(principal, request_id, upload))
+    # Sealing, the transaction and its ledger entry block: off the event loop.
+    stored = await run_in_threadpool(service.attach_document, principal, request_id, upload)
+    return DocumentOut.model_validate(stored)
 
 
 @router.get("/{request_id}/documents", response_model=list[DocumentOut])
@@ -222,8 +226,8 @@ def decide(
 
 
 @router.get("/{request_id}/notice-preview", response_class=HTMLResponse, responses=_HTML)
-def preview_notice(request_id: RowId, principal: _Officer, service: RequestsDep) -> str:
-    return service.preview_notice(principal, request_id)
+def preview_notice(request_id: RowId, principal: _Officer, service: RequestsDep) -> HTMLResponse:
+    return HTMLResponse(service.preview_notice(principal, request_id), headers=NOTICE_HEADERS)
 
 
 @router.post("/{request_id}/notices", response_model=NoticeOut, status_code=201)
@@ -245,8 +249,9 @@ def read_notice(
     notice_id: RowId,
     principal: _Reader,
     service: RequestsDep,
-) -> str:
-    return service.notice(principal, request_id, notice_id).body_html
+) -> HTMLResponse:
+    body = service.notice(principal, request_id, notice_id).body_html
+    return HTMLResponse(body, headers=NOTICE_HEADERS)
 
 
 @router.post("/{request_id}/onsite-viewing", response_model=RequestOut)

@@ -17,10 +17,9 @@ from appliance.clock import Clock
 from appliance.db import Database
 from appliance.errors import NotFound, PermissionDenied
 from appliance.models import User
-from appliance.models.access import TotpEnrolment
 from appliance.settings import ServerConfig
 
-__all__ = ["AccessBase", "need", "totp_enrolment", "user_row"]
+__all__ = ["AccessBase", "need", "user_row"]
 
 
 class AccessBase:
@@ -91,10 +90,3 @@ def user_row(session: Session, user_id: int) -> User:
     if user is None:
         raise NotFound(f"no user {user_id}")
     return user
-
-
-def totp_enrolment(session: Session, user: User) -> TotpEnrolment:
-    """The account's TOTP enrolment row (a new one if it has none yet)."""
-    assert user.id is not None
-    found = session.get(TotpEnrolment, user.id)
-    return found or TotpEnrolment(user_id=user.id)

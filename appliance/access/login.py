@@ -22,7 +22,7 @@ from sqlmodel import Session, select
 from appliance.access import recovery, totp
 from appliance.access import sessions as login_sessions
 from appliance.access import tokens as api_tokens
-from appliance.access._shared import AccessBase, totp_enrolment
+from appliance.access._shared import AccessBase
 from appliance.access.audit import EventType, record
 from appliance.access.principal import Principal, Via
 from appliance.access.refusals import LoginRefusal, Refusal
@@ -174,10 +174,13 @@ class LoginService(AccessBase):
         if not totp_code:
             return Refusal(LoginRefusal.totp_required)
         assert user.id is not None
+        # Locked: a racing sign-in with the same code waits here, then finds it used.
+        enrolment = totp.locked_enrolment(session, user)
+        if user.totp_secret is None:  # removed meanwhile (the row was refreshed)
+            return _Passed()
         # A recovery code stands in for the TOTP code (a lost phone), once each.
         if recovery.spend(session, user.id, totp_code, now):
             return _Passed(recovery_left=recovery.remaining(session, user.id))
-        enrolment = totp_enrolment(session, user)
         step = totp.verify(user.totp_secret, totp_code, now, enrolment.last_step)
         if step is None:
             self._count_failure(session, user, now)

@@ -11,7 +11,7 @@ from sqlmodel import Session, col, select
 
 from appliance.access import recovery, totp
 from appliance.access import sessions as login_sessions
-from appliance.access._shared import AccessBase, totp_enrolment, user_row
+from appliance.access._shared import AccessBase, user_row
 from appliance.access.principal import Principal, Via
 from appliance.access.privileged import may_remove_totp
 from appliance.access.roles import Permission
@@ -51,7 +51,7 @@ class OwnAccountService(AccessBase):
             user = user_row(session, principal.user_id)
             if user.totp_secret is not None:
                 raise Conflict("TOTP is already enabled; disable it first")
-            enrolment = totp_enrolment(session, user)
+            enrolment = totp.locked_enrolment(session, user)
             enrolment.pending_secret = secret
             session.add(enrolment)
         return secret, totp.provisioning_uri(secret, principal.username, "CCTV appliance")
@@ -63,7 +63,7 @@ class OwnAccountService(AccessBase):
         now = self.clock.now_ms()
         with self.db.session() as session:
             user = user_row(session, principal.user_id)
-            enrolment = totp_enrolment(session, user)
+            enrolment = totp.locked_enrolment(session, user)
             if enrolment.pending_secret is None:
                 raise Conflict("no TOTP enrolment in progress")
             step = totp.verify(enrolment.pending_secret, code, now, enrolment.last_step)
@@ -109,7 +109,7 @@ class OwnAccountService(AccessBase):
         assert user.id is not None and user.totp_secret is not None
         if code and recovery.spend(session, user.id, code, now):
             return "recovery_code"
-        enrolment = totp_enrolment(session, user)
+        enrolment = totp.locked_enrolment(session, user)
         step = totp.verify(user.totp_secret, code, now, enrolment.last_step) if code else None
         if step is None:
             raise ValidationFailed("a current TOTP code is required")
@@ -131,6 +131,7 @@ class OwnAccountService(AccessBase):
                     "an officer's or admin's second factor is removed at the appliance's "
                     "console (appliance user totp --off)"
                 )
+            totp.locked_enrolment(session, user)  # the row lock: a racing use of a code waits
             if user.totp_secret is None:
                 raise Conflict("TOTP is not enabled")
             diff: dict[str, object] = {"totp": [True, False]}

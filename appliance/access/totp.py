@@ -1,7 +1,9 @@
 """TOTP second factor (RFC 6238 over RFC 4226 HOTP, HMAC-SHA1, 6 digits, 30 s steps).
 
 Pure functions: the caller passes the time and remembers the last accepted step, so a code
-is accepted once (no replay) and tests need no waiting.
+is accepted once (no replay) and tests need no waiting. One function reads that step from the
+database, under a lock (``locked_enrolment``): two sign-ins racing with one code must not both
+read the step before either records it.
 """
 
 from __future__ import annotations
@@ -11,9 +13,15 @@ import hmac
 import secrets
 from urllib.parse import quote, urlencode
 
+from sqlmodel import Session, select
+
+from appliance.models import User
+from appliance.models.access import TotpEnrolment
+
 __all__ = [
     "STEP_S",
     "hotp",
+    "locked_enrolment",
     "new_secret",
     "provisioning_uri",
     "step_at",
@@ -72,3 +80,21 @@ def provisioning_uri(secret_b32: str, account: str, issuer: str) -> str:
     label = quote(f"{issuer}:{account}")
     query = urlencode({"secret": secret_b32, "issuer": issuer, "digits": DIGITS, "period": STEP_S})
     return f"otpauth://totp/{label}?{query}"
+
+
+def locked_enrolment(session: Session, user: User) -> TotpEnrolment:
+    """The account's TOTP enrolment (a new one if none), read after locking the account row.
+
+    ``SELECT ... FOR UPDATE`` on the account (PostgreSQL; SQLite has one writer anyway) makes
+    a second sign-in or TOTP change of the same account wait until the first commits, then
+    read the step it recorded: a code is used once. ``user`` is refreshed from the locked row.
+    """
+    assert user.id is not None
+    fresh = {"populate_existing": True}
+    session.exec(
+        select(User).where(User.id == user.id).with_for_update().execution_options(**fresh)
+    ).one()
+    found = session.exec(
+        select(TotpEnrolment).where(TotpEnrolment.user_id == user.id).execution_options(**fresh)
+    ).first()
+    return found or TotpEnrolment(user_id=user.id)

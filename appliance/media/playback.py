@@ -22,11 +22,23 @@ __all__ = ["build_fmp4", "iter_packets", "open_segment"]
 def open_segment(
     segment: Segment, key_opener: SegmentKeyOpener, segments_dir: Path
 ) -> SegmentReader:
-    """A reader over the segment's file, checked against the row's hash as it is read."""
+    """A reader over the segment's file, checked against the row's hash as it is read.
+
+    The file's authenticated head must name the row's camera: a row relabelled, or pointed at
+    another camera's file (path, key and digest swapped in the database), is refused, so a
+    grant to one camera never shows another's footage.
+    """
     if segment.sealed_key is None:
         raise NotFound(f"segment {segment.id} was destroyed (its key is shredded)")
     key = key_opener.open_segment_key(segment.vault_key_id, segment.sealed_key)
-    return SegmentReader(segments_dir / segment.path, key, expected_digest=segment.digest)
+    reader = SegmentReader(segments_dir / segment.path, key, expected_digest=segment.digest)
+    if reader.head.camera_id != segment.camera_id:
+        reader.close()
+        raise FootageCorrupt(
+            f"segment {segment.id}: the file belongs to camera {reader.head.camera_id!r}, "
+            f"the row to camera {segment.camera_id!r}"
+        )
+    return reader
 
 
 def iter_packets(

@@ -20,7 +20,27 @@ from appliance.models import DestructionRecord, FootageRequest
 from appliance.requests.kinds import Decision, RefusalGround, RequesterKind, RequestKind
 from appliance.settings import SiteConfig
 
-__all__ = ["format_day", "format_when", "notice_context", "render_notice", "request_number"]
+__all__ = [
+    "NOTICE_HEADERS",
+    "format_day",
+    "format_when",
+    "notice_context",
+    "render_notice",
+    "request_number",
+]
+
+# The HTTP headers a rendered notice is served with. The template carries its own inline style
+# and no script, image or link: nothing else may load, run, frame it or be sniffed from it.
+NOTICE_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; "
+        "frame-ancestors 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
 
 _WEEKDAYS = "월화수목금토일"
 _env = Environment(

@@ -42,6 +42,7 @@ __all__ = [
     "current_decision",
     "deadline_ms",
     "deadline_status",
+    "document_type",
     "identity_text",
     "next_state",
     "propose_decision",
@@ -81,14 +82,33 @@ def check_agency_submission(requester_kind: RequesterKind, has_letter: bool) -> 
         raise ValidationFailed("attach the official letter (R-REQ-1)")
 
 
+# The document types accepted, by their first bytes (ID copies and letters are scans or PDFs).
+_SIGNATURES = (
+    (b"%PDF-", "application/pdf"),
+    (b"\xff\xd8\xff", "image/jpeg"),
+    (b"\x89PNG\r\n\x1a\n", "image/png"),
+)
+
+
+def document_type(data: bytes) -> str | None:
+    """The media type ``data`` is by its first bytes (PDF, JPEG or PNG), else None."""
+    return next((media for magic, media in _SIGNATURES if data.startswith(magic)), None)
+
+
 def check_upload(upload: Upload, max_bytes: int) -> None:
-    """Refuse an empty or oversized document, or one without a usable file name."""
+    """Refuse an empty or oversized document, one without a usable file name, or one whose
+    content is not a PDF, JPEG or PNG (whatever its declared type or file name say)."""
     if not upload.data:
         raise ValidationFailed("the uploaded document is empty")
     if len(upload.data) > max_bytes:
         raise ValidationFailed(f"documents are limited to {max_bytes} bytes")
     if not upload.filename.strip() or len(upload.filename) > 200:
         raise ValidationFailed("a document needs a file name of 1-200 characters")
+    if document_type(upload.data) is None:
+        raise ValidationFailed(
+            "documents must be PDF, JPEG or PNG files (judged by their content, not their "
+            "name or declared type)"
+        )
 
 
 def counterpart(request: FootageRequest) -> str:

@@ -194,13 +194,24 @@ def camera_names(session: Session) -> dict[str, str]:
 def to_csv(
     records: Sequence[DestructionRecord], zone: ZoneInfo, names: dict[str, str] | None = None
 ) -> str:
-    """CSV with Korean headers, UTF-8 with a byte-order mark so spreadsheet tools read it."""
+    """CSV with Korean headers, UTF-8 with a byte-order mark so spreadsheet tools read it; a cell
+    that starts like a formula gets a leading apostrophe."""
     out = io.StringIO()
     out.write("\ufeff")
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(HEADERS_KO)
-    writer.writerows(_rows(records, zone, names or {}))
+    writer.writerows([_cell(v) for v in row] for row in _rows(records, zone, names or {}))
     return out.getvalue()
+
+
+# Cells a spreadsheet would run as a formula (OWASP "CSV injection"): camera names, operators'
+# names and notes are typed by people.
+_FORMULA_LEADS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(text: str) -> str:
+    """``text`` with a leading apostrophe if it starts like a formula (shown as typed)."""
+    return "'" + text if text.startswith(_FORMULA_LEADS) else text
 
 
 _PAGE = """<!doctype html>

@@ -44,7 +44,7 @@ from tests.support.principals import OFFICER
 HOUR = 3_600_000
 DAY = 86_400_000
 PASS = "transport passphrase 1"
-ID_COPY = b"%PDF ID copy of Hong Gildong 800101-1234567"
+ID_COPY = b"%PDF-1.4 ID copy of Hong Gildong 800101-1234567"
 
 
 @pytest.fixture
@@ -128,7 +128,7 @@ def test_exports_and_documents_disappear_on_schedule(
     service.hand_over(OFFICER, request_id, export_id, recipient="홍길동", form="USB 메모리")
     handed_ms = clock.now_ms()
     # Another request stays open: its document is never destroyed.
-    other_letter = b"%PDF letter of a request still open"
+    other_letter = b"%PDF-1.4 letter of a request still open"
     open_id = _copy_request(service, clock.now_ms() - HOUR, document=other_letter)
 
     clock.advance(timedelta(days=1))

@@ -202,7 +202,7 @@ def test_receipt_rules_and_encrypted_documents(
     with pytest.raises(ValidationFailed, match="ends after the request was received"):
         service.receive(OFFICER, _new(RequestKind.copy, "cam01", now + HOUR))
     letter = Upload(DocumentKind.power_of_attorney, "위임장.pdf", "application/pdf",
-                    b"%PDF power of attorney for Hong")  # fmt: skip
+                    b"%PDF-1.4 power of attorney for Hong")  # fmt: skip
     request = service.receive(
         OFFICER,
         _new(RequestKind.copy, "cam01", now - HOUR, RequesterKind.delegate),
@@ -281,7 +281,7 @@ def test_the_deadline_service_raises_the_overdue_alarm(
 def test_documents_move_to_the_current_vault_key(
     ctx: AppContext, service: RequestService, clock: FakeClock
 ) -> None:
-    letter = Upload(DocumentKind.official_letter, "공문.pdf", "application/pdf", b"%PDF letter")
+    letter = Upload(DocumentKind.official_letter, "공문.pdf", "application/pdf", b"%PDF-1.4 letter")
     request = service.receive(OFFICER,
         _new(RequestKind.copy, "cam01", clock.now_ms() - HOUR, RequesterKind.police,
              letter_reference="강남서-1"),

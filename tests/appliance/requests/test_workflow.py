@@ -232,7 +232,7 @@ def test_agency_submission_and_upload_checks() -> None:
         check_agency_submission(RequesterKind.subject, has_letter=True)
     with pytest.raises(ValidationFailed, match="official letter"):
         check_agency_submission(RequesterKind.police, has_letter=False)
-    check_upload(Upload(DocumentKind.id_copy, "id.pdf", "application/pdf", b"x"), 10)
+    check_upload(Upload(DocumentKind.id_copy, "id.pdf", "application/pdf", b"%PDF-1.4 x"), 10)
     for upload, message in [
         (Upload(DocumentKind.id_copy, "id.pdf", "", b""), "empty"),
         (Upload(DocumentKind.id_copy, "id.pdf", "", b"x" * 11), "limited to 10 bytes"),

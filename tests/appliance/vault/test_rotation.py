@@ -133,7 +133,7 @@ def test_a_document_sealed_to_a_retired_key_keeps_it(
             end_ms=now - 60_000,
             letter_reference="강남서 수사과-2026-0101",
         ),
-        documents=[Upload(DocumentKind.official_letter, "공문.pdf", "application/pdf", b"%PDF")],
+        documents=[Upload(DocumentKind.official_letter, "공문.pdf", "application/pdf", b"%PDF-")],
     )
     ctx.vault_keeper.rotate(actor="admin")
     clock.advance(7200)
@@ -143,4 +143,4 @@ def test_a_document_sealed_to_a_retired_key_keeps_it(
     assert destroy_retired_keys(ctx, "retention") == [old]
     (listed,) = requests.documents(OFFICER, request.id or 0)
     document, plaintext = requests.read_document(OFFICER, request.id or 0, listed.id or 0)
-    assert plaintext == b"%PDF" and document.vault_key_id != old
+    assert plaintext == b"%PDF-" and document.vault_key_id != old
