@@ -12,9 +12,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 
-from api.deps import AccessDep, ContextDep, RowId
+from api.deps import AccessDep, ContextDep, RowId, require
 from api.schemas.health import AcknowledgeIn, AlarmOut, AlarmsOut, HealthOut, alarm_out, health_out
-from api.security import require
 from api.web.pages import LangDep, page_guard, render
 from appliance.access import Permission, Principal
 from appliance.health import acknowledge_alarm, alarm_views, health_status

@@ -14,8 +14,7 @@ import ipaddress
 
 from fastapi import APIRouter, Depends, Request, Response
 
-from api.deps import ContextDep
-from api.security import public
+from api.deps import ContextDep, public
 from appliance.errors import AuthenticationFailed, PermissionDenied
 from appliance.health import health_status
 from appliance.health.metrics import CONTENT_TYPE, exposition

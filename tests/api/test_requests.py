@@ -147,7 +147,7 @@ def test_walk_received_held_decided_notified_viewed_closed_released(
         f"/api/requests/{rid}/onsite-viewing", json={"officer_present": "김보호"}
     )
     assert refused.status_code == 422 and "masked only" in refused.text
-    copy = _ok(officer.post(f"/api/requests/{rid}/exports", json={}), 201)
+    copy = _built_export(officer, rid)
     viewed = _ok(
         officer.post(
             f"/api/requests/{rid}/onsite-viewing",
