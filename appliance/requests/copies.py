@@ -18,13 +18,13 @@ from appliance.models import (
     RequestExport,
 )
 from appliance.requests._stage import Stage, ref
-from appliance.requests.onsite import masking_applied
 from appliance.requests.kinds import (
     Decision,
     Fulfilment,
     RequestKind,
     RequestState,
 )
+from appliance.requests.onsite import masking_applied
 from appliance.requests.workflow import (
     approved_scope,
     counterpart,
