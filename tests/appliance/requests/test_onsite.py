@@ -144,9 +144,7 @@ def test_play_window() -> None:
 
 def _copy_entries(ctx: AppContext, request_id: int, package_id: str) -> list[dict[str, Any]]:
     created = ctx.ledger.entries(refs=[package_id], events=[EventType.export_created], limit=None)
-    provided = ctx.ledger.entries(
-        refs=[str(request_id)], events=[EventType.provision], limit=None
-    )
+    provided = ctx.ledger.entries(refs=[str(request_id)], events=[EventType.provision], limit=None)
     assert len(created) == 1 and len(provided) == 1
     return [created[0].data, provided[0].data]
 
