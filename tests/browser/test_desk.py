@@ -64,6 +64,7 @@ def _receive(site: Site, page: Any, **values: Any) -> int:
     page.select_option("#kind", values["kind"])
     page.fill("#requester-name", values["name"])
     page.fill("#requester-contact", "010-1234-5678")
+    page.select_option("#requester-language", values.get("language", "ko"))
     page.check(f'input[name="camera_ids"][value="{values["camera"]}"]')
     page.fill("#start", _local(site, values["start_ms"]))
     page.fill("#end", _local(site, values["end_ms"]))
@@ -263,8 +264,9 @@ def test_the_desk_walks_three_requests(site: Site, open_tab: Any) -> None:
     page.goto("/requests")
     rid_c = _receive(
         site, page, requester_kind="representative", kind="copy", name="이영희", camera="cam02",
-        start_ms=old, end_ms=old + 1000, purpose="어머니의 낙상 확인",
+        start_ms=old, end_ms=old + 1000, purpose="어머니의 낙상 확인", language="en",
     )  # fmt: skip
+    assert page.inner_text("#requester-language") == KO["desk.language.en"]
     _identity(page, "가족관계증명서")
     assert page.input_value("#d-decision") == "refused"
     assert page.input_value("#d-ground") == "destroyed"
@@ -274,7 +276,17 @@ def test_the_desk_walks_three_requests(site: Site, open_tab: Any) -> None:
     facts = page.inner_text("#decision-facts")
     assert KO["desk.ground.destroyed"] in facts
     assert KO["desk.destroyed.ref"].replace("{id}", refs.split(",")[0].strip()) in facts
+    # Her notice is in English (the requester's language), preview and print alike.
+    with page.expect_popup() as preview:
+        page.click("#notice-preview")
+    assert "Notice of refusal" in preview.value.content()
+    assert f"Destruction record #{refs.split(',')[0].strip()}" in preview.value.content()
+    preview.value.close()
     _notify(page)
+    with page.expect_popup() as printed:
+        page.click("a.notice-print")
+    assert "Notice of refusal" in printed.value.content() and "이영희" in printed.value.content()
+    printed.value.close()
     _submit_and_reload(page, "#close-form")
     page.wait_for_selector("#closed")
     assert _states(site, rid_c) == [
