@@ -4,7 +4,7 @@ and the agency API (``api.routes.agency``). Responses are read from the rows
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Self
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -66,6 +66,9 @@ class RequestIn(BaseModel):
     requester_name: str = Field(min_length=1, max_length=200)
     requester_org: str = Field(default="", max_length=200)
     requester_contact: str = Field(default="", max_length=300)
+    requester_language: Literal["ko", "en"] = Field(
+        default="ko", description="The language the notices are printed in."
+    )
     subject_description: str = Field(
         default="", max_length=1000, description="Whose images, and how to recognise them."
     )
@@ -121,6 +124,7 @@ class RequestOut(_FromRequest):
     requester_name: str
     requester_org: str
     requester_contact: str
+    requester_language: str
     subject_description: str
     purpose: str
     legal_basis: str

@@ -33,6 +33,9 @@ class FootageRequest(SQLModel, table=True):
     requester_name: str = Field(max_length=200)
     requester_org: str = Field(default="", max_length=200)  # agency, court, police station
     requester_contact: str = Field(default="", max_length=300)  # phone / e-mail / address
+    # The language notices are printed in (``ko`` or ``en``; Korean unless the requester reads
+    # English): NOTICE_LANGUAGES in appliance.requests.notices.
+    requester_language: str = Field(default="ko", max_length=8)
     agency_user_id: int | None = Field(default=None, foreign_key="account.id", index=True)
     subject_description: str = Field(default="", max_length=1000)  # whose images, how recognised
     purpose: str = Field(default="", max_length=1000)

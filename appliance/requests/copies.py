@@ -24,6 +24,7 @@ from appliance.requests.kinds import (
     RequestKind,
     RequestState,
 )
+from appliance.requests.onsite import masking_applied
 from appliance.requests.workflow import (
     approved_scope,
     counterpart,
@@ -164,7 +165,9 @@ class Copies(Stage):
                         "cameras": [i.camera_id for i in result.items],
                         "from_ms": lo,
                         "to_ms": hi,
-                        "masking": True,
+                        # What was applied, as for on-site viewing: a copy in which
+                        # nothing was obscured is not a masked copy.
+                        "masking": result.masked_boxes > 0,
                         "form": "마스킹·서명·암호화 파일",
                         "file": result.path.name,
                         "blake2b": result.blake2b_hex,
@@ -229,7 +232,7 @@ class Copies(Stage):
                 "cameras": list(export.camera_ids),
                 "from_ms": export.start_ms,
                 "to_ms": export.end_ms,
-                "masking": True,
+                "masking": masking_applied(export),
                 "officer": request.officer,
                 "export_id": export.id,
                 "blake2b": export.blake2b_hex,

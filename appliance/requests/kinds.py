@@ -191,6 +191,7 @@ class NewRequest:
     end_ms: int
     requester_org: str = ""
     requester_contact: str = ""
+    requester_language: str = "ko"  # the notices' language (notices.NOTICE_LANGUAGES)
     subject_description: str = ""
     purpose: str = ""
     legal_basis: str = ""

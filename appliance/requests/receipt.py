@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from sqlmodel import Session, col, select
 
-from appliance.errors import Conflict, NotFound
+from appliance.errors import Conflict, NotFound, ValidationFailed
 from appliance.ledger import EventType
 from appliance.models import (
     Camera,
@@ -27,6 +27,7 @@ from appliance.requests.kinds import (
     Upload,
 )
 from appliance.requests.limits import admit_agency_request
+from appliance.requests.notices import NOTICE_LANGUAGES
 from appliance.requests.workflow import (
     check_receipt,
     check_upload,
@@ -59,6 +60,11 @@ class Receipt(Stage):
         received = new.received_ms if new.received_ms is not None else now
         cameras = tuple(dict.fromkeys(new.camera_ids))
         check_receipt(new, received_ms=received, now_ms=now, by_agency=agency_user_id is not None)
+        if new.requester_language not in NOTICE_LANGUAGES:
+            raise ValidationFailed(
+                f"notices are printed in {' or '.join(NOTICE_LANGUAGES)}, "
+                f"not {new.requester_language!r}"
+            )
         for upload in documents:
             check_upload(upload, self._config.max_document_bytes)
         with self._ctx.db.session() as session:
@@ -82,6 +88,7 @@ class Receipt(Stage):
                 requester_name=new.requester_name.strip(),
                 requester_org=new.requester_org,
                 requester_contact=new.requester_contact,
+                requester_language=new.requester_language,
                 agency_user_id=agency_user_id,
                 subject_description=new.subject_description,
                 purpose=new.purpose,
@@ -121,6 +128,7 @@ class Receipt(Stage):
                     "requester": counterpart(request),
                     "requester_kind": request.requester_kind,
                     "request_kind": request.kind,
+                    "requester_language": request.requester_language,
                     "identity_check": "",
                     "received_ms": received,
                     "due_ms": request.due_ms,

@@ -27,9 +27,9 @@ from appliance.requests import (
     RequestKind,
     RequestService,
 )
-from tests.browser.test_viewer import sign_in
 from tests.support.astronaut import astronaut_clip, decode_grey, store_segment
 from tests.support.browser import Site, Tab
+from tests.support.desk import sign_in
 from tests.support.footage import decode_clip
 
 KO = translations("ko")

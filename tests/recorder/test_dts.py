@@ -10,7 +10,7 @@ import pytest
 
 from recorder.rtsp.dts import DtsExtractor
 from recorder.status import IngestError
-from tests.recorder.bframe_clips import FRAME_TICKS, BframeClip, encode_clip
+from tests.support.bframe_clips import FRAME_TICKS, BframeClip, encode_clip
 
 
 def _run(clip: BframeClip, codec: str, **options: int) -> tuple[DtsExtractor, list[int | None]]:

@@ -30,7 +30,7 @@ from recorder.source import Packet, StreamKind
 from recorder.status import FailReason, IngestError, StatusBoard
 from recorder.vaultkey import VaultPublicKey
 from recorder.worker import CameraWorker, WorkerDeps
-from tests.recorder.bframe_clips import BframeClip, encode_clip
+from tests.support.bframe_clips import BframeClip, encode_clip
 from tests.support.media import Clip, make_clip
 from tests.support.recorder import camera_entry, recorder_config
 

@@ -38,6 +38,7 @@ form.addEventListener("submit", async (event) => {
     requester_name: form.requester_name.value.trim(),
     requester_org: form.requester_org.value.trim(),
     requester_contact: form.requester_contact.value.trim(),
+    requester_language: form.requester_language.value,
     letter_reference: form.letter_reference.value.trim(),
     legal_basis: form.legal_basis.value.trim(),
     subject_description: form.subject_description.value.trim(),

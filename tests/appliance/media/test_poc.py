@@ -22,7 +22,7 @@ from appliance.media.poc import (
     parse_h265_sps,
     unescape,
 )
-from tests.recorder.bframe_clips import FRAME_TICKS, BframeClip, encode_clip
+from tests.support.bframe_clips import FRAME_TICKS, BframeClip, encode_clip
 
 
 def _pocs(clip: BframeClip, h265: bool) -> tuple[list[int], list[int]]:

@@ -140,3 +140,28 @@ def test_a_copy_request_has_no_viewing_room(
 def test_play_window() -> None:
     assert may_play(1000, 1000) and may_play(1000, 1000 + PLAY_WINDOW_MS - 1)
     assert not may_play(1000, 999) and not may_play(1000, 1000 + PLAY_WINDOW_MS)
+
+
+def _copy_entries(ctx: AppContext, request_id: int, package_id: str) -> list[dict[str, Any]]:
+    created = ctx.ledger.entries(refs=[package_id], events=[EventType.export_created], limit=None)
+    provided = ctx.ledger.entries(refs=[str(request_id)], events=[EventType.provision], limit=None)
+    assert len(created) == 1 and len(provided) == 1
+    return [created[0].data, provided[0].data]
+
+
+def test_a_copy_handed_over_says_masking_only_when_it_masked_a_box(
+    ctx: AppContext, service: RequestService, clock: FakeClock
+) -> None:
+    masked_rid = _notified(ctx, service, clock, RequestKind.copy)
+    officer_box = Region(NormRect(0.5, 0.5, 0.25, 0.25))
+    made = service.create_export(OFFICER, masked_rid, plan=MaskPlan(officer_regions=(officer_box,)))
+    assert made.masked_boxes > 0
+    service.hand_over(OFFICER, masked_rid, made.package_id, recipient="홍길동", form="USB 메모리")
+    assert [d["masking"] for d in _copy_entries(ctx, masked_rid, made.package_id)] == [True, True]
+
+    # Nothing to mask (detectors off, no region): the copy is not masked, and the ledger says so.
+    plain_rid = _notified(ctx, service, clock, RequestKind.copy)
+    plain = service.create_export(OFFICER, plain_rid, plan=NOTHING)
+    assert plain.masked_boxes == 0
+    service.hand_over(OFFICER, plain_rid, plain.package_id, recipient="홍길동", form="USB 메모리")
+    assert [d["masking"] for d in _copy_entries(ctx, plain_rid, plain.package_id)] == [False, False]
