@@ -25,6 +25,7 @@ from appliance.db import Database
 from appliance.errors import NotFound, PermissionDenied, ValidationFailed, VaultLocked
 from appliance.ledger import EventType, Ledger
 from appliance.media import build_fmp4
+from appliance.media.format import Sample
 from appliance.models import Camera
 from appliance.models.access import ViewingSession, ViewingSpan
 from appliance.settings import Settings
@@ -318,8 +319,14 @@ class ViewingService:
             raise
         watch = self._watch(principal, viewing_id, camera_id)
         codec = feed.streams[0].codec if feed.streams else ""
+
+        def started(key: Sample) -> None:
+            # The first picture is the cached key frame, older than now: the span says so.
+            if key.wall_ms:
+                mark_first_frame(self.db, span_id, key.wall_ms)
+
         return MediaStream(
-            live_fmp4(feed, keep_going=watch),
+            live_fmp4(feed, keep_going=watch, on_start=started),
             finish,
             span_id=span_id,
             codec=codec,
