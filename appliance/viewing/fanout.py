@@ -64,7 +64,7 @@ class PacketFanout:
         self._subscribers: tuple[Subscription, ...] = ()
         self._streams: tuple[StreamInfo, ...] = ()
         self.init_serial = 0  # bumped whenever the streams (codec parameters) change
-        self.max_gop_bytes = max_gop_bytes
+        self._max_gop_bytes = max_gop_bytes
         self._gop: list[Sample] = []
         self._gop_bytes = 0
 
@@ -84,9 +84,21 @@ class PacketFanout:
         return len(self._subscribers)
 
     @property
+    def max_gop_bytes(self) -> int:
+        """The cache's bound; 0 keeps no GOP (a viewer waits for the next key frame)."""
+        return self._max_gop_bytes
+
+    @max_gop_bytes.setter
+    def max_gop_bytes(self, value: int) -> None:
+        with self._lock:
+            self._max_gop_bytes = value
+            if self._gop_bytes > value:
+                self._drop_gop()
+
+    @property
     def wanted(self) -> bool:
         """Whether a sample is worth publishing (someone watches, or the GOP is kept)."""
-        return self.max_gop_bytes > 0 or bool(self._subscribers)
+        return self._max_gop_bytes > 0 or bool(self._subscribers)
 
     @property
     def cached(self) -> tuple[int, int]:
@@ -125,7 +137,7 @@ class PacketFanout:
         elif self._gop:
             self._gop.append(sample)
             self._gop_bytes += len(sample.data)
-        if self._gop_bytes > self.max_gop_bytes:
+        if self._gop_bytes > self._max_gop_bytes:
             self._drop_gop()
 
     def _drop_gop(self) -> None:
