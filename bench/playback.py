@@ -3,6 +3,7 @@ H.265 transcoding speed, and live-view latency.
 
     .venv/bin/python -m bench.playback                  # everything (about 4 minutes)
     .venv/bin/python -m bench.playback --window 30      # shorter concurrency window
+    .venv/bin/python -m bench.playback --only-live      # live start and H.265 live (1 min)
 
 Footage: the camera simulator's clip (1080p H.264 at 4 Mbit/s, 25 fps, a key frame every 2 s),
 sealed into real encrypted 60 s segments the way the recorder writes them: 10 minutes of
@@ -21,6 +22,9 @@ history on a camera the recorder does not record, plus 2 minutes of 1080p H.265.
 5. Live view (recorder, web server and client in this process, as under ``appliance run``):
    for each fragment, the delay from the recorder publishing its first sample to the client
    holding the whole fragment. Camera-to-recorder (RTSP) and the browser's buffer come on top.
+6. Live start (bench/live_view.py): time to first picture at random moments of the 2 s GOP,
+   with the fan-out's cached GOP and without; the H.265 live transcode's CPU per camera (the
+   shared encoder) and per viewer.
 """
 
 from __future__ import annotations
@@ -53,6 +57,7 @@ from appliance.media._nal import annexb_to_length_prefixed
 from appliance.models import Role
 from appliance.settings import Settings
 from bench.ingest import SIM, TICKS_S, Window, cpu_ticks, lost_frames
+from bench.live_view import phase_live_start, phase_live_transcode
 from recorder.sim import CameraSimulator
 from recorder.sim._clips import prepare_clip
 from tests.support.config import to_toml
@@ -456,6 +461,35 @@ def phase_live(root: Path, seconds: float) -> dict[str, float]:
     }
 
 
+def live_start(root: Path, trials: int, seconds: float) -> None:
+    """Phase 6: live time to first picture (cached GOP or not), H.265 live transcode CPU."""
+    with CameraSimulator(1, **SIM) as sim:
+        start = timed(
+            "live start",
+            lambda: phase_live_start(root / "start", prepare, sim, trials, PASSWORD),
+        )
+    hevc = timed("H.265 live", lambda: phase_live_transcode(sim_clip("hevc"), seconds))
+    print(f"\nlive time to first picture, {trials} requests at random moments of a 2 s GOP:")
+    for mode in ("cached", "uncached"):
+        print(
+            f"  {mode} GOP: median {start[f'live_start_{mode}_median_s']:.2f} s,"
+            f" p95 {start[f'live_start_{mode}_p95_s']:.2f} s,"
+            f" max {start[f'live_start_{mode}_max_s']:.2f} s"
+        )
+    print(
+        f"  target: median < 0.5 s with the cache:"
+        f" {start['live_start_cached_median_s'] / 0.5:.2f} x"
+    )
+    print(
+        f"H.265 live -> H.264 (1080p, libx264 veryfast zerolatency): encoder per camera"
+        f" {hevc['live265_per_camera_pct']:.0f} % of a core, each further viewer"
+        f" {hevc['live265_per_viewer_pct']:.1f} %; 4 viewers share"
+        f" {hevc['live265_encoders']:.0f} encoder(s), {hevc['live265_four_viewers_pct']:.0f} % in"
+        f" all; publisher alone {hevc['live265_publisher_pct']:.1f} %; encoder stopped after the"
+        f" last viewer: {bool(hevc['live265_stopped'])}"
+    )
+
+
 def timed(name: str, step: Callable[[], dict[str, Any]]) -> dict[str, Any]:
     print(f"... {name}", flush=True)
     return step()
@@ -468,10 +502,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--window", type=float, default=60.0)
     parser.add_argument("--samples", type=int, default=30)
     parser.add_argument("--live-seconds", type=float, default=20.0)
+    parser.add_argument("--live-trials", type=int, default=20)
+    parser.add_argument("--only-live", action="store_true", help="only the live-start phases")
     args = parser.parse_args(argv)
     print(f"load average before: {os.getloadavg()}")
     root = Path(tempfile.mkdtemp(prefix="bench-playback-"))
     try:
+        live_start(root, args.live_trials, args.live_seconds)
+        if args.only_live:
+            print(f"load average after: {os.getloadavg()}")
+            return 0
         site = prepare(root / "single", None, 1, args.viewers)
         proc = start_appliance(site, ["web"])
         try:

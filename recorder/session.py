@@ -164,7 +164,7 @@ class RecordingSession:
                 return
         self._held_video = (data, pts, dts, is_key)
         fanout = self.fanout
-        if fanout.subscribers and self._wall is not None:
+        if fanout.wanted and self._wall is not None:  # the GOP is kept for live viewers
             fanout.publish(Sample(0, data, pts, dts, 0, is_key, self._wall.wall_ms(pts)))
 
     def _key_frame(self, data: bytes, pts: int, dts: int) -> None:

@@ -138,7 +138,15 @@ def recorded_media(
 
 @router.get("/{viewing_id}/live", response_class=StreamingResponse, responses=_MP4_RESPONSE)
 def live_media(
-    viewing_id: RowId, camera_id: CameraQuery, principal: _Viewer, viewing: ViewingDep
+    viewing_id: RowId,
+    camera_id: CameraQuery,
+    principal: _Viewer,
+    viewing: ViewingDep,
+    transcode: Annotated[
+        bool | None,
+        Query(description="False: the player plays H.265 as sent; default: H.265 as H.264."),
+    ] = None,
 ) -> StreamingResponse:
-    """Live view of one camera as fragmented MP4 (chunked), from the next key frame."""
-    return _streaming(viewing.live_stream(principal, viewing_id, camera_id))
+    """Live view of one camera as fragmented MP4 (chunked), from the camera's current GOP
+    (its last key frame) on."""
+    return _streaming(viewing.live_stream(principal, viewing_id, camera_id, transcode=transcode))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
+from collections.abc import Callable
 
 from appliance.errors import RateLimited
 
@@ -69,14 +70,32 @@ class StreamSlots:
         with self._lock:
             if slot.transcode or slot._released:
                 return
-            if self._transcoding >= self.transcodes:
-                raise RateLimited(
-                    f"{self.transcodes} H.265 recordings are being converted for browsers "
-                    "already (viewing.transcodes_per_box); try again shortly",
-                    RETRY_AFTER_S,
-                )
-            self._transcoding += 1
+            self._count_transcode()
             slot.transcode = True
+
+    def take_transcode(self) -> Callable[[], None]:
+        """Hold one transcode outside any stream's slot (a live encoder shared by its
+        viewers); returns the idempotent release."""
+        with self._lock:
+            self._count_transcode()
+        released = threading.Event()
+
+        def release() -> None:
+            with self._lock:
+                if not released.is_set():
+                    released.set()
+                    self._transcoding -= 1
+
+        return release
+
+    def _count_transcode(self) -> None:
+        if self._transcoding >= self.transcodes:
+            raise RateLimited(
+                f"{self.transcodes} H.265 streams are being converted for browsers "
+                "already (viewing.transcodes_per_box); try again shortly",
+                RETRY_AFTER_S,
+            )
+        self._transcoding += 1
 
     def _release(self, slot: Slot) -> None:
         with self._lock:

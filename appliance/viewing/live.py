@@ -3,8 +3,14 @@
 The recorder publishes each camera's samples on a fan-out (``recorder.fanout.PacketFanout``);
 ``LiveHub`` is where the API finds it. Under ``appliance run`` the recorder and the API share
 one process and one ``AppContext``, so the recorder attaches itself to ``ctx.live`` and the
-API subscribes. A viewer starts at the next key frame; fragments close every key frame and at
-least every ``FRAGMENT_MS`` (so latency stays well under the GOP length).
+API subscribes. A viewer starts at once from the fan-out's cached GOP (the last key frame and
+what followed it), then plays on into live; without a cache (a GOP too large to keep) it
+starts at the next key frame. Fragments close every key frame and at least every
+``FRAGMENT_MS`` (so latency stays well under the GOP length).
+
+Timestamps: the output is rebased so its first (cached) key frame is at 0, and the frames that
+follow, cached or live, keep the camera's own spacing: the player gets the GOP in one burst
+and plays smoothly into live (the page jumps to near the newest picture when it lags).
 """
 
 from __future__ import annotations
@@ -151,10 +157,12 @@ def live_fmp4(
     *,
     keep_going: Callable[[], bool],
     on_sample: Callable[[Sample], None] | None = None,
+    on_start: Callable[[Sample], None] | None = None,
     wait_s: float = 0.5,
     first_key_timeout_s: float = 10.0,
 ) -> Iterator[bytes]:
-    """A fragmented MP4 of the feed from its next key frame, until ``keep_going()`` is false.
+    """A fragmented MP4 of the feed from its cached (or next) key frame, until ``keep_going()``
+    is false. ``on_start`` is told that key frame before the first byte (the span's start).
 
     ``keep_going`` is asked about every ``wait_s`` seconds (session ended or expired, client
     gone). A viewer that fell behind (samples dropped) resumes at the next key frame; a change
@@ -178,6 +186,8 @@ def live_fmp4(
                 if not sample.is_key or not streams:
                     continue
                 muxer = _LiveMuxer(streams[0])
+                if on_start is not None:
+                    on_start(sample)
                 yield muxer.header()
             elif streams and streams[0] != muxer.video:
                 return

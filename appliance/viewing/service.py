@@ -25,12 +25,14 @@ from appliance.db import Database
 from appliance.errors import NotFound, PermissionDenied, ValidationFailed, VaultLocked
 from appliance.ledger import EventType, Ledger
 from appliance.media import build_fmp4
+from appliance.media.format import Sample
 from appliance.models import Camera
 from appliance.models.access import ViewingSession, ViewingSpan
 from appliance.settings import Settings
 from appliance.viewing.frames import first_frame_ms, samples_in_range
 from appliance.viewing.limits import Slot, StreamSlots
-from appliance.viewing.live import LiveHub, live_fmp4
+from appliance.viewing.live import LiveFeed, LiveHub, live_fmp4
+from appliance.viewing.live_transcode import LiveTranscodes
 from appliance.viewing.pacing import paced
 from appliance.viewing.purpose import Purpose
 from appliance.viewing.scope import ViewKind, check_open, clamp_end
@@ -84,6 +86,7 @@ class ViewingService:
             per_box=limits.streams_per_box,
             transcodes=limits.transcodes_per_box,
         )
+        self.live_transcodes = LiveTranscodes(self.slots.take_transcode)
 
     @property
     def segments_dir(self) -> Path:
@@ -292,8 +295,14 @@ class ViewingService:
         principal: Principal,
         viewing_id: int,
         camera_id: str,
+        *,
+        transcode: bool | None = None,
     ) -> MediaStream:
-        """The camera's live packets as fragmented MP4 while the session (and sign-in) holds."""
+        """The camera's live packets as fragmented MP4 while the session (and sign-in) holds.
+
+        H.264 is remuxed as the camera sends it; H.265 goes through the camera's shared live
+        encoder (H.264) unless ``transcode`` is False (the player plays H.265).
+        """
         slot = self.slots.take(principal.user_id)
         try:
             span_id, _, _ = begin_span(
@@ -312,18 +321,36 @@ class ViewingService:
             raise
         finish = self._finisher(viewing_id, span_id, slot)
         try:
-            feed = self.live.feed(camera_id)
+            feed: LiveFeed = self.live.feed(camera_id)
         except NotFound:
             finish(0, "not live")
             raise
-        watch = self._watch(principal, viewing_id, camera_id)
         codec = feed.streams[0].codec if feed.streams else ""
+        convert = bool(codec) and codec not in _BROWSER_CODECS and transcode is not False
+        if transcode is True and codec in _BROWSER_CODECS:
+            finish(0, "refused")
+            raise ValidationFailed(f"{codec} plays in the browser as sent: no conversion")
+        if convert:
+            try:
+                lease = self.live_transcodes.acquire(camera_id, feed)
+            except BaseException:
+                finish(0, "refused")
+                raise
+            feed = lease.feed
+            finish = _then(finish, lease.release)
+        watch = self._watch(principal, viewing_id, camera_id)
+
+        def started(key: Sample) -> None:
+            # The first picture is the cached key frame, older than now: the span says so.
+            if key.wall_ms:
+                mark_first_frame(self.db, span_id, key.wall_ms)
+
         return MediaStream(
-            live_fmp4(feed, keep_going=watch),
+            live_fmp4(feed, keep_going=watch, on_start=started),
             finish,
             span_id=span_id,
             codec=codec,
-            transcoded=False,
+            transcoded=convert,
             watch=watch,
         )
 
@@ -355,3 +382,17 @@ class ViewingService:
                 slot.release()
 
         return finish
+
+
+def _then(
+    finish: Callable[[int, str], None], after: Callable[[], None]
+) -> Callable[[int, str], None]:
+    """``finish``, then ``after`` (however the first ends)."""
+
+    def both(sent: int, outcome: str) -> None:
+        try:
+            finish(sent, outcome)
+        finally:
+            after()
+
+    return both

@@ -16,10 +16,37 @@ export function codecOf(bytes) {
       return `avc1.${hex(bytes[i + 5])}${hex(bytes[i + 6])}${hex(bytes[i + 7])}`;
     }
     if (bytes[i] === 0x68 && bytes[i + 1] === 0x76 && bytes[i + 2] === 0x63 && bytes[i + 3] === 0x43) {
-      return "hvc1"; // H.265: Chromium has no decoder for it (design/access.md)
+      return i + 17 <= bytes.length ? hvc1Of(bytes.subarray(i + 4, i + 17)) : null;
     }
   }
   return null;
+}
+
+/** The RFC 6381 codecs string of an hvcC record's first 13 bytes ('hvc1.1.6.L93.B0'). */
+function hvc1Of(c) {
+  const space = ["", "A", "B", "C"][c[1] >> 6];
+  const tier = c[1] & 0x20 ? "H" : "L";
+  let compat = 0; // the 32 compatibility flags, bit-reversed
+  for (let bit = 0; bit < 32; bit++) {
+    if (c[2 + (bit >> 3)] & (0x80 >> (bit & 7))) compat |= 1 << bit;
+  }
+  const constraints = Array.from(c.subarray(6, 12));
+  while (constraints.length && constraints[constraints.length - 1] === 0) constraints.pop();
+  const parts = [`hvc1.${space}${c[1] & 0x1f}`, (compat >>> 0).toString(16).toUpperCase(), `${tier}${c[12]}`];
+  return [...parts, ...constraints.map((b) => b.toString(16).toUpperCase())].join(".");
+}
+
+/** Whether this browser plays H.265 in Media Source Extensions (Debian's Chromium does not):
+ * if not, the server converts an H.265 camera's live view to H.264 for it. */
+export function canPlayH265() {
+  return typeof MediaSource !== "undefined" &&
+    MediaSource.isTypeSupported('video/mp4; codecs="hvc1.1.6.L93.B0"');
+}
+
+/** The live stream's URL for this browser: H.265 passed through only where it plays. */
+export function liveUrl(viewingId, cameraId) {
+  const base = `/api/viewing/${viewingId}/live?camera_id=${encodeURIComponent(cameraId)}`;
+  return canPlayH265() ? `${base}&transcode=false` : base;
 }
 
 function concat(a, b) {

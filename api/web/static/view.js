@@ -2,7 +2,7 @@
 // play recorded (/media) or live (/live) fMP4 in <video>, draw the day's timeline, end it.
 "use strict";
 import { api, beforeSignout, refusal, show, t } from "/static/app.js";
-import { playLive } from "/static/live.js";
+import { liveUrl, playLive } from "/static/live.js";
 
 const root = document.getElementById("view-root");
 
@@ -266,7 +266,7 @@ if (root) {
 
   function mediaUrl(id, cameraId, fromMs) {
     if (viewing.kind === "live") {
-      return `/api/viewing/${id}/live?camera_id=${encodeURIComponent(cameraId)}`;
+      return liveUrl(id, cameraId); // H.265 converted where the browser cannot play it
     }
     const from = fromMs === undefined ? "" : `&start_ms=${Math.round(fromMs)}`;
     return `/api/viewing/${id}/media?camera_id=${encodeURIComponent(cameraId)}${from}`;

@@ -15,6 +15,7 @@ from appliance.clock import FakeClock
 from appliance.context import AppContext
 from appliance.errors import NotFound
 from appliance.media import StreamInfo
+from appliance.media._nal import annexb_to_length_prefixed
 from appliance.media.format import Sample
 from appliance.media.mp4 import init_from_keyframe
 from appliance.models import Role
@@ -196,3 +197,67 @@ def test_slow_viewer_resumes_at_a_key_frame(
     assert gaps, "no sample was dropped: the test did not fall behind"
     # After each gap the stream resumes at a key frame, never at a picture that needs the lost ones.
     assert all(packets[i].is_keyframe for i in gaps)
+
+
+def test_new_viewer_starts_from_the_cached_key_frame(
+    clip: Clip,
+    ctx: AppContext,
+    clock: FakeClock,
+    viewer: tuple[AccessService, ViewingService, Principal],
+) -> None:
+    """The camera's current GOP is kept: a viewer who arrives mid-GOP gets that GOP's key frame
+    (older than the moment of asking) first, and the span starts at its picture time; no new
+    key frame is ever sent here, so without the cache nothing could be shown."""
+    _, service, principal = viewer
+    fanout = PacketFanout()
+    init, width, height = init_from_keyframe("h264", clip[0][0])
+    fanout.set_streams((StreamInfo(0, "video", "h264", 1, TB, width, height, init=init),))
+    gop = clip[: next(i for i in range(1, len(clip)) if clip[i][1])]  # one key frame, then not
+    assert len(gop) >= 20 and gop[0][1] and not any(key for _, key in gop[1:])
+    now = clock.now_ms()
+    cached = 12  # about half a second of the GOP went by before the viewer came
+    key_wall = now - cached * 40
+
+    def sample(i: int) -> Sample:
+        data, key = gop[i]
+        return Sample(0, data, i * FRAME_TICKS, i * FRAME_TICKS, 0, key, key_wall + i * 40)
+
+    for i in range(cached):
+        fanout.publish(sample(i))
+    assert fanout.cached[0] == cached
+    recorder = Recorder(fanout)
+    ctx.live.attach(recorder)
+    try:
+        viewing_id = _open(service, principal, ["cam01"])
+        stream = service.live_stream(principal, viewing_id, "cam01")
+        iterator = iter(stream)
+        received = bytearray(next(iterator))  # the header: primed before the response starts
+        for i in range(cached, len(gop)):  # the rest of the GOP arrives live
+            fanout.publish(sample(i))
+        while received.count(b"moof") < 1:
+            received += next(iterator)
+        stream.close()
+    finally:
+        ctx.live.detach(recorder)
+    container: Any
+    with av.open(io.BytesIO(bytes(received))) as container:
+        packets = [p for p in container.demux(video=0) if p.size]
+    assert packets[0].is_keyframe and packets[0].pts == 0
+    assert bytes(packets[0]) == annexb_to_length_prefixed(gop[0][0])  # the cached key frame
+    # The cached frames keep the camera's spacing: they play on smoothly into live.
+    assert [float(p.pts * p.time_base) for p in packets[:cached]] == pytest.approx(
+        [i * FRAME_TICKS / TB for i in range(cached)]
+    )
+    (span,) = service.spans(principal, viewing_id)
+    assert span.start_ms == key_wall and span.began_ms - span.start_ms == cached * 40
+
+
+def test_a_gop_too_large_is_not_kept(clip: Clip) -> None:
+    fanout = PacketFanout(max_gop_bytes=len(clip[0][0]) + len(clip[1][0]))
+    for i, (data, key) in enumerate(clip[:3]):
+        fanout.publish(Sample(0, data, i, i, 0, key, i))
+        assert fanout.cached[0] == (i + 1 if i < 2 else 0)
+    assert fanout.subscribe().get(timeout=0) is None  # the next viewer waits for a key frame
+    fanout.publish(Sample(0, clip[0][0], 9, 9, 0, True, 9))
+    first = fanout.subscribe().get(timeout=0)
+    assert first is not None and first.is_key
