@@ -22,7 +22,7 @@ _HANGUL_NAME = re.compile(r"^[가-힣]{2,5}$")
 _LATIN_NAME = re.compile(r"^[A-Z][a-z][A-Za-z.'-]*$")  # "Kim", not "TEL"
 _DAYS = re.compile(r"(\d+)\s*(?:일|days?\b)")
 _COUNT = re.compile(r"(?:설치\s*대수|Number of cameras)\s*[:：]?\s*(\d+)")
-_RETENTION_LINE = re.compile(r"보관\s*기간|retention", re.IGNORECASE)
+_RETENTION_LINE = re.compile(r"보관|retention|destroyed automatically", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
