@@ -61,6 +61,7 @@ def policy_page(
         status=service.status(),
         versions=service.history(),
         can_publish=principal.can(Permission.publish_policy),
+        earliest=service.earliest_effective().isoformat(),
         camera_count=facts.camera_count,
         people_count=len(facts.people),
     )

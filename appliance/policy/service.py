@@ -96,9 +96,11 @@ class PolicyService:
         doc = self.document(what, lang)
         return to_html(doc, stylesheet=stylesheet) if fmt == "html" else to_markdown(doc)
 
-    def publish(
-        self, principal: Principal, effective: date | None = None
-    ) -> PolicyVersion:
+    def earliest_effective(self) -> date:
+        """The earliest effective date a publication today may carry (in the site's zone)."""
+        return site_today(self.facts(), self.clock.now_ms()) + timedelta(days=NOTICE_DAYS)
+
+    def publish(self, principal: Principal, effective: date | None = None) -> PolicyVersion:
         _need(principal, Permission.publish_policy)
         facts = self.facts()
         with self.db.session() as session:

@@ -7,10 +7,7 @@ const form = document.getElementById("publish-form");
 if (form) {
   const input = document.getElementById("effective");
   const error = document.getElementById("publish-error");
-  // The earliest effective date: 7 days from today (the server checks it in the site's zone).
-  const earliest = new Date(Date.now() + 7 * 86400 * 1000).toISOString().slice(0, 10);
-  input.min = earliest;
-  input.value = earliest;
+  // The earliest date (7 days on, in the site's zone) comes from the server as min/value.
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     error.hidden = true;
