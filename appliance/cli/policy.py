@@ -73,9 +73,7 @@ def register(app: typer.Typer) -> None:
                 when = date.fromisoformat(effective) if effective else None
             except ValueError as exc:
                 raise ValidationFailed(f"--effective: not a date: {effective!r}") from exc
-            version = PolicyService.of(ctx).publish(
-                Principal.local(getpass.getuser()), when
-            )
+            version = PolicyService.of(ctx).publish(Principal.local(getpass.getuser()), when)
         console.print(
             f"published version {version.number} (announced {version.announced_on}, "
             f"effective {version.effective_on}, sha256 {version.sha256[:16]}…)"

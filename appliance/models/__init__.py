@@ -25,8 +25,8 @@ from appliance.models.health import (
     LedgerVerification,
 )
 from appliance.models.ledger import LedgerEntry, LedgerSignedHead, LedgerTip
-from appliance.models.policy import PolicyVersion
 from appliance.models.media import CameraStatus, Gap, PendingSegment, Run, Segment
+from appliance.models.policy import PolicyVersion
 from appliance.models.requests import FootageRequest, RequestDocument, RequestExport, RequestNotice
 from appliance.models.vault import (
     Alarm,

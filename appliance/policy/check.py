@@ -102,7 +102,10 @@ def _cameras(facts: PolicyFacts, squashed: str, lines: list[str]) -> list[Mismat
 
 def _retention(facts: PolicyFacts, lines: list[str]) -> list[Mismatch]:
     stated = {
-        int(m.group(1)) for line in lines if _RETENTION_LINE.search(line) for m in _DAYS.finditer(line)
+        int(m.group(1))
+        for line in lines
+        if _RETENTION_LINE.search(line)
+        for m in _DAYS.finditer(line)
     }
     live = {g.group.max_days for g in facts.groups} | {
         g.group.min_days for g in facts.groups if g.group.min_days
@@ -181,8 +184,11 @@ def _stated(facts: PolicyFacts, squashed: str) -> list[Mismatch]:
         ("legal_basis", site.legal_basis, site.legal_basis),
         *(("purposes", purpose, purpose) for purpose in site.purposes),
     ]
-    found = [Mismatch(item, live, "not in the text") for item, live, value in wanted
-             if _squash(value) not in squashed]
+    found = [
+        Mismatch(item, live, "not in the text")
+        for item, live, value in wanted
+        if _squash(value) not in squashed
+    ]
     if "24시간" not in squashed and "24hours" not in squashed.lower():
         found.append(Mismatch("hours", "24 hours", "not in the text"))
     return found

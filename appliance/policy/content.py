@@ -101,9 +101,7 @@ def _safeguards(facts: PolicyFacts, lang: str) -> tuple[str, ...]:
     return tuple(items)
 
 
-def policy_document(
-    facts: PolicyFacts, lang: str, *, announced: date, effective: date
-) -> Document:
+def policy_document(facts: PolicyFacts, lang: str, *, announced: date, effective: date) -> Document:
     """The operating policy with its 8 items (R-DOC-1) and annex 1, as of ``announced``."""
     t = TEXTS[lang]
     site = facts.settings.site

@@ -116,7 +116,11 @@ def _block_html(block: Block) -> str:
     if isinstance(block, Heading):
         return f"<h{block.level}>{escape(block.text)}</h{block.level}>"
     if isinstance(block, Para):
-        return f'<p class="big">{escape(block.text)}</p>' if block.big else f"<p>{escape(block.text)}</p>"
+        return (
+            f'<p class="big">{escape(block.text)}</p>'
+            if block.big
+            else f"<p>{escape(block.text)}</p>"
+        )
     if isinstance(block, Items):
         return "<ul>" + "".join(f"<li>{escape(i)}</li>" for i in block.items) + "</ul>"
     if isinstance(block, Table):

@@ -1,3 +1,4 @@
+# ruff: noqa: E501  (wording tables: Korean sentences are kept whole, one per line)
 """The fixed wording of the policy, signs and annex in Korean and English (``TEXTS[lang]``).
 
 Only wording lives here; every value (counts, names, days, places) comes from ``PolicyFacts``.

@@ -158,4 +158,3 @@ def check_current(session: Session, facts: PolicyFacts, now_ms: int) -> bool:
         now_ms,
     )
     return False
-

@@ -18,7 +18,7 @@ from api.app import create_app
 from appliance.access import AccessService, Principal
 from appliance.context import AppContext
 from appliance.models import Role
-from tests.support.policy import example_settings, example_service
+from tests.support.policy import example_service, example_settings
 from tests.support.recorder import wait_for
 from tests.support.users import PASSWORD
 
@@ -36,8 +36,14 @@ def box(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, AppCont
     root = Principal.local("root")
     for username, role, name in (("lee", Role.officer, "이승우"), ("boss", Role.admin, "유하늘")):
         access.create_user(
-            root, username=username, role=role, display_name=name, department="원장단",
-            title="원장", phone="055-338-7585", password=PASSWORD,
+            root,
+            username=username,
+            role=role,
+            display_name=name,
+            department="원장단",
+            title="원장",
+            phone="055-338-7585",
+            password=PASSWORD,
         )
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
@@ -76,9 +82,11 @@ def _signed_in(browser: Any, url: str, username: str, locale: str) -> tuple[Any,
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.on(
         "console",
-        lambda m: errors.append(m.text)
-        if m.type == "error" and not m.text.startswith("Failed to load resource")
-        else None,
+        lambda m: (
+            errors.append(m.text)
+            if m.type == "error" and not m.text.startswith("Failed to load resource")
+            else None
+        ),
     )
     page.goto("/policy")
     page.wait_for_url("**/login**")
