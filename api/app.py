@@ -22,6 +22,7 @@ from api.routes import (
     mask_pages,
     metrics,
     pages,
+    policy_pages,
     requests,
     timeline,
     users,
@@ -72,6 +73,7 @@ def create_app(ctx: AppContext) -> FastAPI:
         vault.router,
         account_pages.router,
         health_page.router,
+        policy_pages.router,
         metrics.router,
     ):
         app.include_router(router)

@@ -42,6 +42,8 @@ class AlarmKind(StrEnum):
     vault_locked = "vault_locked"  # footage cannot be viewed until the passphrase is typed
     request_new = "request_new"  # subject ``request:<id>``: an agency's request awaits the desk
     ledger_integrity = "ledger_integrity"  # the last chain verification found a bad entry
+    # policy (issue 17; raised and cleared by appliance.policy.versions, design/policy.md)
+    policy_outdated = "policy_outdated"  # the published policy no longer matches the system
 
 
 def raise_alarm(

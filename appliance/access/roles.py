@@ -52,6 +52,9 @@ class Permission(StrEnum):
     # health and alarms (issue 15): status only, never video
     read_health = "read_health"  # the health page, its JSON and the open alarms
     acknowledge_alarms = "acknowledge_alarms"  # acknowledge an alarm with a note (ledgered)
+    # the operating policy, signs and annex (issue 17)
+    read_policy = "read_policy"  # render the policy, signs and annex; the version history
+    publish_policy = "publish_policy"  # publish a version (the officer answers for the text)
 
 
 _PERMISSIONS: dict[Role, frozenset[Permission]] = {
@@ -68,6 +71,7 @@ _PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.unlock_vault,
             Permission.read_health,
             Permission.acknowledge_alarms,
+            Permission.read_policy,
         }
     ),
     Role.officer: frozenset(
@@ -87,6 +91,8 @@ _PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.unlock_vault,
             Permission.read_health,
             Permission.acknowledge_alarms,
+            Permission.read_policy,
+            Permission.publish_policy,
         }
     ),
     Role.viewer: frozenset({Permission.view_footage, Permission.read_timeline}),

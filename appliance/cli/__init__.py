@@ -15,6 +15,7 @@ import typer
 from appliance.cli.export import register as _register_export
 from appliance.cli.ledger import register as _register_ledger
 from appliance.cli.main import register as _register_core
+from appliance.cli.policy import register as _register_policy
 from appliance.cli.retention import register as _register_retention
 from appliance.cli.users import register as _register_users
 from appliance.cli.vault import register as _register_vault
@@ -39,6 +40,7 @@ for _register in (
     _register_core,
     _register_export,
     _register_ledger,
+    _register_policy,
     _register_retention,
     _register_users,
     _register_vault,

@@ -16,6 +16,7 @@ from appliance.health.checks import check_cameras, check_new_requests, check_vau
 from appliance.health.delivery import deliver_due, enqueue_new
 from appliance.health.verification import record_verification
 from appliance.ledger.reading import verify_once
+from appliance.policy import PolicyService
 
 __all__ = ["HealthDaemon", "create"]
 
@@ -60,6 +61,7 @@ class HealthDaemon:
             check_vault(session, ctx.vault.is_unlocked, now)
             check_new_requests(session, now)
             enqueue_new(session, settings, now)
+        PolicyService.of(ctx).check_current()  # policy_outdated (issue 17)
 
     def verify_ledger(self) -> None:
         try:

@@ -129,3 +129,6 @@ class EventType(StrEnum):
     system_stop = "system_stop"
     #: An open alarm was acknowledged (issue 15). ref: alarm id; data: kind, subject, note.
     alarm_acknowledged = "alarm_acknowledged"
+    #: A version of the operating policy was published (issue 17, R-DOC-4). ref: policy
+    #: version number; data: version, sha256, lang, announced_on, effective_on, previous_sha256.
+    policy_published = "policy_published"

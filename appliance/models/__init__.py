@@ -26,6 +26,7 @@ from appliance.models.health import (
 )
 from appliance.models.ledger import LedgerEntry, LedgerSignedHead, LedgerTip
 from appliance.models.media import CameraStatus, Gap, PendingSegment, Run, Segment
+from appliance.models.policy import PolicyVersion
 from appliance.models.requests import FootageRequest, RequestDocument, RequestExport, RequestNotice
 from appliance.models.vault import (
     Alarm,
@@ -60,6 +61,7 @@ __all__ = [
     "LedgerVerification",
     "LoginSession",
     "PendingSegment",
+    "PolicyVersion",
     "PurgeItem",
     "PurgeJob",
     "RequestDocument",
