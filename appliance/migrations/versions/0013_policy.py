@@ -1,7 +1,7 @@
 """policy: the published versions of the operating policy
 
-Revision ID: 0012
-Revises: 0011
+Revision ID: 0013
+Revises: 0012
 Create Date: 2026-12-09 10:00:00
 
 One new table (issue 17, design/policy.md); nothing existing changes, so downgrading drops it
@@ -14,8 +14,8 @@ import sqlalchemy as sa
 import sqlmodel.sql.sqltypes
 from alembic import op
 
-revision = "0012"
-down_revision = "0011"
+revision = "0013"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 
