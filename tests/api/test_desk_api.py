@@ -99,7 +99,7 @@ def test_an_agency_lists_cameras_follows_adds_a_document_and_withdraws(
     # Closed: no more documents, no second withdrawal.
     again = agency.post(
         f"/api/agency/requests/{rid}/documents",
-        files={"file": ("x.pdf", b"%PDF", "application/pdf")},
+        files={"file": ("x.pdf", b"%PDF-1.4 test", "application/pdf")},
     )
     assert again.status_code == 409
     withdraw = f"/api/agency/requests/{rid}/withdraw"
@@ -126,7 +126,7 @@ def test_another_agencys_request_is_not_found(
     assert (
         second.post(
             f"/api/agency/requests/{rid}/documents",
-            files={"file": ("x.pdf", b"%PDF", "application/pdf")},
+            files={"file": ("x.pdf", b"%PDF-1.4 test", "application/pdf")},
         ).status_code
         == 404
     )
