@@ -13,8 +13,7 @@ from fastapi.responses import HTMLResponse, Response
 from markupsafe import Markup
 from pydantic import BaseModel, Field
 
-from api.deps import AccessDep, ContextDep
-from api.deps import require
+from api.deps import AccessDep, ContextDep, require
 from api.web.pages import LangDep, page_guard, render
 from appliance.access import Permission, Principal
 from appliance.policy import PolicyService, What
