@@ -72,7 +72,7 @@ def _receive(site: Site, page: Any, **values: Any) -> int:
     if values.get("id_file"):
         page.set_input_files(
             "#file-id", files=[{"name": "신분증.png", "mimeType": "image/png",
-                                "buffer": b"\x89PNG id copy"}]
+                                "buffer": b"\x89PNG\r\n\x1a\n id copy"}]
         )  # fmt: skip
     page.click("#receipt-submit")
     page.wait_for_url(re.compile(r".*/requests/\d+$"))

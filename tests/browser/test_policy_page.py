@@ -58,18 +58,11 @@ def box(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, AppCont
     ctx.close()
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Debian chromium is not installed")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"]
-        )
-        yield chromium
-        chromium.close()
+@pytest.fixture
+def browser(chromium: Any) -> Any:
+    """The session's one Chromium (tests/browser/conftest.py): a second Playwright in the same
+    process would run its sync API inside the first one's event loop."""
+    return chromium
 
 
 def _signed_in(browser: Any, url: str, username: str, locale: str) -> tuple[Any, list[str]]:

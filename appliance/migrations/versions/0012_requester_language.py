@@ -33,5 +33,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("footage_request", schema=None) as batch_op:
-        batch_op.drop_column("requester_language")
+    # A plain ALTER TABLE (SQLite >= 3.35 drops a column in place): batch mode would copy and
+    # drop footage_request, which the rows of its child tables forbid while they exist.
+    op.drop_column("footage_request", "requester_language")
