@@ -1,6 +1,10 @@
 """Bodies and responses of the footage-request routes (``api.routes.requests``, the officer's)
 and the agency API (``api.routes.agency``). Responses are read from the rows
-(``from_attributes``); a request's deadline status is added by ``RequestOut.of``."""
+(``from_attributes``); a request's deadline status is added by ``RequestOut.of``.
+
+One module because the staff and agency APIs speak about the same request, notice, document
+and export: the agency's bodies are narrowed views of the officer's, and keeping both here keeps
+them from drifting apart (hence its length)."""
 
 from __future__ import annotations
 
