@@ -201,6 +201,7 @@ def view_page(
         purposes=[c.value for c in PurposeCategory],
         request_category=PurposeCategory.request.value,
         timezone=ctx.settings.site.timezone,
+        recorded_limit=ctx.settings.viewing.recorded_streams_per_user,
         today=local_now.date().isoformat(),
         default_from=start.strftime("%H:%M:%S"),
         default_to=local_now.strftime("%H:%M:%S"),

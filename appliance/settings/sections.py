@@ -339,6 +339,20 @@ class ViewingConfig(_Section):
     streams_per_box: int = Field(
         default=48, ge=1, le=1024, description="Streams the whole box serves at once."
     )
+    recorded_streams_per_user: int = Field(
+        default=4,
+        ge=1,
+        le=64,
+        description="Of those, recorded playbacks one user may have open at once (each "
+        "decrypts and muxes on the box; 4 is the synchronised playback of NVR web clients, "
+        "live streams share the recorder's packets and are not counted here).",
+    )
+    recorded_streams_per_box: int = Field(
+        default=16,
+        ge=1,
+        le=1024,
+        description="Recorded playbacks the whole box serves at once.",
+    )
     transcodes_per_box: int = Field(
         default=2,
         ge=0,

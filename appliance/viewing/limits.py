@@ -1,5 +1,10 @@
 """How many streams the box serves: per user, per box, and H.265 transcodes (issue 13).
 
+Recorded playbacks have their own, lower limits inside those: each one decrypts a segment
+and muxes it in this process, where a live stream only forwards packets the recorder already
+has (measured with 16 recorded streams held by one viewer: +27 % resident memory and the staff
+viewer's first byte past 500 ms; bench/RESULTS.md).
+
 Counted in memory by the process that serves them (the web process). A ``Slot`` is taken
 before a stream's span is recorded and released exactly once when the stream ends, however it
 ends (complete, error, the client disconnected, the session stopped). A refusal is
@@ -22,9 +27,10 @@ RETRY_AFTER_S = 5  # a stream slot frees when a stream ends: worth a short wait
 class Slot:
     """One open stream's share of the limits; ``release`` is idempotent and thread-safe."""
 
-    def __init__(self, owner: StreamSlots, user_id: int) -> None:
+    def __init__(self, owner: StreamSlots, user_id: int, recorded: bool) -> None:
         self._owner = owner
         self.user_id = user_id
+        self.recorded = recorded
         self.transcode = False
         self._released = False
 
@@ -37,19 +43,44 @@ class Slot:
 
 
 class StreamSlots:
-    """The counters; ``take`` refuses beyond ``per_user`` or ``per_box`` open streams."""
+    """The counters; ``take`` refuses beyond ``per_user`` or ``per_box`` open streams, and a
+    recorded stream beyond ``recorded_per_user`` or ``recorded_per_box``."""
 
-    def __init__(self, *, per_user: int, per_box: int, transcodes: int) -> None:
+    def __init__(
+        self,
+        *,
+        per_user: int,
+        per_box: int,
+        transcodes: int,
+        recorded_per_user: int | None = None,
+        recorded_per_box: int | None = None,
+    ) -> None:
         self.per_user = per_user
         self.per_box = per_box
         self.transcodes = transcodes
+        self.recorded_per_user = min(per_user, recorded_per_user or per_user)
+        self.recorded_per_box = min(per_box, recorded_per_box or per_box)
         self._lock = threading.Lock()
         self._users: Counter[int] = Counter()
+        self._recorded_users: Counter[int] = Counter()
         self._open = 0
+        self._recorded = 0
         self._transcoding = 0
 
-    def take(self, user_id: int) -> Slot:
+    def take(self, user_id: int, *, recorded: bool = False) -> Slot:
         with self._lock:
+            if recorded and self._recorded_users[user_id] >= self.recorded_per_user:
+                raise RateLimited(
+                    f"you already play {self.recorded_per_user} recordings at once "
+                    "(viewing.recorded_streams_per_user); close one first",
+                    RETRY_AFTER_S,
+                )
+            if recorded and self._recorded >= self.recorded_per_box:
+                raise RateLimited(
+                    f"the appliance already plays {self.recorded_per_box} recordings "
+                    "(viewing.recorded_streams_per_box); try again shortly",
+                    RETRY_AFTER_S,
+                )
             if self._users[user_id] >= self.per_user:
                 raise RateLimited(
                     f"you already have {self.per_user} streams open "
@@ -64,7 +95,10 @@ class StreamSlots:
                 )
             self._users[user_id] += 1
             self._open += 1
-            return Slot(self, user_id)
+            if recorded:
+                self._recorded_users[user_id] += 1
+                self._recorded += 1
+            return Slot(self, user_id, recorded)
 
     def _add_transcode(self, slot: Slot) -> None:
         with self._lock:
@@ -106,6 +140,11 @@ class StreamSlots:
             if self._users[slot.user_id] <= 0:
                 del self._users[slot.user_id]
             self._open -= 1
+            if slot.recorded:
+                self._recorded_users[slot.user_id] -= 1
+                if self._recorded_users[slot.user_id] <= 0:
+                    del self._recorded_users[slot.user_id]
+                self._recorded -= 1
             if slot.transcode:
                 self._transcoding -= 1
 

@@ -85,6 +85,8 @@ class ViewingService:
             per_user=limits.streams_per_user,
             per_box=limits.streams_per_box,
             transcodes=limits.transcodes_per_box,
+            recorded_per_user=limits.recorded_streams_per_user,
+            recorded_per_box=limits.recorded_streams_per_box,
         )
         self.live_transcodes = LiveTranscodes(self.slots.take_transcode)
 
@@ -244,7 +246,7 @@ class ViewingService:
         within ``viewing.transcodes_per_box``. ``transcode`` False serves H.265 as stored (for
         a player that can); True asks for a conversion, refused for what needs none.
         """
-        slot = self.slots.take(principal.user_id)
+        slot = self.slots.take(principal.user_id, recorded=True)
         try:
             span_id, span_range, segments = begin_span(
                 self.db,

@@ -103,6 +103,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         ]
         data = recorder_config(tmp, cameras)
         data["server"] = {"lockout_threshold": 2, "lockout_base_s": 60}
+        # One recording at a time per person, so the page's "play here" tiles are exercised.
+        data["viewing"] = {"recorded_streams_per_user": 1}
         settings = Settings(**data)
         clock = SystemClock()
         result = initialize(settings, clock, insecure_no_passphrase=True)

@@ -292,6 +292,7 @@ if (root) {
     };
     for (const [id, text] of Object.entries(facts)) document.getElementById(id).textContent = text;
     videos.replaceChildren();
+    playing.length = 0;
     videos.classList.toggle("many", cameras.length > 1);
     for (const camera of cameras) {
       const tile = document.createElement("figure");
@@ -321,6 +322,7 @@ if (root) {
         const bar = bars.get(camera.id);
         const none = opened.kind === "playback" && bar && bar.data &&
           !bar.hasFootage(opened.start_ms, opened.end_ms);
+        if (!none && retryAfterSwap(video)) return;
         show(problem, none ? `${camera.name}: ${t("view.error.no_footage")}` : t("view.error.video", { camera: camera.name }));
       });
       video.dataset.streamStart = String(opened.start_ms ?? 0);
@@ -332,10 +334,13 @@ if (root) {
           show(problem, t(reasons[reason] || "view.error.video", { camera: camera.name }));
         };
         liveStops.push(playLive(video, video.dataset.stream, failed));
-      } else {
-        video.src = video.dataset.stream;
       }
       tile.append(caption, video, problem);
+      if (opened.kind !== "live") {
+        tile.append(playHere(video, problem));
+        if (playing.length < recordedLimit) play(video);
+        else tile.classList.add("parked");
+      }
       videos.append(tile);
       const bar = bars.get(camera.id);
       if (bar && opened.kind === "playback") {
@@ -355,11 +360,69 @@ if (root) {
     const from = Math.min(Math.max(ms, viewing.start_ms), viewing.end_ms - 1000);
     video.dataset.streamStart = String(from);
     video.dataset.stream = mediaUrl(viewing.id, video.dataset.camera, from);
-    video.src = video.dataset.stream; // a new request: seeking
+    play(video); // a new request: seeking
+  }
+
+  /* The box plays at most `recordedLimit` recordings per person at once (each is decrypted
+   * and muxed on the box; viewing.recorded_streams_per_user): tiles past it wait behind a
+   * "play here" button, which stops the tile that started playing first. */
+  const recordedLimit = Math.max(1, Number(root.dataset.recordedLimit) || 4);
+  const playing = [];
+
+  function play(video) {
+    const at = playing.indexOf(video);
+    if (at >= 0) playing.splice(at, 1);
+    while (playing.length >= recordedLimit) park(playing.shift());
+    playing.push(video);
+    video.dataset.retries = "0";
+    video.closest(".video-tile").classList.remove("parked");
+    video.src = video.dataset.stream;
+  }
+
+  /* A tile started by "play here" may ask before the box has noticed that the stopped tile
+   * let its stream go (the slot frees when the server sees the disconnect): ask again a few
+   * times, a second apart, before showing an error. */
+  function retryAfterSwap(video) {
+    const tries = Number(video.dataset.retries || 0);
+    if (!viewing || viewing.kind !== "playback" || tries >= 5 || !playing.includes(video)) {
+      return false;
+    }
+    video.dataset.retries = String(tries + 1);
+    setTimeout(() => {
+      if (viewing && !viewing.ended && playing.includes(video)) video.src = video.dataset.stream;
+    }, 1000);
+    return true;
+  }
+
+  function park(video) {
+    video.removeAttribute("src");
+    video.load(); // closes the request, which frees the box's slot
+    const tile = video.closest(".video-tile");
+    tile.classList.add("parked");
+    for (const notice of tile.querySelectorAll(".notice.error")) notice.hidden = true;
+  }
+
+  function playHere(video, problem) {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "play-here";
+    button.textContent = t("view.play_here");
+    const note = document.createElement("p");
+    note.className = "muted small play-here-note";
+    note.textContent = t("view.parked", { limit: recordedLimit });
+    button.addEventListener("click", () => {
+      problem.hidden = true;
+      play(video);
+    });
+    const box = document.createElement("div");
+    box.className = "parked-box";
+    box.append(note, button);
+    return box;
   }
 
   function stopVideos() {
     for (const stop of liveStops.splice(0)) stop();
+    playing.length = 0;
     for (const video of videos.querySelectorAll("video")) {
       video.pause();
       video.removeAttribute("src"); // closes the stream, which records what was sent
