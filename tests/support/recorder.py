@@ -20,6 +20,7 @@ from appliance.models.media import Segment
 from tests.support.config import base_config
 
 __all__ = [
+    "SIM_BFRAMES",
     "SIM_CLIP_S",
     "SIM_GOP_S",
     "SIM_KBPS",
@@ -40,6 +41,7 @@ SIM_SIZE = (320, 240)
 SIM_KBPS = 200
 SIM_GOP_S = 1.0
 SIM_CLIP_S = 4
+SIM_BFRAMES = 3  # B-frames of the simulated B-frame cameras (x264 High profile, B-pyramid)
 
 
 def sim_kwargs() -> dict[str, Any]:
