@@ -256,7 +256,7 @@ def side_by_side(
         try:
             # On a loaded machine the recorder's start (imports, database, 30 connections) can
             # take longer than the warm-up: the window starts once every camera records.
-            wait_recording(settings, cameras, 120.0)
+            wait_recording(settings, cameras, 300.0)
             time.sleep(warmup_s)
             server = sim_pid()
             pids = [recorder.pid], [p.pid for p in ffmpegs], [server]
