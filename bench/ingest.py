@@ -46,6 +46,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -294,12 +295,17 @@ def wait_recording(settings: Settings, cameras: int, timeout_s: float) -> None:
     ctx = AppContext.open(settings, SystemClock())
     try:
         deadline = time.monotonic() + timeout_s
+        rows: Sequence[CameraStatus] = ()
         while time.monotonic() < deadline:
             with ctx.db.session() as db:
                 rows = db.exec(select(CameraStatus)).all()
             if sum(row.state == "recording" for row in rows) >= cameras:
                 return
             time.sleep(0.5)
+        # Say which cameras were not recording and why (the run's files are deleted after).
+        for row in rows:
+            if row.state != "recording":
+                print(f"  {row.camera_id}: {row.state} {row.reason} {row.detail[:200]}")
         raise RuntimeError(f"the recorder did not record {cameras} cameras in {timeout_s:.0f} s")
     finally:
         ctx.close()
