@@ -25,6 +25,11 @@ peak RSS, its lost frames and the cameras it switched to FFmpeg (none may be) or
 to learn a reorder depth:
 
     .venv/bin/python -m bench.ingest --clips today,h264-b,h265-b --window 30
+    .venv/bin/python -m bench.ingest --clips today,h264-b,h265-b --window 30 --repeat 3
+
+``--repeat N`` runs the clips N times in turn (today, h264-b, h265-b, today, ...) and ends with
+each clip's ratios over the runs (lowest, median, highest): on a shared machine one window says
+little, the spread says how much.
 
 Lost frames: every stored segment is decrypted and each frame is located in the clip the
 simulator loops; a frame missing between two stored ones within a run counts as lost. The search
@@ -41,6 +46,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -251,7 +257,7 @@ def side_by_side(
         try:
             # On a loaded machine the recorder's start (imports, database, 30 connections) can
             # take longer than the warm-up: the window starts once every camera records.
-            wait_recording(settings, cameras, 120.0)
+            wait_recording(settings, cameras, 300.0)
             time.sleep(warmup_s)
             server = sim_pid()
             pids = [recorder.pid], [p.pid for p in ffmpegs], [server]
@@ -289,23 +295,34 @@ def wait_recording(settings: Settings, cameras: int, timeout_s: float) -> None:
     ctx = AppContext.open(settings, SystemClock())
     try:
         deadline = time.monotonic() + timeout_s
+        rows: Sequence[CameraStatus] = ()
         while time.monotonic() < deadline:
             with ctx.db.session() as db:
                 rows = db.exec(select(CameraStatus)).all()
             if sum(row.state == "recording" for row in rows) >= cameras:
                 return
             time.sleep(0.5)
+        # Say which cameras were not recording and why (the run's files are deleted after).
+        for row in rows:
+            if row.state != "recording":
+                print(f"  {row.camera_id}: {row.state} {row.reason} {row.detail[:200]}")
         raise RuntimeError(f"the recorder did not record {cameras} cameras in {timeout_s:.0f} s")
     finally:
         ctx.close()
 
 
 def compare_clips(
-    names: list[str], cameras: int, bframes: int, root: Path, warmup_s: float, window_s: float
+    names: list[str],
+    cameras: int,
+    bframes: int,
+    root: Path,
+    warmup_s: float,
+    window_s: float,
+    repeat: int = 1,
 ) -> None:
     """``--clips``: the side-by-side comparison on each clip, against the issue's targets."""
     rows = []
-    for name in names:
+    for name in names * repeat:
         codec, with_b = CLIPS[name]
         b = bframes if with_b else 0
         result = side_by_side(cameras, root / name, warmup_s, window_s, codec, b)
@@ -328,6 +345,13 @@ def compare_clips(
               f"{'' if ratio <= TARGET_CLIP_CPU_RATIO else ' (over)'} | {r.recorder_rss_mb:.0f} |"
               f" {stored} | {lost} | {fewest} of {window_s * 25:.0f} |"
               f" {len(r.switched)} {' '.join(r.switched)} | {r.sim_cpu_pct:.0f} |")  # fmt: skip
+    if repeat > 1:
+        print(f"\nratio recorder/ffmpeg over {repeat} runs (target <= {TARGET_CLIP_CPU_RATIO}):")
+        for name in names:
+            ratios = sorted(row[2] for row in rows if row[0] == name)
+            each = " ".join(f"{r:.2f}" for r in ratios)
+            print(f"  {name}: lowest {ratios[0]:.2f}, median {ratios[len(ratios) // 2]:.2f},"
+                  f" highest {ratios[-1]:.2f} ({each})")  # fmt: skip
 
 
 def demux_floor(urls: list[str]) -> None:
@@ -421,6 +445,7 @@ def main(argv: list[str] | None = None) -> int:
         "--clips", default="", help=f"side by side only, on these clips ({', '.join(CLIPS)})"
     )
     parser.add_argument("--bframes", type=int, default=3, help="B-frames of the -b clips")
+    parser.add_argument("--repeat", type=int, default=1, help="--clips: runs of each clip")
     args = parser.parse_args(argv)
     clips = [c.strip() for c in args.clips.split(",") if c.strip()]
     if any(c not in CLIPS for c in clips):
@@ -429,7 +454,9 @@ def main(argv: list[str] | None = None) -> int:
     root = Path(tempfile.mkdtemp(prefix="bench-ingest-"))
     try:
         if clips:
-            compare_clips(clips, args.cameras, args.bframes, root, args.warmup, args.window)
+            compare_clips(
+                clips, args.cameras, args.bframes, root, args.warmup, args.window, args.repeat
+            )
             print(f"load average after: {os.getloadavg()}")
             return 0
         if args.cameras:

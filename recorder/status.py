@@ -126,6 +126,11 @@ class StatusBoard:
         self._clock = clock
         self._lock = threading.Lock()
         self._status: dict[str, StatusInfo] = {}
+        # Writes are serialized and always write the latest state; a camera whose last write
+        # failed (a locked database under load) is written again at its next indexed segment,
+        # so its row does not keep saying "starting" while it records.
+        self._write_lock = threading.Lock()
+        self._unsaved: set[str] = set()
 
     def get(self, camera_id: str) -> StatusInfo | None:
         with self._lock:
@@ -159,7 +164,7 @@ class StatusBoard:
                 old.last_segment_end_ms if old else None,
             )
             self._status[camera_id] = info
-        self._persist(info, now)
+        self._persist(camera_id)
         return info
 
     def segment_indexed(self, camera_id: str, end_ms: int) -> None:
@@ -168,8 +173,21 @@ class StatusBoard:
             old = self._status.get(camera_id)
             if old is not None:
                 self._status[camera_id] = replace(old, last_segment_end_ms=end_ms)
+            retry = camera_id in self._unsaved
+        if retry:
+            self._persist(camera_id)
 
-    def _persist(self, info: StatusInfo, now: int) -> None:
+    def _persist(self, camera_id: str) -> None:
+        with self._write_lock:
+            with self._lock:
+                info = self._status[camera_id]
+            now = self._clock.now_ms()
+            if self._write(info, now):
+                self._unsaved.discard(camera_id)
+            else:
+                self._unsaved.add(camera_id)
+
+    def _write(self, info: StatusInfo, now: int) -> bool:
         try:
             with self._db.session() as session:
                 row = session.get(CameraStatus, info.camera_id)
@@ -187,3 +205,5 @@ class StatusBoard:
         except Exception:
             # Status is informational: a database hiccup must not stop recording.
             log.exception("could not store the status of %s", info.camera_id)
+            return False
+        return True

@@ -64,6 +64,7 @@ from nacl.bindings import (
 from nacl.exceptions import CryptoError, UnavailableError
 
 from appliance.errors import FootageCorrupt, MediaError
+from appliance.media._aead import AesGcmSealer
 
 __all__ = [
     "CHUNK_TARGET_BYTES",
@@ -318,6 +319,8 @@ class SegmentWriter:
         self._fd = fd
         self._key = key
         self._header = file_header(self.cipher)
+        # AES-GCM straight into a reused buffer (appliance.media._aead says why).
+        self._sealer = AesGcmSealer(key, self._header) if self.cipher == CIPHER_AES256GCM else None
         self._hash = hashlib.sha256()
         self._size = 0
         self._index = 0  # of the next message
@@ -331,7 +334,7 @@ class SegmentWriter:
         self.payload_bytes = 0
         self.finished = False
 
-    def _write(self, *parts: bytes) -> None:
+    def _write(self, *parts: bytes | memoryview) -> None:
         for part in parts:
             self._hash.update(part)
         total = sum(len(part) for part in parts)
@@ -344,7 +347,10 @@ class SegmentWriter:
 
     def _push(self, plain: bytes, *, final: bool = False) -> None:
         nonce = _NONCE.pack(self._index, final)
-        cipher = self._encrypt(plain, self._header, nonce, self._key)
+        if self._sealer is not None:
+            cipher: bytes | memoryview = self._sealer.seal(plain, nonce)
+        else:
+            cipher = self._encrypt(plain, self._header, nonce, self._key)
         self._index += 1
         self._write(_U32.pack(len(cipher) | (_FINAL_BIT if final else 0)), cipher)
 
@@ -389,6 +395,8 @@ class SegmentWriter:
         self._write(_U32.pack(0) + summary_json + _U32.pack(len(summary_json)) + END_MAGIC)
         self.finished = True
         self._key = b""
+        if self._sealer is not None:
+            self._sealer.forget()
         return self._size, f"sha256:{self._hash.hexdigest()}"
 
 

@@ -27,9 +27,10 @@ _MAX_ACCESS_UNIT = 16 << 20
 MAX_HEADER_BYTES = 64 << 10  # the longest RTSP answer head taken before giving up
 
 
-def _emit(
-    parts: list[bytes | bytearray], ts: int, key: bool, has_params: bool, param_sets: bytes
-) -> Packet:
+_Part = bytes | bytearray | memoryview
+
+
+def _emit(parts: list[_Part], ts: int, key: bool, has_params: bool, param_sets: bytes) -> Packet:
     if key and not has_params and param_sets:
         parts.insert(0, param_sets)
     return Packet(b"".join(parts), ts, ts, key)
@@ -48,7 +49,7 @@ class InterleavedReader:
         self.param_sets = param_sets
         self.bad_packets = 0  # RTP packets that were malformed or of an unsupported kind
         self.damaged_units = 0  # access units dropped (a packet missing or malformed)
-        self._parts: list[bytes | bytearray] = []
+        self._parts: list[_Part] = []
         self._size = 0
         self._key = self._has_params = self._damaged = self._in_fu = False
         self._au_ts = -1  # 32-bit RTP time of the unit being collected
@@ -57,8 +58,13 @@ class InterleavedReader:
         self._first_ts: int | None = None
 
     def parse(self, buf: bytearray, fill: int) -> tuple[int, list[Packet]]:
-        """(bytes consumed, finished access units) for ``buf[:fill]``."""
+        """(bytes consumed, finished access units) for ``buf[:fill]``.
+
+        Payloads are collected as views of ``buf`` and copied once, when their unit is joined;
+        the caller may reuse ``buf`` after the call (the unfinished unit's pieces are copied
+        out before returning)."""
         out: list[Packet] = []
+        view = memoryview(buf)
         h265, channel, payload_type = self.h265, self.channel, self.payload_type
         fu_kind, ap_kind, hdr = (49, 48, 2) if h265 else (28, 24, 1)
         parts, size, key, has_params = self._parts, self._size, self._key, self._has_params
@@ -121,7 +127,7 @@ class InterleavedReader:
                         in_fu = True
                     elif not in_fu:
                         damaged = True
-                    parts.append(buf[start + hdr + 1 : stop])
+                    parts.append(view[start + hdr + 1 : stop])
                     size += stop - start
                     if fu & 0x40:
                         in_fu = False
@@ -136,14 +142,14 @@ class InterleavedReader:
                     key = key or (16 <= nal <= 23 if h265 else nal == 5)
                     has_params = has_params or nal == (33 if h265 else 7)
                     parts.append(_START)
-                    parts.append(buf[at + 2 : at + 2 + length])
+                    parts.append(view[at + 2 : at + 2 + length])
                     size += length
                     at += 2 + length
             elif (kind < 48) if h265 else (0 < kind < 24):
                 key = key or (16 <= kind <= 23 if h265 else kind == 5)
                 has_params = has_params or kind == (33 if h265 else 7)
                 parts.append(_START)
-                parts.append(buf[start:stop])
+                parts.append(view[start:stop])
                 size += stop - start
             elif not (h265 and kind == 50):  # (PACI carries nothing a recording needs)
                 self.bad_packets += 1
@@ -157,6 +163,8 @@ class InterleavedReader:
                     out.append(self._finish(parts, au_ts, key, has_params))
                 parts, size, key, has_params, damaged, in_fu = [], 0, False, False, False, False
                 au_ts = -1
+        if parts:  # the unit goes on in the next call: its pieces must not change with buf
+            parts = [b"".join(parts)]
         self._parts, self._size, self._key, self._has_params = parts, size, key, has_params
         self._damaged, self._in_fu, self._au_ts, self._seq = damaged, in_fu, au_ts, expected
         return pos, out
@@ -178,9 +186,7 @@ class InterleavedReader:
         found = buf.find(b"$", pos + 1, fill)
         return found if found >= 0 else fill
 
-    def _finish(
-        self, parts: list[bytes | bytearray], ts32: int, key: bool, has_params: bool
-    ) -> Packet:
+    def _finish(self, parts: list[_Part], ts32: int, key: bool, has_params: bool) -> Packet:
         """The access unit, time-stamped from the first unit on (the 32-bit clock unwrapped).
         The time stamp is the presentation time; ``recorder.rtsp.dts`` sets the decoding time."""
         if self._first_ts is None:

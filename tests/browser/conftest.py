@@ -25,9 +25,16 @@ from appliance.context import AppContext
 from appliance.models import Role
 from appliance.settings import Settings
 from recorder.daemon import RecorderDaemon
-from recorder.sim import CameraSimulator
+from recorder.sim import CameraSimulator, SimCamera
 from tests.support.browser import Site, Tab
-from tests.support.recorder import camera_entry, recorder_config, segments_of, sim_kwargs, wait_for
+from tests.support.recorder import (
+    SIM_BFRAMES,
+    camera_entry,
+    recorder_config,
+    segments_of,
+    sim_kwargs,
+    wait_for,
+)
 from tests.support.users import PASSWORD
 
 CHROMIUM = "/usr/bin/chromium"
@@ -40,7 +47,7 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-RECORDED_S = 8  # footage on cam01 before the tests start
+RECORDED_S = 8  # footage on cam01 and cam03 before the tests start
 
 
 def _serve(app: Any) -> tuple[uvicorn.Server, threading.Thread, str]:
@@ -61,7 +68,7 @@ def _serve(app: Any) -> tuple[uvicorn.Server, threading.Thread, str]:
 
 def _staff(access: AccessService) -> tuple[dict[str, int], str]:
     """Accounts: a viewer granted cam01, one without grants, an auditor, an officer, a viewer
-    with TOTP, and one to lock out."""
+    with TOTP, one to lock out, and a viewer granted cam03 (the B-frame camera)."""
     root = Principal.local("root")
     ids: dict[str, int] = {}
     for username, role in (
@@ -71,6 +78,7 @@ def _staff(access: AccessService) -> tuple[dict[str, int], str]:
         ("officer", Role.officer),
         ("otp", Role.viewer),
         ("locky", Role.viewer),
+        ("ward", Role.viewer),
     ):
         user, _ = access.create_user(
             root,
@@ -85,6 +93,7 @@ def _staff(access: AccessService) -> tuple[dict[str, int], str]:
         ids[username] = user.id
     for username in ("guard", "otp"):
         access.change_grants(root, ids[username], add=["cam01"])
+    access.change_grants(root, ids["ward"], add=["cam03"])
     otp = access.login("otp", PASSWORD).principal
     secret, _ = access.totp_begin(otp)
     access.totp_confirm(otp, totp.totp(secret, access.clock.now_ms()))
@@ -95,11 +104,14 @@ def _staff(access: AccessService) -> tuple[dict[str, int], str]:
 @pytest.fixture(scope="session")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     tmp: Path = tmp_path_factory.mktemp("site")
-    with CameraSimulator(1, **sim_kwargs()) as sim:
+    # cam03 sends B-frames (issue 16: recorded natively, played back in Chromium).
+    sims = [SimCamera(id="cam1"), SimCamera(id="cam3", bframes=SIM_BFRAMES)]
+    with CameraSimulator(sims, **sim_kwargs()) as sim:
         cameras = [
             {**camera_entry("cam01", sim.url("cam1")), "name": "1층 로비"},
             # Nobody answers on port 9: a camera the recorder keeps reconnecting to.
             {**camera_entry("cam02", "rtsp://127.0.0.1:9/none"), "name": "2층 복도"},
+            {**camera_entry("cam03", sim.url("cam3")), "name": "3층 처치실"},
         ]
         data = recorder_config(tmp, cameras)
         data["server"] = {"lockout_threshold": 2, "lockout_base_s": 60}
@@ -120,12 +132,13 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
             ids, secret = _staff(access)
             server, thread, url = _serve(app)
             wait_for(
-                lambda: (
-                    sum(s.end_ms - s.start_ms for s in segments_of(ctx, "cam01"))
+                lambda: all(
+                    sum(s.end_ms - s.start_ms for s in segments_of(ctx, camera_id))
                     >= RECORDED_S * 1000
+                    for camera_id in ("cam01", "cam03")
                 ),
                 60,
-                f"{RECORDED_S} s of recorded footage on cam01",
+                f"{RECORDED_S} s of recorded footage on cam01 and cam03",
             )
             yield Site(
                 url=url,

@@ -5,7 +5,6 @@ purpose-bound viewing whose recorded and live fMP4 really play, the ledger, the 
 from __future__ import annotations
 
 import os
-from datetime import datetime
 from typing import Any
 
 import pytest
@@ -15,8 +14,7 @@ from api.web import translations
 from appliance.access import totp
 from appliance.ledger import EventType
 from appliance.models import ViewingSession
-from tests.support.browser import Site, Tab
-from tests.support.recorder import segments_of
+from tests.support.browser import Site, Tab, fill_range_around_footage
 from tests.support.users import PASSWORD
 
 pytestmark = pytest.mark.browser
@@ -101,16 +99,6 @@ def test_refusals_read_the_same_and_totp_signs_in(site: Site, open_tab: Any) -> 
     assert tab.errors == []
 
 
-def _fill_range_around_footage(site: Site, page: Any) -> None:
-    zone = site.ctx.settings.zone
-    first = segments_of(site.ctx, "cam01")[0].start_ms
-    start = datetime.fromtimestamp(first / 1000, tz=zone)
-    now = datetime.fromtimestamp(site.ctx.clock.now_ms() / 1000, tz=zone)
-    page.fill("#day", now.date().isoformat())
-    page.fill("#from", start.strftime("%H:%M:%S") if start.date() == now.date() else "00:00:00")
-    page.fill("#to", now.strftime("%H:%M:%S"))
-
-
 def test_recorded_viewing_needs_a_purpose_is_in_the_ledger_and_plays(
     site: Site, open_tab: Any
 ) -> None:
@@ -121,7 +109,7 @@ def test_recorded_viewing_needs_a_purpose_is_in_the_ledger_and_plays(
     assert page.is_checked("input[name=camera][value=cam01]")
     assert KO["view.ledger_notice"] in page.inner_text("#ledger-notice")
     page.wait_for_selector(".timeline[data-camera=cam01] .tl-span.rec")  # the day's recording
-    _fill_range_around_footage(site, page)
+    fill_range_around_footage(site, page, "cam01")
 
     before = len(viewings_of(site, "guard"))
     page.click("#open-viewing")  # no purpose: the API refuses, nothing is opened

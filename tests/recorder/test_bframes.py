@@ -9,12 +9,7 @@ import hashlib
 import io
 import itertools
 import random
-import signal
-import subprocess
-import sys
-import time
 from collections.abc import Callable
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -28,13 +23,14 @@ from appliance.models.media import Run
 from recorder.daemon import RecorderDaemon
 from recorder.sim import CameraSimulator, SimCamera
 from recorder.sim._clips import Clip, prepare_clip
-from tests.support.config import to_toml
 from tests.support.recorder import (
+    SIM_BFRAMES,
     SIM_CLIP_S,
     SIM_GOP_S,
     SIM_KBPS,
     SIM_SIZE,
     camera_entry,
+    kill_9_while_recording,
     recorder_config,
     segments_of,
     sim_kwargs,
@@ -43,7 +39,7 @@ from tests.support.recorder import (
 )
 
 OpenCtx = Callable[[dict[str, Any]], AppContext]
-BFRAMES = 3
+BFRAMES = SIM_BFRAMES
 TICKS = 90_000 // 25
 
 
@@ -167,19 +163,6 @@ def test_b_frame_cameras_are_recorded_natively_and_frame_exact(
     assert _check_footage(ctx, "cam01", _clip(codec)) >= 20 * 25
 
 
-def _has_segments(ctx: AppContext, count: int) -> bool:
-    return len(segments_of(ctx)) >= count
-
-
-def _run_recorder(config: Path, log: Path) -> subprocess.Popen[bytes]:
-    with log.open("ab") as out:
-        return subprocess.Popen(
-            [sys.executable, "-c", "from appliance.cli import app; app()",
-             "run", "--only", "recorder", "--config", str(config)],
-            stdout=out, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-
-
 @pytest.mark.slow
 def test_kill_9_during_a_b_frame_recording(tmp_path: Path, open_recorder_ctx: OpenCtx) -> None:
     rng = random.Random(20261202)
@@ -187,19 +170,7 @@ def test_kill_9_during_a_b_frame_recording(tmp_path: Path, open_recorder_ctx: Op
     with CameraSimulator(cams, **sim_kwargs()) as sim:
         data = recorder_config(tmp_path, [camera_entry("cam01", sim.url("cam1"))])
         ctx = open_recorder_ctx(data)
-        config = tmp_path / "appliance.toml"
-        config.write_text(to_toml(data), encoding="utf-8")
-        log = tmp_path / "recorder.log"
-        for _ in range(2):
-            wanted = len(segments_of(ctx)) + 2
-            proc = _run_recorder(config, log)
-            try:
-                wait_for(partial(_has_segments, ctx, wanted), 60, "segments")
-                time.sleep(rng.uniform(0.0, 2.0))  # anywhere in a 2 s segment
-            finally:
-                proc.send_signal(signal.SIGKILL)
-                proc.wait()
-        assert proc.returncode == -signal.SIGKILL, log.read_text()
+        log = kill_9_while_recording(ctx, data, tmp_path, kills=2, rng=rng)
         indexed = len(segments_of(ctx))
         service = RecorderDaemon(ctx)
         service.start()

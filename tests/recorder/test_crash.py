@@ -4,12 +4,7 @@ from __future__ import annotations
 
 import io
 import random
-import signal
-import subprocess
-import sys
-import time
 from collections.abc import Callable
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -23,10 +18,10 @@ from appliance.models.media import Gap, PendingSegment
 from recorder.daemon import RecorderDaemon
 from recorder.sim import CameraSimulator
 from recorder.status import FailReason
-from tests.support.config import to_toml
 from tests.support.recorder import (
     camera_entry,
     check_camera_segments,
+    kill_9_while_recording,
     recorder_config,
     scan_for_plaintext,
     segments_of,
@@ -38,19 +33,6 @@ from tests.support.recorder import (
 OpenCtx = Callable[[dict[str, Any]], AppContext]
 
 
-def _has_segments(ctx: AppContext, count: int) -> bool:
-    return len(segments_of(ctx)) >= count
-
-
-def _run_recorder(config: Path, log: Path) -> subprocess.Popen[bytes]:
-    with log.open("ab") as out:
-        return subprocess.Popen(
-            [sys.executable, "-c", "from appliance.cli import app; app()",
-             "run", "--only", "recorder", "--config", str(config)],
-            stdout=out, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-
-
 @pytest.mark.slow
 def test_kill_9_then_restart(tmp_path: Path, open_recorder_ctx: OpenCtx) -> None:
     rng = random.Random(20260301)
@@ -58,20 +40,7 @@ def test_kill_9_then_restart(tmp_path: Path, open_recorder_ctx: OpenCtx) -> None
         cameras = [camera_entry("cam01", sim.url("cam1")), camera_entry("cam02", sim.url("cam2"))]
         data = recorder_config(tmp_path, cameras)
         ctx = open_recorder_ctx(data)
-        config = tmp_path / "appliance.toml"
-        config.write_text(to_toml(data), encoding="utf-8")
-        log = tmp_path / "recorder.log"
-        for _ in range(3):
-            wanted = len(segments_of(ctx)) + 2
-            proc = _run_recorder(config, log)
-            try:
-                wait_for(partial(_has_segments, ctx, wanted), 60, "segments")
-                # 2 s segments: a random moment hits writing, fsync, rename or the insert.
-                time.sleep(rng.uniform(0.0, 2.0))
-            finally:
-                proc.send_signal(signal.SIGKILL)
-                proc.wait()
-        assert proc.returncode == -signal.SIGKILL, log.read_text()
+        kill_9_while_recording(ctx, data, tmp_path, kills=3, rng=rng)
         indexed = len(segments_of(ctx))
 
         service = RecorderDaemon(ctx)

@@ -365,6 +365,32 @@ def test_digest_session_on_the_negotiated_channel(
     assert source.video_track().codec == "h264" and source.audio_track() is None
 
 
+def test_paced_reads_deliver_everything_and_a_silent_camera_still_times_out(
+    camera: Callable[..., _Camera], h264_units: Clip
+) -> None:
+    """Once the stream plays, the socket wakes the reader only for 32 KiB or after 100 ms
+    (recorder.rtsp.client, issue 16): what a camera sent before going quiet (less than that)
+    still comes out, and a camera that stays connected but silent ends the session after the
+    timeout, as an unpaced read did."""
+    stream, _ = _interleave(h264_units[:25], "h264")
+    cam = camera(_SDP_H264, data=_channel4(stream))
+    source = RtspSource(f"rtsp://127.0.0.1:{cam.port}/x", timeout_s=1)
+    source.open()
+    packets: list[Packet] = []
+    started = time.monotonic()
+    try:
+        with pytest.raises(TimeoutError, match="sent nothing for 1 s"):
+            for packet in source.packets(audio=False):
+                packets.append(packet)
+        assert source._sock is not None
+        assert source._sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVLOWAT) == 32 << 10
+    finally:
+        source.close()
+    assert 1.0 <= time.monotonic() - started < 5.0
+    # Every unit came out whole, in order (the last one too: its marker bit closes it).
+    assert [p.data for p in packets] == [START + START.join(_nals(u)) for u, _ in h264_units[:25]]
+
+
 @pytest.mark.parametrize(
     ("sdp", "reason", "detail"),
     [

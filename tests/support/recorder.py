@@ -3,7 +3,11 @@ recording must hold (every served frame, in order, and no plaintext on disk)."""
 
 from __future__ import annotations
 
+import random
 import re
+import signal
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -17,9 +21,10 @@ from appliance.context import AppContext
 from appliance.media import PrivateKeyFileOpener, iter_packets
 from appliance.media._nal import iter_nal_units
 from appliance.models.media import Segment
-from tests.support.config import base_config
+from tests.support.config import base_config, to_toml
 
 __all__ = [
+    "SIM_BFRAMES",
     "SIM_CLIP_S",
     "SIM_GOP_S",
     "SIM_KBPS",
@@ -27,6 +32,7 @@ __all__ = [
     "camera_entry",
     "check_camera_segments",
     "frame_needles",
+    "kill_9_while_recording",
     "recorder_config",
     "scan_for_plaintext",
     "segments_of",
@@ -40,6 +46,7 @@ SIM_SIZE = (320, 240)
 SIM_KBPS = 200
 SIM_GOP_S = 1.0
 SIM_CLIP_S = 4
+SIM_BFRAMES = 3  # B-frames of the simulated B-frame cameras (x264 High profile, B-pyramid)
 
 
 def sim_kwargs() -> dict[str, Any]:
@@ -185,3 +192,34 @@ def frame_needles(frames: list[bytes], count: int = 16, size: int = 32) -> list[
     step = max(1, len(frames) // count)
     picked = [f for f in frames[::step] if len(f) > 3 * size][:count]
     return [f[len(f) // 2 : len(f) // 2 + size] for f in picked]
+
+
+def _run_recorder(config: Path, log: Path) -> subprocess.Popen[bytes]:
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            [sys.executable, "-c", "from appliance.cli import app; app()",
+             "run", "--only", "recorder", "--config", str(config)],
+            stdout=out, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+
+
+def kill_9_while_recording(
+    ctx: AppContext, data: dict[str, Any], root: Path, *, kills: int, rng: random.Random
+) -> Path:
+    """Run ``appliance run --only recorder`` on ``data`` ``kills`` times, each in its own
+    process killed with SIGKILL at a random moment once two more segments are indexed (with
+    2 s segments the moment hits writing, fsync, rename or the insert). Returns the log."""
+    config = root / "appliance.toml"
+    config.write_text(to_toml(data), encoding="utf-8")
+    log = root / "recorder.log"
+    for _ in range(kills):
+        wanted = len(segments_of(ctx)) + 2
+        proc = _run_recorder(config, log)
+        try:
+            wait_for(lambda: len(segments_of(ctx)) >= wanted, 60, "segments")  # noqa: B023
+            time.sleep(rng.uniform(0.0, 2.0))
+        finally:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+        assert proc.returncode == -signal.SIGKILL, log.read_text()
+    return log

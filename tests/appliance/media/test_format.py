@@ -12,9 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from nacl.bindings import crypto_aead_aes256gcm_decrypt, crypto_aead_aes256gcm_encrypt
 
 from appliance.errors import FootageCorrupt, MediaError
 from appliance.media import SegmentReader, inspect_segment_file
+from appliance.media._aead import AesGcmSealer
 from appliance.media.format import (
     _FINAL_BIT,
     _V1_DATA_OFFSET,
@@ -23,6 +25,7 @@ from appliance.media.format import (
     DATA_OFFSET,
     best_cipher,
     file_digest,
+    file_header,
     hash_file,
 )
 from tests.appliance.media.v1_writer import SegmentWriterV1
@@ -239,3 +242,19 @@ def test_file_holds_no_plaintext(tmp_path: Path, key: bytes, h264_clip: Clip, fm
     assert b"\x00\x00\x00\x01\x67" not in raw  # SPS behind a start code
     assert h264_clip[5][0][-64:] not in raw
     assert os.stat(path).st_mode & 0o777 == 0o600
+
+
+def test_reused_buffer_sealing_matches_pynacl() -> None:
+    """The writer's AES-GCM into a reused buffer (appliance.media._aead) gives exactly what
+    pynacl's call gives, for messages that grow, shrink and are empty; a view handed out is
+    the latest message's only."""
+    key, aad = os.urandom(32), file_header(CIPHER_AES256GCM)
+    sealer = AesGcmSealer(key, aad)
+    for index, size in enumerate((0, 1, 131_072, 300_000, 17, 131_072 + 5)):
+        plain = os.urandom(size)
+        nonce = index.to_bytes(8, "little") + bytes(4)
+        sealed = sealer.seal(plain, nonce)
+        assert bytes(sealed) == crypto_aead_aes256gcm_encrypt(plain, aad, nonce, key)
+        assert crypto_aead_aes256gcm_decrypt(bytes(sealed), aad, nonce, key) == plain
+    with pytest.raises(ValueError, match="12-byte nonce"):
+        sealer.seal(b"x", bytes(24))
