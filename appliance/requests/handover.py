@@ -317,9 +317,7 @@ class HandoverRecords(Stage):
         with self._ctx.db.session() as session:
             request = self._load(session, request_id)
             if request.kind != RequestKind.copy.value:
-                raise Conflict(
-                    f"request {request_id} asks for {request.kind}: nothing is handed over"
-                )
+                raise Conflict(f"request {request_id} asks for {request.kind}, not a copy")
             export = self._choose(request_id, export_id)
             cameras = {c.id: c for c in session.exec(select(Camera)).all()}
             restricted = self._restricted_cameras(session, list(export.camera_ids))
