@@ -38,11 +38,16 @@ class HandedCopy:
 
 
 def handed_copy(
-    ctx: AppContext, *, hand_over: bool = True, cameras: tuple[str, ...] = CAMERAS
+    ctx: AppContext,
+    *,
+    hand_over: bool = True,
+    cameras: tuple[str, ...] = CAMERAS,
+    hours_ago: int = 3,
 ) -> HandedCopy:
-    """One second of each camera, three hours ago; one officer rectangle on every video."""
+    """One second of each camera, ``hours_ago`` hours ago; one officer rectangle on every
+    video."""
     service = RequestService(ctx)
-    start = ctx.clock.now_ms() - 3 * HOUR_MS
+    start = ctx.clock.now_ms() - hours_ago * HOUR_MS
     clip = astronaut_clip(1)
     for camera in cameras:
         store_segment(ctx, camera, start, clip)
