@@ -1,5 +1,6 @@
 """The officer's request desk (issue 14): the list of requests with the days left, the receipt
-form, the blank application form to print, and one page per request.
+form, the blank application form to print, one page per request, and the hand-over record of a
+copy to print and sign (issue 20).
 
 Server-rendered from ``RequestService`` (every read takes the principal, so the auditor reads
 and the officer also acts); every action on the pages is a call from ``requests_*.js`` to the
@@ -262,6 +263,34 @@ def request_page(
         local=lambda ms, fmt="%Y-%m-%d %H:%M": _local(ctx, ms, fmt),
         timezone=ctx.settings.site.timezone,
         site=ctx.settings.site,
+    )
+
+
+@router.get("/requests/{request_id}/handover-record", response_class=HTMLResponse)
+def handover_record_page(
+    request_id: RowId,
+    http_request: Request,
+    principal: _Officer,
+    lang: LangDep,
+    ctx: ContextDep,
+    access: AccessDep,
+    service: RequestsDep,
+    export: Annotated[str | None, Query(pattern=r"^[0-9a-f]{8,64}$")] = None,
+) -> HTMLResponse:
+    """The one-page hand-over record of a copy for the recipient to sign (issue 20): printed
+    from the browser on A4. The package is verified before anything is shown, and the reading
+    is in the ledger first (``RequestService.handover_record``)."""
+    record = service.handover_record(principal, request_id, export, via="web")
+    return render(
+        http_request,
+        "handover_record.html",
+        lang,
+        ctx,
+        access,
+        principal,
+        rec=record,
+        when=lambda ms: _local(ctx, ms, "%Y-%m-%d %H:%M:%S"),
+        timezone=ctx.settings.site.timezone,
     )
 
 

@@ -1,6 +1,7 @@
 """Export and request commands: ``verify-export`` (anyone holding a package),
 ``unpack-export`` (the recipient, on their own machine: it writes the plaintext MP4s), and
-``requests deadlines`` / ``requests notice`` for the officer at the console."""
+``requests deadlines`` / ``requests notice`` / ``requests handover-record`` for the officer at
+the console."""
 
 from __future__ import annotations
 
@@ -14,7 +15,13 @@ from rich.table import Table
 
 from appliance.cli._common import ConfigOption, console, err_console, load, reported
 from appliance.errors import ValidationFailed
-from appliance.export.package import fingerprint, open_package, verify_package
+from appliance.export.package import (
+    SHA256SUMS,
+    fingerprint,
+    flatten_sha256sums,
+    open_package,
+    verify_package,
+)
 from appliance.keys import load_verify_key
 from appliance.settings import CONFIG_ENV
 
@@ -67,7 +74,9 @@ def _pinned_key(verify_key: str | None, config: Path | None) -> bytes | None:
 
 
 def _requests_app() -> typer.Typer:
-    requests_app = typer.Typer(help="Requests: deadlines and notices.", no_args_is_help=True)
+    requests_app = typer.Typer(
+        help="Requests: deadlines, notices and hand-over records.", no_args_is_help=True
+    )
 
     @requests_app.command("deadlines")
     def deadlines(config: ConfigOption = None) -> None:
@@ -135,6 +144,51 @@ def _requests_app() -> typer.Typer:
             out.write_text(body, encoding="utf-8")
             console.print(f"wrote {out}")
 
+    @requests_app.command("handover-record")
+    def handover_record(
+        request_id: Annotated[int, typer.Argument(help="Request id.")],
+        export: Annotated[
+            str | None,
+            typer.Option("--export", help="Export (package) id; default: the copy handed over."),
+        ] = None,
+        lang: Annotated[str, typer.Option("--lang", help="ko or en.")] = "ko",
+        out: Annotated[
+            Path | None, typer.Option("--out", "-o", help="Write the text here.")
+        ] = None,
+        config: ConfigOption = None,
+    ) -> None:
+        """Print the hand-over record of a copy (files, SHA-256, scope, masking) to sign.
+
+        The package is verified first, opened with the vault (its passphrase is asked for
+        when the vault has one); the reading is recorded in the ledger."""
+        from appliance.access import Principal, Via
+        from appliance.context import AppContext
+        from appliance.models import Role
+        from appliance.requests.handover_text import record_text
+        from appliance.requests.service import RequestService
+
+        if lang not in ("ko", "en"):
+            with reported():
+                raise ValidationFailed("--lang is ko or en")
+        officer = Principal(user_id=0, username=getpass.getuser(), role=Role.officer, via=Via.local)
+        settings = load(config)
+        with reported():
+            ctx = AppContext.open(settings)
+            try:
+                if not ctx.vault.is_unlocked:
+                    # This process opens the package itself: unlock here (ledgered).
+                    secret: str = typer.prompt("Vault passphrase", hide_input=True, err=True)
+                    ctx.vault_keeper.unlock(secret, officer.actor)
+                record = RequestService(ctx).handover_record(officer, request_id, export, via="cli")
+            finally:
+                ctx.close()
+        text = record_text(record, lang, settings.zone)
+        if out is None:
+            typer.echo(text, nl=False)
+        else:
+            out.write_text(text, encoding="utf-8")
+            console.print(f"wrote {out}")
+
     return requests_app
 
 
@@ -160,6 +214,7 @@ def register(app: typer.Typer) -> None:
             mark = "[green]ok[/]" if check.ok else "[bold red]FAILED[/]"
             table.add_row(check.name, mark, check.detail)
         console.print(table)
+        console.print(f"package SHA-256 {report.sha256}  (sha256sum {package.name})")
         if report.header is not None and pinned is None:
             console.print(
                 "signer key not pinned: compare the fingerprint "
@@ -210,6 +265,13 @@ def register(app: typer.Typer) -> None:
             target = out / Path(name).name
             target.write_bytes(body)
             console.print(f"wrote {target} ({len(body):,} bytes)")
+        for name, body in contents.extras.items():
+            if name == SHA256SUMS:
+                # The videos are written without their video/ folder: name them as written.
+                body = flatten_sha256sums(body)
+            (out / name).write_bytes(body)
+        if SHA256SUMS in contents.extras:
+            console.print(f"check with: cd {out} && sha256sum -c {SHA256SUMS}")
         console.print(
             f"[green]verified and unpacked[/] package {contents.header.package_id}, signer "
             f"{fingerprint(contents.header.signer_public_key)}"

@@ -6,14 +6,18 @@ layout, key slots and signature prefixes and must change together (hence its len
 ::
 
     magic "CCTVEXP1"  |  u32 header length  |  header JSON (public: ids, key slots, signer)
-    secretstream(XChaCha20-Poly1305) of a stored ZIP: manifest.json, manifest.sig, video/*.mp4
+    secretstream(XChaCha20-Poly1305) of a stored ZIP: manifest.json, manifest.sig, README.txt,
+        SHA256SUMS, video/*.mp4
     ed25519 signature (64 bytes) over everything before it
 
 The outer signature lets anyone check a package without opening it (chain of custody); the
-inner signature over the manifest, which lists every MP4's SHA-256, still proves origin after
-the recipient has unpacked it. The content key is wrapped by an argon2id-derived key from the
-transport passphrase and, optionally, sealed to the vault public key so the appliance can
-re-open its own packages. Plaintext exists only in memory.
+inner signature over the manifest, which lists every MP4's (and the README's) SHA-256, still
+proves origin after the recipient has unpacked it. ``SHA256SUMS`` lists every other member in
+the format of coreutils' ``sha256sum``, so ``sha256sum -c SHA256SUMS`` checks an unpacked copy
+with tools anyone has (police and courts record SHA-256 with digital evidence). The content
+key is wrapped by an argon2id-derived key from the transport passphrase and, optionally,
+sealed to the vault public key so the appliance can re-open its own packages. Plaintext exists
+only in memory.
 """
 
 from __future__ import annotations
@@ -45,6 +49,7 @@ __all__ = [
     "FORMAT",
     "KDF_INTERACTIVE",
     "KDF_MODERATE",
+    "SHA256SUMS",
     "Check",
     "KdfLimits",
     "PackageContents",
@@ -53,9 +58,12 @@ __all__ = [
     "build_package",
     "canonical_json",
     "fingerprint",
+    "flatten_sha256sums",
+    "format_sha256sums",
     "generate_passphrase",
     "new_file_key",
     "open_package",
+    "parse_sha256sums",
     "read_header",
     "store_package",
     "unseal_vault_slot",
@@ -69,6 +77,8 @@ CHUNK_BYTES = 1 << 20
 MANIFEST = "manifest.json"
 MANIFEST_SIG = "manifest.sig"
 README = "README.txt"
+SHA256SUMS = "SHA256SUMS"
+_HEX64 = frozenset("0123456789abcdef")
 # Domain separation: the ledger's signing key also signs ledger heads; these prefixes make a
 # package or manifest signature meaningless as anything else.
 _PACKAGE_CONTEXT = b"clinic-cctv-export/1 package\x00"
@@ -98,6 +108,44 @@ def fingerprint(public_key: bytes) -> str:
     """A short, readable fingerprint of a verify key, printed on notices for comparison."""
     digest = hashlib.sha256(public_key).hexdigest()[:20]
     return "-".join(digest[i : i + 4] for i in range(0, 20, 4))
+
+
+def format_sha256sums(files: Mapping[str, bytes]) -> bytes:
+    """``sha256sum``'s output for ``files`` (name -> bytes), one "<hex>  <name>" line each, in
+    name order: what ``sha256sum -c`` reads."""
+    for name in files:
+        if "\n" in name or "\\" in name or name.startswith("/") or ".." in name:
+            raise ValidationFailed(f"bad member name {name!r}")
+    return "".join(
+        f"{hashlib.sha256(data).hexdigest()}  {name}\n" for name, data in sorted(files.items())
+    ).encode()
+
+
+def parse_sha256sums(text: bytes) -> dict[str, str]:
+    """name -> SHA-256 hex from a ``SHA256SUMS`` file (text or binary mode lines); a malformed
+    line or a name listed twice is FootageCorrupt."""
+    listed: dict[str, str] = {}
+    try:
+        lines = text.decode().splitlines()
+    except UnicodeDecodeError as exc:
+        raise FootageCorrupt("SHA256SUMS is not UTF-8") from exc
+    for number, line in enumerate(lines, 1):
+        digest, sep, name = line.partition(" ")
+        if name[:1] in ("*", " "):  # binary ("*", sha256sum -b) or text mode (" ")
+            name = name[1:]
+        if not sep or not name or len(digest) != 64 or not set(digest) <= _HEX64:
+            raise FootageCorrupt(f"SHA256SUMS line {number} is malformed")
+        if name in listed:
+            raise FootageCorrupt(f"SHA256SUMS lists {name} twice")
+        listed[name] = digest
+    return listed
+
+
+def flatten_sha256sums(text: bytes) -> bytes:
+    """The same list naming each file without its folder (``unpack-export`` writes the videos
+    flat, so ``sha256sum -c`` runs in the folder it wrote)."""
+    listed = parse_sha256sums(text)
+    return "".join(f"{d}  {Path(n).name}\n" for n, d in sorted(listed.items())).encode()
 
 
 def generate_passphrase(groups: int = 6, group_len: int = 5) -> str:
@@ -135,7 +183,9 @@ class PackageContents:
     header: PackageHeader
     manifest: dict[str, Any]
     manifest_bytes: bytes
-    files: dict[str, bytes]
+    files: dict[str, bytes]  # the videos
+    #: The other members but the manifest: manifest.sig, README.txt, SHA256SUMS (if present).
+    extras: dict[str, bytes] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -155,6 +205,11 @@ class VerifyReport:
     contents_checked: bool = False
     manifest_bytes: bytes | None = None
     files: dict[str, bytes] | None = None  # only with keep_files: plaintext, in memory
+    extras: dict[str, bytes] | None = None  # only with keep_files: the non-video members
+    #: SHA-256 of the package file itself (what a recipient notes on receipt).
+    sha256: str = ""
+    #: Every archive member's (size in bytes, SHA-256), once the contents were read.
+    members: dict[str, tuple[int, str]] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -271,10 +326,13 @@ def build_package(
     readme: str = "",
     file_key: bytes | None = None,
 ) -> bytes:
-    """Sign ``manifest`` (with the files' SHA-256 added), zip it with the videos, encrypt, sign.
+    """Sign ``manifest`` (with the files' SHA-256 added), zip it with the videos and a
+    ``SHA256SUMS`` of every other member, encrypt, sign.
 
     ``videos`` maps member names (``video/....mp4``) to MP4 bytes; the manifest gains
-    ``format``, ``package_id``, ``created_ms``, ``signer_public_key`` and ``files``.
+    ``format``, ``package_id``, ``created_ms``, ``signer_public_key``, ``files``, ``readme``
+    (the README's SHA-256 and size, when there is one) and ``checksums`` (naming SHA256SUMS,
+    so a package stripped of it fails verification).
     ``file_key`` (``new_file_key()``) lets the caller keep its own sealed copy of the content
     key instead of a ``vault_public_key`` slot in the header; by default a fresh one is drawn.
     """
@@ -295,7 +353,15 @@ def build_package(
             name: {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
             for name, data in sorted(videos.items())
         },
+        checksums={"file": SHA256SUMS, "algorithm": "sha256", "format": "sha256sum"},
     )
+    readme_bytes = readme.encode()
+    if readme:
+        full["readme"] = {
+            "file": README,
+            "sha256": hashlib.sha256(readme_bytes).hexdigest(),
+            "bytes": len(readme_bytes),
+        }
     manifest_bytes = canonical_json(full)
     manifest_sig = signing_key.sign(_MANIFEST_CONTEXT + manifest_bytes).signature
     members: dict[str, bytes] = {
@@ -303,8 +369,10 @@ def build_package(
         MANIFEST_SIG: manifest_sig.hex().encode(),
     }
     if readme:
-        members[README] = readme.encode()
+        members[README] = readme_bytes
     members.update(sorted(videos.items()))
+    # Last, over everything above: `sha256sum -c SHA256SUMS` in the unpacked folder.
+    members[SHA256SUMS] = format_sha256sums(members)
     archive = _zip(members, created_ms)
 
     if file_key is None:
@@ -413,7 +481,9 @@ def open_package(
             "; ".join(f"{c.name}: {c.detail}" for c in failed) or "contents not checked"
         )
     assert report.header and report.manifest and report.manifest_bytes and report.files is not None
-    return PackageContents(report.header, report.manifest, report.manifest_bytes, report.files)
+    return PackageContents(
+        report.header, report.manifest, report.manifest_bytes, report.files, report.extras or {}
+    )
 
 
 def verify_package(
@@ -429,7 +499,7 @@ def verify_package(
     Without ``verify_key`` the signer is the key named in the header: the report then proves
     integrity, and origin only once the fingerprint is compared with the appliance's.
     """
-    report = VerifyReport()
+    report = VerifyReport(sha256=hashlib.sha256(data).hexdigest())
     try:
         header, ciphertext, body, signature = _split(data)
     except FootageCorrupt as exc:
@@ -464,9 +534,12 @@ def verify_package(
         report.add("archive", False, str(exc))
         return report
     report.contents_checked = True
+    report.members = {n: (len(b), hashlib.sha256(b).hexdigest()) for n, b in files.items()}
     manifest_bytes = files.pop(MANIFEST, None)
     sig_hex = files.pop(MANIFEST_SIG, None)
-    files.pop(README, None)
+    extras = {n: files.pop(n) for n in (README, SHA256SUMS) if n in files}
+    if sig_hex is not None:
+        extras[MANIFEST_SIG] = sig_hex
     if manifest_bytes is None or sig_hex is None:
         report.add("archive", False, "manifest.json or manifest.sig is missing")
         return report
@@ -497,16 +570,69 @@ def verify_package(
         elif name not in listed:
             report.add(f"file {name}", False, "present but not listed in the manifest")
         else:
-            digest = hashlib.sha256(files[name]).hexdigest()
+            digest = report.members[name][1]
             report.add(
                 f"file {name}",
                 digest == listed[name].get("sha256"),
                 f"sha256 {digest}",
             )
+    _check_readme(report, manifest, extras)
+    _check_sums(report, manifest, extras)
     if keep_files:
         report.manifest_bytes = manifest_bytes
         report.files = files
+        report.extras = extras
     return report
+
+
+def _check_readme(report: VerifyReport, manifest: dict[str, Any], extras: dict[str, bytes]) -> None:
+    """The README against the manifest's ``readme`` entry (packages since SHA256SUMS)."""
+    entry = manifest.get("readme")
+    if not isinstance(entry, dict):
+        return
+    name = f"file {README}"
+    if README not in extras:
+        report.add(name, False, "listed in the manifest but missing")
+        return
+    digest = report.members[README][1]
+    report.add(name, digest == entry.get("sha256"), f"sha256 {digest}")
+
+
+def _check_sums(report: VerifyReport, manifest: dict[str, Any], extras: dict[str, bytes]) -> None:
+    """``SHA256SUMS`` names every other member with its SHA-256 (what ``sha256sum -c`` checks).
+
+    A member another check already failed (a video against the manifest, manifest.json and
+    manifest.sig against the signature) is not reported again here: each altered member is
+    named once, by the first check that catches it.
+    """
+    declared = isinstance(manifest.get("checksums"), dict)
+    if SHA256SUMS not in extras:
+        if declared:
+            report.add(SHA256SUMS, False, "named by the manifest but missing")
+        return  # a package made before SHA256SUMS: the manifest's hashes are the check
+    failed = {c.name.removeprefix("file ") for c in report.failed}
+    if "manifest signature" in failed:
+        failed |= {MANIFEST, MANIFEST_SIG}
+    try:
+        listed = parse_sha256sums(extras[SHA256SUMS])
+    except FootageCorrupt as exc:
+        report.add(SHA256SUMS, False, str(exc))
+        return
+    problems = []
+    for name in sorted((set(listed) | set(report.members)) - {SHA256SUMS}):
+        if name in failed:
+            continue
+        if name not in report.members:
+            problems.append(f"{name}: listed but missing")
+        elif name not in listed:
+            problems.append(f"{name}: not listed")
+        elif listed[name] != report.members[name][1]:
+            problems.append(f"{name}: sha256 differs")
+    report.add(
+        SHA256SUMS,
+        not problems,
+        "; ".join(problems) or f"{len(listed)} file(s), as sha256sum -c checks them",
+    )
 
 
 def store_package(directory: Path, package_id: str, data: bytes) -> Path:

@@ -72,6 +72,9 @@ class ExportResult:
     blake2b_hex: str
     passphrase: str
     passphrase_generated: bool
+    #: SHA-256 of the package file: what a recipient checks with ``sha256sum`` (and what police
+    #: and courts record with digital evidence); the ledger's ``export_created`` keeps it.
+    sha256_hex: str
     signer_fingerprint: str
     manifest: dict[str, Any]
     items: list[ExportedItem] = field(default_factory=list)
@@ -253,6 +256,7 @@ def make_export(
         path=path,
         size_bytes=len(data),
         blake2b_hex=hashlib.blake2b(data, digest_size=32).hexdigest(),
+        sha256_hex=hashlib.sha256(data).hexdigest(),
         passphrase=secret,
         passphrase_generated=generated,
         signer_fingerprint=fingerprint(bytes(signing_key.verify_key)),
@@ -273,8 +277,12 @@ _README = """개인영상정보 사본 (마스킹·전자서명·암호화)
 
 이 파일은 영상(video/*.mp4), 목록(manifest.json)과 그 전자서명(manifest.sig)을 담고 있습니다.
 manifest.json 은 각 영상의 SHA-256 값, 원본 세그먼트의 해시, 마스킹 내역을 기록합니다.
+SHA256SUMS 는 모든 파일의 SHA-256 값입니다. 압축을 푼 폴더에서 sha256sum -c SHA256SUMS 로
+확인하고, 인수확인서에 적힌 값과 대조하십시오.
 검증: appliance verify-export PACKAGE --passphrase ... (서명 검증키 지문을 통지서와 대조하십시오)
 
 A masked copy of CCTV footage. manifest.json lists each video's SHA-256, the hashes of the
-source segments and what was masked; manifest.sig is its ed25519 signature (hex).
+source segments and what was masked; manifest.sig is its ed25519 signature (hex). SHA256SUMS
+gives every file's SHA-256: run `sha256sum -c SHA256SUMS` in the unpacked folder and compare
+the values with the signed hand-over record.
 """

@@ -40,15 +40,21 @@ class EventType(StrEnum):
     #: Recorded footage viewing ended. ref: the same session id.
     view_recorded_end = "view_recorded_end"
     #: An export file was made (management ledger: 이용). ref: export id; data: purpose, cameras,
-    #: from_ms, to_ms, masking, form, file, blake2b, request_id (optional), recipient (optional).
+    #: from_ms, to_ms, masking, form, file, blake2b, sha256 (of the package file, since issue
+    #: 20), request_id (optional), recipient (optional).
     export_created = "export_created"
     #: Supervised on-site viewing for a requester (열람). ref: request id; data: requester,
     #: purpose, cameras, from_ms, to_ms, officer, witness, place, masking (what the copy shown
     #: had applied, read from it), export_id (the masked copy shown, or None), note.
     onsite_viewing = "onsite_viewing"
     #: Footage handed to a third party (제공). ref: request id; data: recipient, purpose,
-    #: legal_basis, form, cameras, from_ms, to_ms, masking, period, officer.
+    #: legal_basis, form, cameras, from_ms, to_ms, masking, period, officer, export_id, blake2b,
+    #: sha256 (the package file's, as ``export_created`` recorded it).
     provision = "provision"
+    #: The hand-over record of a copy (인수확인서: files, SHA-256, scope, masking) was shown or
+    #: printed, before it is shown (issue 20). ref: request id; data: request_id, export_id,
+    #: sha256 (of the package file), files, via ("web"/"cli").
+    handover_record = "handover_record"
     #: A request was received (요청). ref: request id; data: requester, requester_kind
     #: (subject/representative/delegate/police/agency/court), request_kind
     #: (existence/viewing/copy/deletion), identity_check, received_ms, due_ms, purpose, cameras,

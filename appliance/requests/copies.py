@@ -12,7 +12,7 @@ from appliance.export.jobs import Built, Progress
 from appliance.export.masking import MaskPlan
 from appliance.export.package import generate_passphrase
 from appliance.export.service import ExportResult, discard_package, make_export
-from appliance.ledger import EventType
+from appliance.ledger import EventType, Ledger
 from appliance.models import (
     FootageRequest,
     RequestExport,
@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from appliance.access.principal import Principal
     from appliance.export.jobs import ExportJob, ExportJobs
 
-__all__ = ["Copies", "ExportBuilder", "check_exportable", "queue_export"]
+__all__ = ["Copies", "ExportBuilder", "check_exportable", "queue_export", "recorded_sha256"]
 
 
 def check_exportable(request: FootageRequest) -> None:
@@ -45,6 +45,16 @@ def check_exportable(request: FootageRequest) -> None:
         request.state not in (RequestState.decided.value, RequestState.notified.value)
     ):
         raise Conflict("export only what an accepted decision released, before fulfilment")
+
+
+def recorded_sha256(ledger: Ledger, export_id: str) -> str:
+    """The package file's SHA-256 as its ``export_created`` entry recorded it ("" for a
+    package made before the entry carried one)."""
+    for entry in ledger.entries(refs=[export_id], events=[EventType.export_created], limit=1):
+        value = entry.data.get("sha256")
+        if isinstance(value, str):
+            return value
+    return ""
 
 
 class ExportBuilder(Protocol):
@@ -171,6 +181,7 @@ class Copies(Stage):
                         "form": "마스킹·서명·암호화 파일",
                         "file": result.path.name,
                         "blake2b": result.blake2b_hex,
+                        "sha256": result.sha256_hex,
                         "request_id": request_id,
                         "recipient": counterpart(request),
                         "frames": result.frames,
@@ -205,6 +216,7 @@ class Copies(Stage):
         actor: str,
     ) -> None:
         now = self._now()
+        sha256 = recorded_sha256(self._ctx.ledger, export.id)
         export.downloads += 1
         if export.handed_over_ms is None:
             export.handed_over_ms = now
@@ -236,6 +248,7 @@ class Copies(Stage):
                 "officer": request.officer,
                 "export_id": export.id,
                 "blake2b": export.blake2b_hex,
+                "sha256": sha256,
                 "request_id": request.id,
             },
             ref=ref(request),

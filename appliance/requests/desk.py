@@ -215,6 +215,7 @@ _REQUEST_EVENTS = frozenset(
         EventType.document_destroyed,
         EventType.onsite_viewing,
         EventType.provision,
+        EventType.handover_record,
     )
 )
 _HOLD_EVENTS = frozenset(

@@ -1,7 +1,8 @@
 """``RequestService``: the one front the routes and the CLI call. It checks the principal's
 permissions (``appliance.access.roles``) and hands each operation to its stage: ``receipt``,
-``decision``, ``notice_issue``, ``copies``, ``fulfilment``, ``deadlines``, and the request's
-hold to ``holds_admin``.
+``decision``, ``notice_issue``, ``copies`` (with ``handover``, the record a recipient signs),
+``fulfilment``, ``deadlines``, and the request's hold to ``holds_admin``. One module because it
+is the one place permissions are checked, operation by operation (hence its length).
 
 Who may do what: ``manage_requests`` (the officer) runs the workflow; ``read_requests`` (the
 officer, the auditor) reads every request; ``agency_api`` (an agency) submits and reads only
@@ -42,6 +43,7 @@ from appliance.requests.desk import (
     summarize,
 )
 from appliance.requests.fulfilment import Fulfilling
+from appliance.requests.handover import HandoverRecord, HandoverRecords
 from appliance.requests.holds_admin import HoldAdmin
 from appliance.requests.kinds import Channel, NewRequest, RequestState, Upload
 from appliance.requests.notice_issue import NoticeIssue
@@ -88,6 +90,7 @@ class RequestService:
         self._desk = DeskReads(ctx)
         self._zone = ctx.settings.zone
         self._onsite = OnsiteRoom(ctx)
+        self._handover = HandoverRecords(ctx)
 
     # -- receipt and documents -----------------------------------------------------------
 
@@ -251,6 +254,14 @@ class RequestService:
         return self._copies.hand_over(
             request_id, export_id, recipient=recipient, form=form, actor=principal.actor
         )
+
+    def handover_record(
+        self, principal: Principal, request_id: int, export_id: str | None, *, via: str
+    ) -> HandoverRecord:
+        """The one-page record of a copy for the recipient to sign (issue 20), from the
+        verified package; its reading is in the ledger first. Officer only."""
+        need(principal, Permission.manage_requests)
+        return self._handover.record(request_id, export_id, actor=principal.actor, via=via)
 
     def download_export(
         self, principal: Principal, request_id: int, export_id: str

@@ -6,6 +6,7 @@ import hashlib
 import io
 import json
 import struct
+import subprocess
 import zipfile
 from pathlib import Path
 
@@ -288,3 +289,163 @@ def _toml(settings: Settings) -> str:
         f'[storage]\ndata_dir = "{storage.data_dir}"\nkey_dir = "{storage.key_dir}"\n'
         f"min_free_bytes = 0\nalarm_free_bytes = 0\n{groups}"
     )
+
+
+# -- SHA-256 for tools anyone has (issue 20) ------------------------------------------------
+
+
+def _members(package: bytes) -> dict[str, bytes]:
+    """The decrypted ZIP's members, read with zipfile (what any unzip tool gives)."""
+    header = read_header(package)
+    archive = pkg._decrypt(_ciphertext(package, header), pkg._file_key(header, PASS), header.raw)
+    with zipfile.ZipFile(io.BytesIO(archive)) as z:
+        return {n: z.read(n) for n in z.namelist()}
+
+
+def _sha256sum_check(folder: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["sha256sum", "--strict", "-c", "SHA256SUMS"],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_sha256sum_checks_an_extracted_package(tmp_path: Path, package: bytes) -> None:
+    members = _members(package)
+    assert set(members) == {
+        "manifest.json", "manifest.sig", "README.txt", "SHA256SUMS", "video/cam01.mp4"
+    }  # fmt: skip
+    with zipfile.ZipFile(io.BytesIO(pkg._zip(members, 0))) as z:
+        z.extractall(tmp_path / "out")  # what a recipient's unzip tool does
+    done = _sha256sum_check(tmp_path / "out")
+    assert done.returncode == 0, done.stdout + done.stderr
+    checked = sorted(line.rsplit(": ", 1)[0] for line in done.stdout.splitlines())
+    assert checked == ["README.txt", "manifest.json", "manifest.sig", "video/cam01.mp4"]
+    assert all(line.endswith(": OK") for line in done.stdout.splitlines())
+    # The manifest (signed) gives the same SHA-256 for the video and the README.
+    manifest = json.loads(members["manifest.json"])
+    listed = pkg.parse_sha256sums(members["SHA256SUMS"])
+    assert listed["video/cam01.mp4"] == manifest["files"]["video/cam01.mp4"]["sha256"]
+    assert listed["README.txt"] == manifest["readme"]["sha256"]
+    assert manifest["checksums"]["file"] == "SHA256SUMS"
+
+    video = tmp_path / "out" / "video" / "cam01.mp4"
+    video.write_bytes(video.read_bytes()[:-1] + b"?")
+    failed = _sha256sum_check(tmp_path / "out")
+    assert failed.returncode == 1 and "video/cam01.mp4: FAILED" in failed.stdout
+
+
+def test_the_verifier_checks_sha256sums_and_the_readme(package: bytes, key: SigningKey) -> None:
+    report = verify_package(package, passphrase=PASS)
+    assert report.ok, report.failed
+    names = [c.name for c in report.checks]
+    assert "SHA256SUMS" in names and "file README.txt" in names
+    assert report.sha256 == hashlib.sha256(package).hexdigest()
+    assert set(report.members) == {
+        "manifest.json", "manifest.sig", "README.txt", "SHA256SUMS", "video/cam01.mp4"
+    }  # fmt: skip
+    assert report.members["video/cam01.mp4"] == (len(VIDEO), hashlib.sha256(VIDEO).hexdigest())
+
+    members = _members(package)
+    lines = members["SHA256SUMS"].decode().splitlines()
+    edited = "\n".join(("0" * 64) + line[64:] if "README" in line else line for line in lines)
+    report = verify_package(_repack(package, key, {"SHA256SUMS": edited.encode()}), passphrase=PASS)
+    assert [c.name for c in report.failed] == ["SHA256SUMS"]
+    assert "README.txt: sha256 differs" in report.failed[0].detail
+
+    report = verify_package(_repack(package, key, {"SHA256SUMS": b"not a list\n"}), passphrase=PASS)
+    assert [c.name for c in report.failed] == ["SHA256SUMS"]
+
+    report = verify_package(_repack(package, key, {"README.txt": b"other"}), passphrase=PASS)
+    assert [c.name for c in report.failed] == ["file README.txt"]
+
+    stripped = _strip(package, key, "SHA256SUMS")
+    report = verify_package(stripped, passphrase=PASS)
+    assert [c.name for c in report.failed] == ["SHA256SUMS"]
+    assert "missing" in report.failed[0].detail
+
+
+def _strip(package: bytes, key: SigningKey, name: str) -> bytes:
+    """The package re-signed (outer layer) without member ``name``."""
+    header = read_header(package)
+    file_key = pkg._file_key(header, PASS)
+    members = {n: b for n, b in _members(package).items() if n != name}
+    body = pkg.MAGIC + struct.pack(">I", len(header.raw)) + header.raw
+    body += pkg._encrypt(pkg._zip(members, 0), file_key, header.raw)
+    return body + key.sign(pkg._PACKAGE_CONTEXT + body).signature
+
+
+def test_a_package_made_before_sha256sums_still_verifies(key: SigningKey) -> None:
+    """Packages made before issue 20 have no SHA256SUMS and no checksums entry: the manifest's
+    video hashes stay the check, and nothing new is demanded of them."""
+    manifest = {"format": pkg.FORMAT, "package_id": "old", "created_ms": 0,
+                "signer_public_key": bytes(key.verify_key).hex(),
+                "files": {"video/cam01.mp4": {"sha256": hashlib.sha256(VIDEO).hexdigest(),
+                                              "bytes": len(VIDEO)}}}  # fmt: skip
+    manifest_bytes = pkg.canonical_json(manifest)
+    sig = key.sign(pkg._MANIFEST_CONTEXT + manifest_bytes).signature.hex().encode()
+    members = {"manifest.json": manifest_bytes, "manifest.sig": sig, "README.txt": b"old",
+               "video/cam01.mp4": VIDEO}  # fmt: skip
+    file_key = pkg.new_file_key()
+    header = pkg.canonical_json(
+        {"format": pkg.FORMAT, "package_id": "old", "created_ms": 0, "cipher": "x",
+         "chunk_bytes": pkg.CHUNK_BYTES, "signer_public_key": bytes(key.verify_key).hex(),
+         "slots": []}
+    )  # fmt: skip
+    body = pkg.MAGIC + struct.pack(">I", len(header)) + header
+    body += pkg._encrypt(pkg._zip(members, 0), file_key, header)
+    old = body + key.sign(pkg._PACKAGE_CONTEXT + body).signature
+    report = verify_package(old, file_key=file_key)
+    assert report.ok, report.failed
+    assert "SHA256SUMS" not in [c.name for c in report.checks]
+
+
+def test_sha256sums_format_and_parse() -> None:
+    text = pkg.format_sha256sums({"b.mp4": b"b", "a.txt": b"a"})
+    assert text.decode().splitlines() == [
+        f"{hashlib.sha256(b'a').hexdigest()}  a.txt",
+        f"{hashlib.sha256(b'b').hexdigest()}  b.mp4",
+    ]
+    assert pkg.parse_sha256sums(text) == {
+        "a.txt": hashlib.sha256(b"a").hexdigest(),
+        "b.mp4": hashlib.sha256(b"b").hexdigest(),
+    }
+    binary = f"{'a' * 64} *video/x.mp4\n".encode()
+    assert pkg.parse_sha256sums(binary) == {"video/x.mp4": "a" * 64}
+    for bad in (
+        b"xyz  a\n",
+        f"{'A' * 64}  a\n".encode(),
+        f"{'a' * 64}  a\n{'b' * 64}  a\n".encode(),
+    ):
+        with pytest.raises(FootageCorrupt):
+            pkg.parse_sha256sums(bad)
+    with pytest.raises(ValidationFailed):
+        pkg.format_sha256sums({"../x": b""})
+    assert pkg.flatten_sha256sums(binary) == f"{'a' * 64}  x.mp4\n".encode()
+
+
+def test_unpack_export_writes_a_folder_sha256sum_checks(tmp_path: Path, package: bytes) -> None:
+    path = tmp_path / "p1.cctvexp"
+    path.write_bytes(package)
+    out = tmp_path / "out"
+    result = CliRunner().invoke(
+        app,
+        ["unpack-export", str(path), "--out", str(out), "--passphrase", PASS],
+        env={"APPLIANCE_CONFIG": "", "COLUMNS": "200"},
+    )
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in out.iterdir()) == [
+        "README.txt", "SHA256SUMS", "cam01.mp4", "manifest.json", "manifest.sig"
+    ]  # fmt: skip
+    done = _sha256sum_check(out)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"{hashlib.sha256(VIDEO).hexdigest()}  cam01.mp4" in (out / "SHA256SUMS").read_text()
+    # The package file's own SHA-256, as the hand-over record prints it.
+    whole = subprocess.run(["sha256sum", str(path)], capture_output=True, text=True, check=True)
+    verified = CliRunner().invoke(
+        app, ["verify-export", str(path)], env={"APPLIANCE_CONFIG": "", "COLUMNS": "200"}
+    )
+    assert whole.stdout.split()[0] == hashlib.sha256(package).hexdigest()
+    assert f"package SHA-256 {whole.stdout.split()[0]}" in verified.output
