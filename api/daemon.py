@@ -34,6 +34,10 @@ class WebDaemon:
             ssl_keyfile=str(server.tls_key) if server.tls_key else None,
             log_level="info",
             access_log=False,
+            # X-Forwarded-For/-Proto are believed from the configured proxy only (deploy/nginx):
+            # the client address the throttles and the ledger see, and https for the vault page.
+            proxy_headers=True,
+            forwarded_allow_ips=list(server.trusted_proxies),
             # Bounded under a flood: connections beyond limit_concurrency get 503, the listen
             # queue is backlog long, idle keep-alives close (issue 13, finding 4).
             limit_concurrency=server.limit_concurrency,
