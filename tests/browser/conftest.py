@@ -26,20 +26,10 @@ from appliance.models import Role
 from appliance.settings import Settings
 from recorder.daemon import RecorderDaemon
 from recorder.sim import CameraSimulator
-from tests.support.browser import Site, Tab
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, Site, Tab
 from tests.support.recorder import camera_entry, recorder_config, segments_of, sim_kwargs, wait_for
 from tests.support.users import PASSWORD
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 RECORDED_S = 8  # footage on cam01 before the tests start
 
 

@@ -8,7 +8,18 @@ from typing import Any
 from appliance.access import AccessService
 from appliance.context import AppContext
 
-__all__ = ["Site", "Tab"]
+__all__ = ["CHROMIUM", "CHROMIUM_ARGS", "Site", "Tab"]
+
+CHROMIUM = "/usr/bin/chromium"  # Debian's, never a downloaded browser
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 @dataclass
