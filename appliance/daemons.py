@@ -52,8 +52,9 @@ class Daemon(Protocol):
 class Watched(Protocol):
     """A daemon whose threads report progress, so a hung one is noticed."""
 
-    def stalled(self) -> list[str]:
-        """What has made no progress for too long (empty: all is well), one line each."""
+    def stalled(self) -> dict[str, float]:
+        """What has made no progress for too long, with the seconds since it last did
+        (empty: all is well)."""
         ...
 
 
@@ -97,12 +98,12 @@ class Supervisor:
             log.info("started %s", name)
         self._notifier.ready(f"running: {', '.join(self._daemons) or 'no daemons'}")
 
-    def stalled(self) -> list[str]:
-        """Every stalled part of every watched daemon (empty when all make progress)."""
-        found: list[str] = []
+    def stalled(self) -> dict[str, float]:
+        """Every stalled part of every watched daemon, "daemon: part" -> seconds silent."""
+        found: dict[str, float] = {}
         for name, service in self._daemons.items():
             if isinstance(service, Watched):
-                found.extend(f"{name}: {line}" for line in service.stalled())
+                found.update({f"{name}: {part}": s for part, s in service.stalled().items()})
         return found
 
     def check(self) -> None:
@@ -114,15 +115,18 @@ class Supervisor:
                 replacement.start()
                 self._daemons[name] = replacement
         stalled = self.stalled()
-        if stalled != self._stalled:
+        if sorted(stalled) != self._stalled:  # told once per change, not every poll
             if stalled:
                 # No more pings: systemd restarts the process after WatchdogSec.
-                log.error("stalled, withholding the watchdog ping: %s", "; ".join(stalled))
-                self._notifier.status("stalled: " + "; ".join(stalled))
+                what = "; ".join(
+                    f"{part} (no progress for {s:.0f} s)" for part, s in stalled.items()
+                )
+                log.error("stalled, withholding the watchdog ping: %s", what)
+                self._notifier.status(f"stalled: {what}")
             else:
                 log.warning("making progress again; watchdog pings resume")
                 self._notifier.status(f"running: {', '.join(self._daemons)}")
-            self._stalled = stalled
+            self._stalled = sorted(stalled)
         if not stalled:
             self._notifier.watchdog()
 

@@ -96,22 +96,14 @@ class RecorderDaemon:
     def alive(self) -> bool:
         return self.indexer.alive() and all(w.alive() for w in self.workers.values())
 
-    def stalled(self) -> list[str]:
-        """Camera workers and the indexer silent for over ``recorder.stall_after_s``
-        (``appliance.daemons.Watched``: the supervisor then withholds the watchdog ping)."""
+    def stalled(self) -> dict[str, float]:
+        """Camera workers and the indexer silent for over ``recorder.stall_after_s``, with
+        the seconds since each last made progress (``appliance.daemons.Watched``: the
+        supervisor then withholds the systemd watchdog ping)."""
         limit = self.ctx.settings.recorder.stall_after_s
-        lines = []
-        for camera_id, worker in self.workers.items():
-            silent = worker.heartbeat.silent_for()
-            if silent > limit:
-                lines.append(f"camera {camera_id} has made no progress for {silent:.0f} s")
-        silent = self.indexer.heartbeat.silent_for()
-        if silent > limit:
-            lines.append(
-                f"the segment indexer has been stuck on one segment for {silent:.0f} s "
-                f"({self.indexer.backlog} waiting)"
-            )
-        return lines
+        found = {f"camera {cid}": w.heartbeat.silent_for() for cid, w in self.workers.items()}
+        found["segment indexer"] = self.indexer.heartbeat.silent_for()
+        return {part: silent for part, silent in found.items() if silent > limit}
 
     def status(self) -> dict[str, StatusInfo]:
         """Every camera's current status (the in-process view of ``camera_status``)."""

@@ -23,7 +23,6 @@ import sys
 import time
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 import psycopg
 import pytest
