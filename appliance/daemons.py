@@ -146,6 +146,7 @@ class Supervisor:
         if interval is not None:
             poll_s = min(poll_s, interval)  # a ping at least every half WatchdogSec
         try:
+            self.check()  # the first ping right after READY=1
             while not self._stopping.wait(poll_s):
                 self.check()
         finally:

@@ -185,7 +185,7 @@ def _hang_and_recover(
     indexed = len(segments_of(ctx, "cam01"))
     sim.start_camera("cam1")
     resumed = listener.wait("STATUS", "running: *", timeout_s=30, since=stalled.at)
-    wait_for(lambda: len(listener.pings(resumed.at)) >= 3, 10, "pings after the lock went")
+    wait_for(lambda: len(listener.pings(resumed.at)) >= 3, 15, "pings after the lock went")
     wait_for(lambda: len(segments_of(ctx, "cam01")) > indexed + 1, 30, "recording again")
 
 
@@ -228,7 +228,7 @@ def test_appliance_behind_nginx_under_the_notify_protocol(tmp_path: Path, pg_url
 
         log = tmp_path / "appliance.log"
         listener = NotifyListener(tmp_path / "notify")
-        env = {**os.environ, "NOTIFY_SOCKET": str(listener.path), "WATCHDOG_USEC": "2000000"}
+        env = {**os.environ, "NOTIFY_SOCKET": str(listener.path), "WATCHDOG_USEC": "3000000"}
         with log.open("ab") as out:
             proc = subprocess.Popen(
                 [sys.executable, "-c", "from appliance.cli import app; app()",
@@ -247,11 +247,12 @@ def test_appliance_behind_nginx_under_the_notify_protocol(tmp_path: Path, pg_url
             _import_ca(home, ca)
             _play_over_https(ctx, home, staff_port)
 
-            # Pinged every second (half of WATCHDOG_USEC) all along, cam02 away or not.
+            # Pinged every 1.5 s (half of WatchdogSec = 3 s) all along, cam02 away or not:
+            # never a gap in which systemd would have restarted the service.
             assert time.monotonic() - ready.at > 2 * STALL_S
             pings = listener.pings(ready.at)
             gaps = [b - a for a, b in zip([ready.at, *pings], pings, strict=False)]
-            assert pings and max(gaps) < 2.5, gaps
+            assert pings and max(gaps) < 3.0, gaps
             assert not [m for m in listener.messages() if "stalled" in m.fields.get("STATUS", "")]
 
             _hang_and_recover(listener, sim, ctx, pg_url)
