@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
 import uvicorn
 
@@ -18,6 +19,7 @@ __all__ = ["SWEEP_INTERVAL_S", "WebDaemon", "create"]
 log = logging.getLogger(__name__)
 
 SWEEP_INTERVAL_S = 30.0
+_START_WAIT_S = 30.0
 
 
 class WebDaemon:
@@ -63,8 +65,17 @@ class WebDaemon:
                 log.exception("closing expired viewing sessions failed")
 
     def start(self) -> None:
+        """Start serving; return once uvicorn listens (so READY=1 means the pages answer),
+        or its thread ended (a port taken: the supervisor sees it dead), or after 30 s."""
         self._thread.start()
         self._sweeper.start()
+        deadline = time.monotonic() + _START_WAIT_S
+        while not self.listening and self._thread.is_alive() and time.monotonic() < deadline:
+            time.sleep(0.02)
+
+    @property
+    def listening(self) -> bool:
+        return bool(self._server.started)
 
     def stop(self) -> None:
         self._stop.set()

@@ -238,6 +238,7 @@ def test_appliance_behind_nginx_under_the_notify_protocol(tmp_path: Path, pg_url
         try:
             ready = listener.wait("READY", "1", timeout_s=90)
             assert "recorder" in ready.fields["STATUS"] and "web" in ready.fields["STATUS"]
+            assert _get(app_port, "/login", None)[0].status == 200  # READY: the pages answer
             proxy.start([staff_port, plain_port])
             wait_for(lambda: _recorded_ms(ctx) >= 6000, 60, "6 s of footage on cam01")
 
