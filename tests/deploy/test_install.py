@@ -152,3 +152,36 @@ def test_make_ca_never_overwrites_a_key(tmp_path: Path) -> None:
     assert renewed.returncode == 0
     assert (tls / "ca.key").read_bytes() == ca_key  # the same CA: PCs need no new import
     assert (tls / "server.key").read_bytes() != key
+
+
+def test_the_ca_vouches_for_the_box_only(tmp_path: Path) -> None:
+    """A certificate for another name, even one signed with the stolen ca.key, fails the name
+    constraints (what browsers check too)."""
+    tls = tmp_path / "tls"
+    make_ca = str(REPO / "deploy/make-ca.sh")
+    subprocess.run(
+        [make_ca, "--dir", str(tls), "--name", "cctv.clinic.lan", "--ip", "192.168.0.10"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    rogue = tmp_path / "rogue"
+    rogue.mkdir()
+    subprocess.run(
+        ["openssl", "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+         "-nodes", "-keyout", str(rogue / "key"), "-subj", "/CN=bank.example",
+         "-addext", "subjectAltName=DNS:bank.example", "-out", str(rogue / "csr")],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    subprocess.run(
+        ["openssl", "x509", "-req", "-in", str(rogue / "csr"), "-CA", str(tls / "ca.crt"),
+         "-CAkey", str(tls / "ca.key"), "-CAcreateserial", "-CAserial", str(rogue / "srl"),
+         "-copy_extensions", "copy", "-days", "30", "-out", str(rogue / "crt")],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    verify = [
+        "openssl", "verify", "-CAfile", str(tls / "ca.crt"), "-purpose", "sslserver"
+    ]  # fmt: skip
+    assert subprocess.run([*verify, str(tls / "server.crt")], capture_output=True).returncode == 0
+    refused = subprocess.run([*verify, str(rogue / "crt")], capture_output=True, text=True)
+    assert (
+        refused.returncode != 0 and "permitted subtree violation" in refused.stdout + refused.stderr
+    )
