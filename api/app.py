@@ -8,6 +8,7 @@ from fastapi import Depends, FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from api.errors import install_error_handlers
+from api.hsts import Hsts
 from api.limits import BodyLimit, LoginLimit
 from api.routes import (
     account_pages,
@@ -81,10 +82,12 @@ def create_app(ctx: AppContext) -> FastAPI:
     app.add_middleware(
         LoginLimit, rate_per_min=server.login_rate_per_min, concurrency=server.login_concurrency
     )
-    # Outermost: an oversized body is refused before anything else runs (auth included).
+    # Outermost but for HSTS: an oversized body is refused before anything else runs.
     app.add_middleware(
         BodyLimit, max_bytes=server.max_body_bytes, upload_max_bytes=server.max_upload_bytes
     )
+    if server.hsts_max_age_s:
+        app.add_middleware(Hsts, max_age_s=server.hsts_max_age_s)
     _install_openapi(app)
     check_routes(app)  # deny by default: refuse to start with an undeclared route
     return app

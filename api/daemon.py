@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
 import uvicorn
 
@@ -18,6 +19,7 @@ __all__ = ["SWEEP_INTERVAL_S", "WebDaemon", "create"]
 log = logging.getLogger(__name__)
 
 SWEEP_INTERVAL_S = 30.0
+_START_WAIT_S = 30.0
 
 
 class WebDaemon:
@@ -34,6 +36,10 @@ class WebDaemon:
             ssl_keyfile=str(server.tls_key) if server.tls_key else None,
             log_level="info",
             access_log=False,
+            # X-Forwarded-For/-Proto are believed from the configured proxy only (deploy/nginx):
+            # the client address the throttles and the ledger see, and https for the vault page.
+            proxy_headers=True,
+            forwarded_allow_ips=list(server.trusted_proxies),
             # Bounded under a flood: connections beyond limit_concurrency get 503, the listen
             # queue is backlog long, idle keep-alives close (issue 13, finding 4).
             limit_concurrency=server.limit_concurrency,
@@ -59,8 +65,17 @@ class WebDaemon:
                 log.exception("closing expired viewing sessions failed")
 
     def start(self) -> None:
+        """Start serving; return once uvicorn listens (so READY=1 means the pages answer),
+        or its thread ended (a port taken: the supervisor sees it dead), or after 30 s."""
         self._thread.start()
         self._sweeper.start()
+        deadline = time.monotonic() + _START_WAIT_S
+        while not self.listening and self._thread.is_alive() and time.monotonic() < deadline:
+            time.sleep(0.02)
+
+    @property
+    def listening(self) -> bool:
+        return bool(self._server.started)
 
     def stop(self) -> None:
         self._stop.set()

@@ -96,6 +96,15 @@ class RecorderDaemon:
     def alive(self) -> bool:
         return self.indexer.alive() and all(w.alive() for w in self.workers.values())
 
+    def stalled(self) -> dict[str, float]:
+        """Camera workers and the indexer silent for over ``recorder.stall_after_s``, with
+        the seconds since each last made progress (``appliance.daemons.Watched``: the
+        supervisor then withholds the systemd watchdog ping)."""
+        limit = self.ctx.settings.recorder.stall_after_s
+        found = {f"camera {cid}": w.heartbeat.silent_for() for cid, w in self.workers.items()}
+        found["segment indexer"] = self.indexer.heartbeat.silent_for()
+        return {part: silent for part, silent in found.items() if silent > limit}
+
     def status(self) -> dict[str, StatusInfo]:
         """Every camera's current status (the in-process view of ``camera_status``)."""
         return self.status_board.all()

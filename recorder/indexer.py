@@ -21,6 +21,7 @@ from appliance.db import Database
 from appliance.media.format import SegmentSummary
 from appliance.media.layout import fsync_dir
 from appliance.models.media import CameraStatus, PendingSegment, Segment
+from recorder.heartbeat import Heartbeat
 from recorder.segments import FinishedSegment
 
 __all__ = ["OnIndexed", "SegmentIndexer", "insert_segment", "segment_row"]
@@ -104,6 +105,9 @@ class SegmentIndexer:
         self._thread = threading.Thread(target=self._run, name="segment-indexer", daemon=True)
         self.indexed = 0
         self.failed = 0
+        # Idle while the queue is empty; a segment taking longer than recorder.stall_after_s
+        # to index (a lock never released, a disk that stopped answering) is a stall.
+        self.heartbeat = Heartbeat()
 
     def start(self) -> None:
         self._thread.start()
@@ -125,7 +129,12 @@ class SegmentIndexer:
 
     def _run(self) -> None:
         while True:
-            job = self._queue.get()
+            try:
+                job = self._queue.get_nowait()
+            except queue.Empty:
+                self.heartbeat.idle()
+                job = self._queue.get()
+            self.heartbeat.beat()
             if job is None:
                 return
             try:

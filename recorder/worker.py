@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from dataclasses import dataclass
 
 from appliance.models.media import Gap
@@ -22,6 +23,7 @@ from appliance.settings import CameraConfig
 from recorder.deps import WorkerDeps
 from recorder.fanout import PacketFanout
 from recorder.ffmpeg_source import FfmpegSource
+from recorder.heartbeat import Heartbeat
 from recorder.rtsp import RtspSource
 from recorder.session import CameraCounters, RecordingSession
 from recorder.source import PacketSource
@@ -77,6 +79,9 @@ class CameraWorker:
         self._thread = threading.Thread(target=self._run, name=f"rec-{camera.id}", daemon=True)
         self.sessions = 0
         self.counters = CameraCounters()
+        # Progress for the systemd watchdog (recorder.heartbeat): every packet, connection
+        # attempt and backoff second.
+        self.heartbeat = Heartbeat()
         # Set when the native client met what only FFmpeg handles (recorder.rtsp.dts names
         # it: field-coded pictures, a reorder deeper than 16): for good.
         self.needs_ffmpeg = False
@@ -106,6 +111,7 @@ class CameraWorker:
         status = self.deps.status
         status.set(self.camera.id, CameraState.starting)
         while not self._stopping.is_set():
+            self.heartbeat.beat()
             try:
                 outcome = self._session()
                 if self._stopping.is_set():
@@ -131,8 +137,18 @@ class CameraWorker:
                 attempt += 1
                 reason = FailReason.stream_error
             cap_s = self.deps.config.reconnect_max_backoff_s
-            self._stopping.wait(backoff_s(attempt, cap_s, reason))
+            self._wait(backoff_s(attempt, cap_s, reason))
         status.set(self.camera.id, CameraState.stopped)
+
+    def _wait(self, delay_s: float) -> None:
+        """Back off for ``delay_s`` (or until stopped), beating every second: waiting for a
+        camera that is away is progress, not a hang."""
+        deadline = time.monotonic() + delay_s
+        while not self._stopping.is_set():
+            self.heartbeat.beat()
+            left = deadline - time.monotonic()
+            if left <= 0 or self._stopping.wait(min(left, 1.0)):
+                return
 
     # -- one RTSP session --------------------------------------------------------------------
 
@@ -162,6 +178,7 @@ class CameraWorker:
             source.open()
         except Exception as exc:  # PyAV raises many kinds; classify them all
             return _Outcome(classify_error(exc, opening=True), str(exc))
+        self.heartbeat.beat()
         self.sessions += 1
         session = RecordingSession(
             source, self.deps, camera_id=self.camera.id, fanout=self.fanout,
@@ -173,6 +190,7 @@ class CameraWorker:
             for packet in source.packets(audio=session.audio_stored):
                 if self._stopping.is_set():
                     break
+                self.heartbeat.beat()
                 session.handle(packet)
             else:
                 reason, detail = FailReason.stream_ended, "the camera ended the stream"

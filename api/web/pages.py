@@ -167,6 +167,12 @@ def render(
     )
     if lang.switched:
         response.set_cookie(
-            LANG_COOKIE, lang.code, max_age=_LANG_COOKIE_S, path="/", httponly=True, samesite="lax"
+            LANG_COOKIE,
+            lang.code,
+            max_age=_LANG_COOKIE_S,
+            path="/",
+            httponly=True,
+            samesite="lax",
+            secure=ctx.settings.server.secure_cookie,
         )
     return response

@@ -139,6 +139,18 @@ class ServerConfig(_Section):
         "serve plain HTTP to it, and marks cookies Secure. Without it (or tls_cert), a host "
         "other than loopback is refused.",
     )
+    trusted_proxies: list[str] = Field(
+        default_factory=lambda: ["127.0.0.1", "::1"],
+        description="Addresses or networks (CIDR) of the reverse proxy: only a connection from "
+        "one of them may set the client address (X-Forwarded-For) and the scheme "
+        "(X-Forwarded-Proto: https); anyone else's such headers are ignored.",
+    )
+    hsts_max_age_s: int = Field(
+        default=365 * 86_400,
+        ge=0,
+        description="Strict-Transport-Security max-age sent on every HTTPS response (the "
+        "appliance's own certificate or a trusted proxy's https); 0: not sent.",
+    )
     lockout_threshold: int = Field(
         default=5, ge=1, le=100, description="Consecutive failed logins before a lockout."
     )
@@ -202,6 +214,16 @@ class ServerConfig(_Section):
         default=4 * 3600, ge=60, description="How long a viewing session stays open."
     )
 
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _addresses(cls, value: list[str]) -> list[str]:
+        for item in value:
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError as exc:
+                raise ValueError(f"{item!r} is not an IP address or network") from exc
+        return value
+
     @model_validator(mode="after")
     def _tls_pair(self) -> ServerConfig:
         if (self.tls_cert is None) != (self.tls_key is None):
@@ -252,6 +274,14 @@ class RecorderConfig(_Section):
         description="How cameras are read: native (the appliance's own RTSP/TCP client, "
         "H.264/H.265 video, at under half the CPU) or ffmpeg (FFmpeg's RTSP demuxer through "
         "PyAV). Cameras whose group stores audio, and rtsps:// cameras, always use ffmpeg.",
+    )
+    stall_after_s: float = Field(
+        default=120.0,
+        ge=5,
+        le=3600,
+        description="A camera worker or the segment indexer that shows no progress for this "
+        "long (stuck in a call, not merely a camera that is away) counts as hung: under systemd "
+        "the watchdog is no longer pinged and the service is restarted (deploy/systemd/).",
     )
 
 

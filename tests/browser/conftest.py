@@ -26,7 +26,7 @@ from appliance.models import Role
 from appliance.settings import Settings
 from recorder.daemon import RecorderDaemon
 from recorder.sim import CameraSimulator, SimCamera
-from tests.support.browser import Site, Tab
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, Site, Tab
 from tests.support.recorder import (
     SIM_BFRAMES,
     camera_entry,
@@ -37,16 +37,6 @@ from tests.support.recorder import (
 )
 from tests.support.users import PASSWORD
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 RECORDED_S = 8  # footage on cam01 and cam03 before the tests start
 
 

@@ -10,7 +10,18 @@ from appliance.access import AccessService
 from appliance.context import AppContext
 from tests.support.recorder import segments_of
 
-__all__ = ["Site", "Tab", "fill_range_around_footage"]
+__all__ = ["CHROMIUM", "CHROMIUM_ARGS", "Site", "Tab", "fill_range_around_footage"]
+
+CHROMIUM = "/usr/bin/chromium"  # Debian's, never a downloaded browser
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 @dataclass
