@@ -13,6 +13,7 @@ from sqlmodel import select
 
 from appliance import __version__
 from appliance.accounts import create_user, generate_password
+from appliance.backup import schema_state, upgrade_database
 from appliance.cameras import sync_cameras
 from appliance.cli._common import ConfigOption, console, load, reported
 from appliance.clock import Clock, SystemClock
@@ -116,9 +117,23 @@ def initialize(
 
 def register(app: typer.Typer) -> None:
     @app.command()
-    def version() -> None:
-        """Print the appliance version."""
+    def version(
+        check: bool = typer.Option(
+            False,
+            "--check",
+            help="Also tell whether the database schema matches this code (exit 1 if not).",
+        ),
+        config: ConfigOption = None,
+    ) -> None:
+        """Print the appliance version (and with --check the schema state)."""
         console.print(__version__)
+        if check:
+            settings = load(config)
+            with reported():
+                state = schema_state(settings.database_url)
+            console.print(state.describe())
+            if not state.matches:
+                raise typer.Exit(1)
 
     @app.command("check-config")
     def check_config(config: ConfigOption = None) -> None:
@@ -188,6 +203,7 @@ def register(app: typer.Typer) -> None:
         settings = load(config)
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
         with reported():
+            upgrade_database(settings, SystemClock())  # a copy first; rolled back on failure
             ctx = AppContext.open(settings)
             with ctx.db.session() as session:
                 sync_cameras(session, settings, ctx.clock)

@@ -1,0 +1,101 @@
+"""The ``backup`` daemon of ``appliance run``: an archive every ``backup.interval_s`` into
+``backup.dir``, keeping ``backup.keep`` (design/backup.md, "Schedule").
+
+It runs inside the appliance because the archive is signed with the ledger signing key, which
+the process holds from the first vault unlock after a start; a separate process (a timer's
+``appliance backup``) would need the vault passphrase. A round that is due and fails (vault
+never unlocked, no backup passphrase set, the backup disk not mounted or full) raises
+``backup_failed``; the next success clears it. Whether a backup is due is read from the newest
+archive's time in the directory, so a restart does not take an extra one.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from appliance.alarms import AlarmKind, clear_alarm, raise_alarm
+from appliance.backup.take import BackupResult, list_archives, take_backup
+
+if TYPE_CHECKING:
+    from appliance.context import AppContext
+
+__all__ = ["CHECK_EVERY_S", "BackupDaemon", "create", "last_backup_ms"]
+
+log = logging.getLogger(__name__)
+
+CHECK_EVERY_S = 60
+
+
+def last_backup_ms(directory: Path) -> int | None:
+    """When the newest archive in ``directory`` was written (its file time), or None."""
+    archives = list_archives(directory)
+    return int(archives[-1].stat().st_mtime * 1000) if archives else None
+
+
+class BackupDaemon:
+    """Checks every minute whether a backup is due and takes it."""
+
+    name = "backup"
+
+    def __init__(self, ctx: AppContext, *, check_every_s: float = CHECK_EVERY_S) -> None:
+        self._ctx = ctx
+        self._check_every_s = check_every_s
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.last: BackupResult | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="backup", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        if self._thread is not None:
+            self._thread.join(120)
+
+    def alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def _run(self) -> None:
+        while not self._stopping.is_set():
+            self.run_once()
+            self._stopping.wait(self._check_every_s)
+
+    def due(self) -> bool:
+        config = self._ctx.settings.backup
+        if config.dir is None:
+            return False
+        last = last_backup_ms(config.dir)
+        return last is None or self._ctx.clock.now_ms() - last >= config.interval_s * 1000
+
+    def run_once(self) -> BackupResult | None:
+        """Take a backup if one is due; never raises (failures are logged and alarmed)."""
+        config = self._ctx.settings.backup
+        if config.dir is None or not self.due():
+            return None
+        now = self._ctx.clock.now_ms()
+        try:
+            result = take_backup(self._ctx, config.dir, keep=config.keep)
+        except Exception as exc:
+            log.exception("scheduled backup failed")
+            try:
+                with self._ctx.db.session() as session:
+                    raise_alarm(
+                        session, AlarmKind.backup_failed, f"the backup could not be written: {exc}", now
+                    )
+            except Exception:
+                log.exception("could not record the backup alarm")
+            return None
+        with self._ctx.db.session() as session:
+            clear_alarm(session, AlarmKind.backup_failed, now)
+        self.last = result
+        log.info("backup written: %s (%d bytes)", result.path, result.size_bytes)
+        return result
+
+
+def create(ctx: AppContext) -> BackupDaemon:
+    """Entry point ``appliance.daemons: backup``."""
+    return BackupDaemon(ctx)
