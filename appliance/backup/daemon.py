@@ -6,7 +6,7 @@ the process holds from the first vault unlock after a start; a separate process 
 ``appliance backup``) would need the vault passphrase. A round that is due and fails (vault
 never unlocked, no backup passphrase set, the backup disk not mounted or full) raises
 ``backup_failed``; the next success clears it. Whether a backup is due is read from the newest
-archive's time in the directory, so a restart does not take an extra one.
+archive's time (in its name), so a restart does not take an extra one.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from appliance.alarms import AlarmKind, clear_alarm, raise_alarm
-from appliance.backup.take import BackupResult, list_archives, take_backup
+from appliance.backup.take import BackupResult, archive_time_ms, list_archives, take_backup
 
 if TYPE_CHECKING:
     from appliance.context import AppContext
@@ -30,9 +30,9 @@ CHECK_EVERY_S = 60
 
 
 def last_backup_ms(directory: Path) -> int | None:
-    """When the newest archive in ``directory`` was written (its file time), or None."""
+    """When the newest archive in ``directory`` was taken (the time in its name), or None."""
     archives = list_archives(directory)
-    return int(archives[-1].stat().st_mtime * 1000) if archives else None
+    return archive_time_ms(archives[-1]) if archives else None
 
 
 class BackupDaemon:

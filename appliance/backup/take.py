@@ -24,6 +24,7 @@ import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -41,11 +42,33 @@ from appliance.settings import CONFIG_ENV
 if TYPE_CHECKING:
     from appliance.context import AppContext
 
-__all__ = ["ARCHIVE_PATTERN", "BackupResult", "list_archives", "prune_archives", "take_backup"]
+__all__ = [
+    "ARCHIVE_PATTERN",
+    "BackupResult",
+    "archive_name",
+    "archive_time_ms",
+    "list_archives",
+    "prune_archives",
+    "take_backup",
+]
 
 log = logging.getLogger(__name__)
 
-ARCHIVE_PATTERN = re.compile(r"^appliance-backup-\d{8}T\d{6}\d{3}Z\.cctvbak$")
+ARCHIVE_PATTERN = re.compile(r"^appliance-backup-(\d{8}T\d{6})(\d{3})Z\.cctvbak$")
+
+
+def archive_name(now_ms: int) -> str:
+    """``appliance-backup-<UTC time to the ms>.cctvbak``: names sort by time."""
+    return f"appliance-backup-{from_ms(now_ms).strftime('%Y%m%dT%H%M%S')}{now_ms % 1000:03d}Z.cctvbak"
+
+
+def archive_time_ms(path: Path) -> int:
+    """When the archive at ``path`` was taken, from its name."""
+    match = ARCHIVE_PATTERN.match(path.name)
+    if match is None:
+        raise ValueError(f"{path.name} is not an archive name")
+    when = datetime.strptime(match.group(1), "%Y%m%dT%H%M%S").replace(tzinfo=UTC)
+    return int(when.timestamp()) * 1000 + int(match.group(2))
 
 
 @dataclass(frozen=True)
@@ -128,8 +151,7 @@ def take_backup(
             yield "config/appliance.toml", config
         yield "config/settings.json", settings.model_dump_json().encode()
 
-    stamp = from_ms(now).strftime("%Y%m%dT%H%M%S") + f"{now % 1000:03d}Z"
-    path = out_dir / f"appliance-backup-{stamp}.cctvbak"
+    path = out_dir / archive_name(now)
     header = {
         "created_ms": now,
         "version": __version__,

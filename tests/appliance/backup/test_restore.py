@@ -12,6 +12,7 @@ import shutil
 from pathlib import Path
 
 import av
+import pytest
 from sqlmodel import col, select
 from typer.testing import CliRunner
 
@@ -68,6 +69,7 @@ def _per_camera(ctx: AppContext, key_id: str, count: int) -> bool:
     return all(sum(s.camera_id == c for s in sealed) >= count for c in CAMERAS)
 
 
+@pytest.mark.slow  # ~20 s: real recording across a rotation and a backup, argon2id, two restores
 def test_backup_wipe_restore_plays_old_footage_and_resurrects_nothing(tmp_path: Path) -> None:
     runner = CliRunner()
     with CameraSimulator(2, **sim_kwargs()) as sim:
