@@ -44,9 +44,9 @@ __all__ = [
     "ArchiveDamaged",
     "ArchiveHeader",
     "file_digest",
+    "open_payload",
     "read_header",
     "verify_signature",
-    "open_payload",
     "write_archive",
 ]
 
@@ -91,7 +91,7 @@ def _signed_message(digest: bytes) -> bytes:
 class _EncryptingWriter(io.RawIOBase):
     """A write-only file: bytes in, secretstream records out (and into the running hash)."""
 
-    def __init__(self, out: BinaryIO, key: bytes, hasher: Any) -> None:
+    def __init__(self, out: io.RawIOBase | BinaryIO, key: bytes, hasher: Any) -> None:
         self._out = out
         self._hasher = hasher
         self._buffer = bytearray()

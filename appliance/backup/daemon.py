@@ -84,7 +84,10 @@ class BackupDaemon:
             try:
                 with self._ctx.db.session() as session:
                     raise_alarm(
-                        session, AlarmKind.backup_failed, f"the backup could not be written: {exc}", now
+                        session,
+                        AlarmKind.backup_failed,
+                        f"the backup could not be written: {exc}",
+                        now,
                     )
             except Exception:
                 log.exception("could not record the backup alarm")

@@ -26,11 +26,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from sqlmodel import col, select
+from sqlalchemy import select
 
-from appliance.models.media import Segment
 from appliance.requests.service import RequestService
 from appliance.retention import Retention, destroy_retired_keys, fsck
+from appliance.retention._tables import SEGMENT
 from appliance.retention.fsck import ProblemKind
 
 if TYPE_CHECKING:
@@ -104,11 +104,11 @@ def openable_footage(ctx: AppContext) -> list[OpenableRange]:
     root = ctx.settings.segments_dir
     ranges: list[OpenableRange] = []
     with ctx.db.session() as session:
-        rows = session.exec(
-            select(Segment.camera_id, Segment.start_ms, Segment.end_ms, Segment.vault_key_id,
-                   Segment.path)
-            .where(col(Segment.sealed_key).is_not(None))
-            .order_by(col(Segment.camera_id), col(Segment.start_ms))
+        rows = session.execute(
+            select(SEGMENT.c.camera_id, SEGMENT.c.start_ms, SEGMENT.c.end_ms,
+                   SEGMENT.c.vault_key_id, SEGMENT.c.path)
+            .where(SEGMENT.c.sealed_key.is_not(None))
+            .order_by(SEGMENT.c.camera_id, SEGMENT.c.start_ms)
         ).all()  # fmt: skip
     present: dict[str, bool] = {}
     current: OpenableRange | None = None

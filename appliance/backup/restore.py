@@ -25,7 +25,12 @@ from appliance.backup.archive import (
     verify_signature,
 )
 from appliance.backup.backup_key import derive_backup_key
-from appliance.backup.replay import OpenableRange, ReplayReport, openable_footage, replay_destruction
+from appliance.backup.replay import (
+    OpenableRange,
+    ReplayReport,
+    openable_footage,
+    replay_destruction,
+)
 from appliance.backup.snapshot import database_is_empty, load_database
 from appliance.backup.upgrade import upgrade_database
 from appliance.clock import Clock, SystemClock

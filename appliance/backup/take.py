@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from appliance import __version__
-from appliance.backup.archive import file_digest, write_archive
+from appliance.backup.archive import write_archive
 from appliance.backup.backup_key import backup_public_key
 from appliance.backup.schema import current_revision
 from appliance.backup.snapshot import dump_database
@@ -59,7 +59,8 @@ ARCHIVE_PATTERN = re.compile(r"^appliance-backup-(\d{8}T\d{6})(\d{3})Z\.cctvbak$
 
 def archive_name(now_ms: int) -> str:
     """``appliance-backup-<UTC time to the ms>.cctvbak``: names sort by time."""
-    return f"appliance-backup-{from_ms(now_ms).strftime('%Y%m%dT%H%M%S')}{now_ms % 1000:03d}Z.cctvbak"
+    stamp = from_ms(now_ms).strftime("%Y%m%dT%H%M%S")
+    return f"appliance-backup-{stamp}{now_ms % 1000:03d}Z.cctvbak"
 
 
 def archive_time_ms(path: Path) -> int:

@@ -144,10 +144,8 @@ def test_backup_wipe_restore_plays_old_footage_and_resurrects_nothing(tmp_path: 
     )  # fmt: skip
     assert refused.exit_code == 2 and "signature" in refused.output
     assert runner.invoke(app, ["backup-verify", str(tampered)]).exit_code == 1
-    other_pin = "00" * 32
-    assert runner.invoke(
-        app, ["backup-verify", str(archive), "--key-fingerprint", other_pin]
-    ).exit_code == 1
+    other_pin = ["backup-verify", str(archive), "--key-fingerprint", "00" * 32]
+    assert runner.invoke(app, other_pin).exit_code == 1
     assert not settings.storage.key_dir.exists() and not settings.storage.data_dir.exists()
 
     checked = runner.invoke(app, ["backup-verify", str(archive), "--key-fingerprint", pin])
