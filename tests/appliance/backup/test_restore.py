@@ -123,9 +123,12 @@ def test_backup_wipe_restore_plays_old_footage_and_resurrects_nothing(tmp_path: 
         assert k1 in destroy_retired_keys(no_grace, "test")
         ctx.close()
 
-    # The disaster: the data dir (database) and the key dir are lost; the segments disk is not.
+    # The disaster: the data dir (database), the key dir and the configuration are lost; the
+    # segments disk is not.
     shutil.rmtree(settings.storage.data_dir)
     shutil.rmtree(settings.storage.key_dir)
+    original_config = config.read_bytes()
+    config.unlink()
     archive = result.path
 
     # A wrong passphrase and a tampered archive are refused before anything is written.
@@ -147,6 +150,7 @@ def test_backup_wipe_restore_plays_old_footage_and_resurrects_nothing(tmp_path: 
     other_pin = ["backup-verify", str(archive), "--key-fingerprint", "00" * 32]
     assert runner.invoke(app, other_pin).exit_code == 1
     assert not settings.storage.key_dir.exists() and not settings.storage.data_dir.exists()
+    assert not config.exists()
 
     checked = runner.invoke(app, ["backup-verify", str(archive), "--key-fingerprint", pin])
     assert checked.exit_code == 0, checked.output
@@ -156,6 +160,7 @@ def test_backup_wipe_restore_plays_old_footage_and_resurrects_nothing(tmp_path: 
         input=f"{BACKUP}\n{VAULT}\n",
     )  # fmt: skip
     assert restored.exit_code == 0, restored.output
+    assert config.read_bytes() == original_config  # written back from the archive
     assert "footage that can be opened" in restored.output
     verified = runner.invoke(
         app, ["ledger", "verify", "--config", str(config), "--key-fingerprint", pin]
