@@ -2,11 +2,13 @@
 ``backup.dir``, keeping ``backup.keep`` (design/backup.md, "Schedule").
 
 It runs inside the appliance because the archive is signed with the ledger signing key, which
-the process holds from the first vault unlock after a start; a separate process (a timer's
-``appliance backup``) would need the vault passphrase. A round that is due and fails (vault
-never unlocked, no backup passphrase set, the backup disk not mounted or full) raises
-``backup_failed``; the next success clears it. Whether a backup is due is read from the newest
-archive's time (in its name), so a restart does not take an extra one.
+the process holds from the first vault unlock after a start; a separate process would need the
+vault passphrase. So the daemon also serves ``<data_dir>/backup.sock`` (``control``), through
+which ``appliance backup`` (an operator, or a systemd timer) asks it for an archive now.
+A round that is due and fails (vault never unlocked, no backup passphrase set, the backup
+disk not mounted or full) raises ``backup_failed``; the next success clears it. Whether a
+backup is due is read from the newest archive's time (in its name), so a restart does not take
+an extra one.
 """
 
 from __future__ import annotations
@@ -14,10 +16,12 @@ from __future__ import annotations
 import logging
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from appliance.alarms import AlarmKind, clear_alarm, raise_alarm
+from appliance.backup.control import BackupControl, backup_socket_path
 from appliance.backup.take import BackupResult, archive_time_ms, list_archives, take_backup
+from appliance.errors import ValidationFailed
 
 if TYPE_CHECKING:
     from appliance.context import AppContext
@@ -40,14 +44,24 @@ class BackupDaemon:
 
     name = "backup"
 
-    def __init__(self, ctx: AppContext, *, check_every_s: float = CHECK_EVERY_S) -> None:
+    def __init__(
+        self, ctx: AppContext, *, check_every_s: float = CHECK_EVERY_S, control: bool = True
+    ) -> None:
         self._ctx = ctx
         self._check_every_s = check_every_s
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()  # one backup at a time: the schedule or the socket
         self.last: BackupResult | None = None
+        self.control = (
+            BackupControl(backup_socket_path(ctx.settings.storage.data_dir), self.on_request)
+            if control
+            else None
+        )
 
     def start(self) -> None:
+        if self.control is not None:
+            self.control.start()
         self._thread = threading.Thread(target=self._run, name="backup", daemon=True)
         self._thread.start()
 
@@ -55,6 +69,33 @@ class BackupDaemon:
         self._stopping.set()
         if self._thread is not None:
             self._thread.join(120)
+        if self.control is not None:
+            self.control.stop()
+
+    def on_request(
+        self, out: Path | None, keep: int | None, config_file: Path | None, actor: str
+    ) -> dict[str, Any]:
+        """A backup asked for over the socket: into ``out`` (default ``backup.dir``, with its
+        ``keep``), carrying ``config_file``; raises the domain error to send back."""
+        schedule = self._ctx.settings.backup
+        directory = out or schedule.dir
+        if directory is None:
+            raise ValidationFailed("no backup directory: pass --out or set backup.dir")
+        if keep is None and out is None:
+            keep = schedule.keep
+        with self._lock:
+            result = take_backup(
+                self._ctx, directory, keep=keep, config_path=config_file, actor=actor
+            )
+        self.last = result
+        return {
+            "path": str(result.path),
+            "size_bytes": result.size_bytes,
+            "digest": result.digest,
+            "head_seq": result.head_seq,
+            "schema": result.schema,
+            "pruned": [str(p) for p in result.pruned],
+        }
 
     def alive(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
@@ -78,7 +119,8 @@ class BackupDaemon:
             return None
         now = self._ctx.clock.now_ms()
         try:
-            result = take_backup(self._ctx, config.dir, keep=config.keep)
+            with self._lock:
+                result = take_backup(self._ctx, config.dir, keep=config.keep)
         except Exception as exc:
             log.exception("scheduled backup failed")
             try:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -16,11 +17,15 @@ from appliance.backup import (
     take_backup,
     upgrade_database,
 )
+from appliance.backup.control import backup_socket_path
 from appliance.cli._common import ConfigOption, console, load, reported
 from appliance.cli.vault import cli_actor
 from appliance.clock import SystemClock, from_ms
 from appliance.context import AppContext
 from appliance.errors import ValidationFailed
+from appliance.settings import CONFIG_ENV
+from appliance.vault import Vault
+from appliance.vault.control import control_request
 
 __all__ = ["register"]
 
@@ -80,12 +85,36 @@ def register(app: typer.Typer) -> None:
             False, "--stdin", help="Read the vault passphrase (for the signing key) from stdin."
         ),
     ) -> None:
-        """Write an encrypted, signed backup archive (database, key dir, config, ledger head)."""
+        """Write an encrypted, signed backup archive (database, key dir, config, ledger head).
+
+        With a vault passphrase set and no --stdin, the running appliance (which holds the
+        signing key since its unlock) writes it, asked over <data_dir>/backup.sock."""
         settings = load(config)
         with reported():
             directory = out or settings.backup.dir
             if directory is None:
                 raise ValidationFailed("no backup directory: pass --out or set backup.dir")
+            sock = backup_socket_path(settings.storage.data_dir)
+            if (
+                not stdin
+                and sock.exists()
+                and Vault(settings.storage.key_dir, SystemClock()).has_passphrase
+            ):
+                payload = {
+                    "op": "backup",
+                    "out": str(out) if out else None,
+                    "keep": keep,
+                    "config": str(config.resolve()) if config else os.environ.get(CONFIG_ENV),
+                    "actor": cli_actor(),
+                }
+                reply = control_request(sock, payload, timeout_s=900)
+                console.print(
+                    f"the running appliance wrote {reply['path']} "
+                    f"({reply['size_bytes']} bytes, blake2b {reply['digest']})"
+                )
+                for path in reply["pruned"]:
+                    console.print(f"deleted old archive {Path(path).name}")
+                return
             if keep is None and out is None:
                 keep = settings.backup.keep
             ctx = AppContext.open(settings)
@@ -95,8 +124,8 @@ def register(app: typer.Typer) -> None:
                     if not passphrase:
                         raise ValidationFailed(
                             "the archive is signed with the signing key, which the vault "
-                            "passphrase opens: give it (--stdin), or let `appliance run` take "
-                            "scheduled backups (backup.dir)"
+                            "passphrase opens: give it (--stdin), or run this while `appliance "
+                            "run` runs (it writes the archive)"
                         )
                     ctx.vault_keeper.unlock(passphrase, cli_actor())
                 result = take_backup(ctx, directory, keep=keep, config_path=config)

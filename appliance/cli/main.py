@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +25,7 @@ from appliance.errors import ValidationFailed
 from appliance.keys import create_signing_key, ensure_private_dir
 from appliance.models import Role, User
 from appliance.retention.keys import raise_keys_in_clear_alarm
-from appliance.settings import Settings
+from appliance.settings import CONFIG_ENV, Settings
 from appliance.vault import MIN_PASSPHRASE_CHARS, Vault
 
 __all__ = ["INIT_REFUSAL", "InitResult", "initialize", "register"]
@@ -201,6 +202,8 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Run the recorder, the purge scheduler and the web/API server until SIGTERM."""
         settings = load(config)
+        if config is not None:  # the backup daemon archives the file this process was given
+            os.environ[CONFIG_ENV] = str(config.resolve())
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
         with reported():
             upgrade_database(settings, SystemClock())  # a copy first; rolled back on failure

@@ -16,7 +16,8 @@ import pytest
 from sqlmodel import col, select
 from typer.testing import CliRunner
 
-from appliance.backup import set_backup_passphrase, take_backup
+from appliance.backup import set_backup_passphrase
+from appliance.backup.daemon import BackupDaemon
 from appliance.cli import app
 from appliance.cli.main import initialize
 from appliance.context import AppContext
@@ -88,7 +89,9 @@ def test_backup_wipe_restore_plays_old_footage_and_resurrects_nothing(tmp_path: 
         ctx.vault_keeper.unlock(VAULT, "test")
         k1 = ctx.vault.current_key_id()
         recorder = RecorderDaemon(ctx)
+        backups = BackupDaemon(ctx, check_every_s=3600)  # backup.dir unset: no scheduled round
         recorder.start()
+        backups.start()
         try:
             wait_for(lambda: _per_camera(ctx, k1, 2), 60, "two segments per camera on k1")
             # Purged before the backup: its key must not be in the archive at all.
@@ -100,16 +103,25 @@ def test_backup_wipe_restore_plays_old_footage_and_resurrects_nothing(tmp_path: 
             wait_for(lambda: _per_camera(ctx, k2, 2), 60, "two segments per camera on k2")
             # The recorder goes on during the backup: the archive holds at least ``before``
             # and at most ``after``.
+            # `appliance backup` asks the running appliance (it holds the signing key since the
+            # unlock) over its backup socket: no passphrase in the command.
             before = {s.path for s in segments_of(ctx)}
-            result = take_backup(ctx, tmp_path / "backups", keep=3, config_path=config)
+            asked = runner.invoke(
+                app, ["backup", "--config", str(config), "--out", str(tmp_path / "backups")]
+            )
             after = {s.path for s in segments_of(ctx)}
+            assert asked.exit_code == 0, asked.output
+            assert "the running appliance wrote" in asked.output
             wait_for(
                 lambda: len({s.path for s in segments_of(ctx)} - after) >= 2,
                 60,
                 "footage recorded after the backup",
             )
         finally:
+            backups.stop()
             recorder.stop()
+        assert backups.last is not None
+        result = backups.last
         # After the backup: every k1 segment is deleted, so k1 is destroyed; one k2 segment
         # recorded before the backup is deleted too. Neither may come back.
         k1_paths = {s.path for s in _sealed_to(ctx, k1)} | {gone_before.path}
