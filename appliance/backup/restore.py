@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -97,20 +98,30 @@ def _fresh_key_dir(key_dir: Path) -> None:
         )
 
 
-def _settings(config_path: Path, members: dict[str, bytes]) -> tuple[Settings, bool]:
+def _settings(config_path: Path, members: dict[str, bytes]) -> tuple[Settings, bytes | None]:
+    """The settings to restore under, and the archived configuration file to write at
+    ``config_path`` (None when one is there already); nothing is written here."""
     if config_path.exists():
-        return load_settings(config_path), False
+        return load_settings(config_path), None
     text = members.get("config/appliance.toml")
     if text is None:
         raise ValidationFailed(
             f"{config_path} does not exist and the archive holds no configuration file: write "
             "the configuration first (the archive's settings are in config/settings.json)"
         )
+    try:
+        return Settings(**tomllib.loads(text.decode("utf-8"))), text
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ValidationFailed(f"the archived configuration does not load: {exc}") from exc
+
+
+def _write_config(config_path: Path, text: bytes) -> None:
     config_path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(config_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as out:
         out.write(text)
-    return load_settings(config_path), True
+        out.flush()
+        os.fsync(out.fileno())
 
 
 def _write_keys(key_dir: Path, members: dict[str, bytes]) -> None:
@@ -159,7 +170,7 @@ def restore_backup(
     database = members.get("database/appliance.db") or members.get("database/appliance.pgdump")
     if database is None:
         raise ArchiveDamaged(f"{archive} holds no database")
-    settings, config_written = _settings(config_path, members)
+    settings, config_text = _settings(config_path, members)
     if ("sqlite" if settings.database_url.startswith("sqlite") else "postgresql") != manifest[
         "database"
     ]:
@@ -170,6 +181,8 @@ def restore_backup(
     _fresh_key_dir(settings.storage.key_dir)
     if not database_is_empty(settings):
         raise Conflict("the database is not empty: a restore goes onto a fresh box")
+    if config_text is not None:
+        _write_config(config_path, config_text)
     for path in (settings.storage.data_dir, settings.segments_dir, settings.exports_dir):
         ensure_private_dir(path)
     _write_keys(settings.storage.key_dir, members)
@@ -211,7 +224,7 @@ def restore_backup(
         schema_in_archive=manifest.get("schema"),
         schema_now=state.database,
         backup_tip_seq=int(manifest["head"]["seq"]),
-        config_written=config_written,
+        config_written=config_text is not None,
         later_heads=later_heads,
         replay=replay,
         openable=openable,
