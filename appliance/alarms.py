@@ -44,6 +44,8 @@ class AlarmKind(StrEnum):
     ledger_integrity = "ledger_integrity"  # the last chain verification found a bad entry
     # policy (issue 17; raised and cleared by appliance.policy.versions, design/policy.md)
     policy_outdated = "policy_outdated"  # the published policy no longer matches the system
+    # backup (issue 18; raised and cleared by appliance.backup.daemon, design/backup.md)
+    backup_failed = "backup_failed"  # a scheduled backup is due and could not be written
 
 
 def raise_alarm(

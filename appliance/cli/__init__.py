@@ -12,6 +12,7 @@ from importlib.metadata import entry_points
 
 import typer
 
+from appliance.cli.backup import register as _register_backup
 from appliance.cli.export import register as _register_export
 from appliance.cli.ledger import register as _register_ledger
 from appliance.cli.main import register as _register_core
@@ -38,6 +39,7 @@ def _private_files() -> None:
 # One line per domain module of the core that contributes commands.
 for _register in (
     _register_core,
+    _register_backup,
     _register_export,
     _register_ledger,
     _register_policy,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +14,7 @@ from sqlmodel import select
 
 from appliance import __version__
 from appliance.accounts import create_user, generate_password
+from appliance.backup import schema_state, upgrade_database
 from appliance.cameras import sync_cameras
 from appliance.cli._common import ConfigOption, console, load, reported
 from appliance.clock import Clock, SystemClock
@@ -23,7 +25,7 @@ from appliance.errors import ValidationFailed
 from appliance.keys import create_signing_key, ensure_private_dir
 from appliance.models import Role, User
 from appliance.retention.keys import raise_keys_in_clear_alarm
-from appliance.settings import Settings
+from appliance.settings import CONFIG_ENV, Settings
 from appliance.vault import MIN_PASSPHRASE_CHARS, Vault
 
 __all__ = ["INIT_REFUSAL", "InitResult", "initialize", "register"]
@@ -116,9 +118,23 @@ def initialize(
 
 def register(app: typer.Typer) -> None:
     @app.command()
-    def version() -> None:
-        """Print the appliance version."""
+    def version(
+        check: bool = typer.Option(
+            False,
+            "--check",
+            help="Also tell whether the database schema matches this code (exit 1 if not).",
+        ),
+        config: ConfigOption = None,
+    ) -> None:
+        """Print the appliance version (and with --check the schema state)."""
         console.print(__version__)
+        if check:
+            settings = load(config)
+            with reported():
+                state = schema_state(settings.database_url)
+            console.print(state.describe())
+            if not state.matches:
+                raise typer.Exit(1)
 
     @app.command("check-config")
     def check_config(config: ConfigOption = None) -> None:
@@ -186,8 +202,11 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Run the recorder, the purge scheduler and the web/API server until SIGTERM."""
         settings = load(config)
+        if config is not None:  # the backup daemon archives the file this process was given
+            os.environ[CONFIG_ENV] = str(config.resolve())
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
         with reported():
+            upgrade_database(settings, SystemClock())  # a copy first; rolled back on failure
             ctx = AppContext.open(settings)
             with ctx.db.session() as session:
                 sync_cameras(session, settings, ctx.clock)

@@ -24,7 +24,16 @@ from appliance.ledger.verify import Failure, Watched
 
 __all__ = ["WATCH", "Continuity", "Problem", "check_continuity", "head_chain"]
 
-WATCH = frozenset({EventType.system_start.value, EventType.vault_unlocked.value})
+WATCH = frozenset(
+    {
+        EventType.system_start.value,
+        EventType.vault_unlocked.value,
+        EventType.backup_restored.value,
+    }
+)
+#: Entries that explain a gap in the heads: a start, or a restore from a backup (the box was
+#: down, and its heads after the backup went with the lost database).
+RESTARTS = frozenset({EventType.system_start.value, EventType.backup_restored.value})
 SLACK_MS = 60_000  # a round that runs late (a daily cut, a busy disk) is not a gap
 
 
@@ -106,7 +115,7 @@ def check_continuity(
     Heads are expected only where the ledger shows that ``appliance run`` ran: a
     ``system_start`` entry, or a retention cut (only a ledger that old has had one).
     """
-    starts = [w for w in watched if w.event == EventType.system_start]
+    starts = [w for w in watched if w.event in RESTARTS]
     unlocks = [w for w in watched if w.event == EventType.vault_unlocked]
     if not starts and start_seq == 0:
         return None, [

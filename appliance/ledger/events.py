@@ -133,6 +133,16 @@ class EventType(StrEnum):
     system_start = "system_start"
     #: data: version.
     system_stop = "system_stop"
+    # -- backup and restore (issue 18, design/backup.md)
+    #: An encrypted, signed backup archive was written. data: file, blake2b, size_bytes,
+    #: head_seq, schema, database.
+    backup_taken = "backup_taken"
+    #: The database was restored from a backup; what happened after the backup is gone from it.
+    #: Continuity treats it like a restart. data: archive, taken_ms, backup_tip_seq, schema,
+    #: footage_removed, keys_destroyed, openable.
+    backup_restored = "backup_restored"
+    #: The schema was migrated (a copy taken first). data: from, to.
+    schema_upgraded = "schema_upgraded"
     #: An open alarm was acknowledged (issue 15). ref: alarm id; data: kind, subject, note.
     alarm_acknowledged = "alarm_acknowledged"
     #: A version of the operating policy was published (issue 17, R-DOC-4). ref: policy

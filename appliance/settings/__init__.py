@@ -39,6 +39,7 @@ from appliance.settings._base import (
     Disclosure,
     LocationType,
 )
+from appliance.settings.backup import BackupConfig
 from appliance.settings.cameras import CameraConfig, GroupConfig
 from appliance.settings.operations import (
     AlarmEmailConfig,
@@ -67,6 +68,7 @@ __all__ = [
     "AlarmEmailConfig",
     "AlarmWebhookConfig",
     "AlarmsConfig",
+    "BackupConfig",
     "CameraConfig",
     "DatabaseConfig",
     "Disclosure",
@@ -110,6 +112,7 @@ class Settings(BaseSettings):
     viewing: ViewingConfig = Field(default_factory=ViewingConfig)
     alarms: AlarmsConfig = Field(default_factory=AlarmsConfig)
     metrics: MetricsConfig = Field(default_factory=MetricsConfig)
+    backup: BackupConfig = Field(default_factory=BackupConfig)
     groups: list[GroupConfig] = Field(min_length=1, description="Retention groups.")
     cameras: list[CameraConfig] = Field(default_factory=list, description="Cameras.")
 
@@ -137,7 +140,7 @@ class Settings(BaseSettings):
 
     @property
     def segments_dir(self) -> Path:
-        return self.storage.data_dir / "segments"
+        return self.storage.segments_dir or self.storage.data_dir / "segments"
 
     @property
     def exports_dir(self) -> Path:

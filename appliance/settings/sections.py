@@ -79,6 +79,11 @@ class StorageConfig(_Section):
         default=Path("/etc/appliance/keys"),
         description="Vault and signing keys, kept apart from the data dir. Mode 0700.",
     )
+    segments_dir: Path | None = Field(
+        default=None,
+        description="Encrypted segments; unset: `segments` in the data dir. A separate disk keeps "
+        "footage apart from the database and keys that a backup restores (design/backup.md).",
+    )
     min_free_bytes: int = Field(
         default=20 * 1024**3,
         ge=0,
@@ -95,6 +100,8 @@ class StorageConfig(_Section):
         data, keys = self.data_dir.resolve(), self.key_dir.resolve()
         if data == keys or keys.is_relative_to(data):
             raise ValueError("key_dir must be outside data_dir (a copied data dir reveals nothing)")
+        if self.segments_dir is not None and keys.is_relative_to(self.segments_dir.resolve()):
+            raise ValueError("key_dir must be outside segments_dir")
         if self.alarm_free_bytes < self.min_free_bytes:
             raise ValueError("alarm_free_bytes must be at least min_free_bytes")
         return self
