@@ -188,8 +188,9 @@ def _cuts(
                 stage.cut.discard(cam)
                 with soak.lock:
                     soak.events.append(_closed(soak.events, cam))
-        far_from_restart = not restart_at - 60 < now < restart_at + 60
-        if now >= next_cut and now < stop_at - 75 and far_from_restart and len(restore) < 3:
+        # No cut across the restart (up to 45 s long, one whole cut before it or after).
+        far_from_restart = not restart_at - 50 < now < restart_at + 40
+        if now >= next_cut and now < stop_at - 50 and far_from_restart and len(restore) < 3:
             names = list(VARIANTS)
             pool = [c for c in by_variant[names[turn % len(names)]] if c not in restore]
             turn += 1
@@ -201,6 +202,7 @@ def _cuts(
                 with soak.lock:
                     soak.events.append(Event("cut", cam, at, 0))
                 restore[cam] = now + rng.uniform(15, 45)
+                print(f"... cut {cam} ({variant_of(int(cam[3:]))}) at {now - t0:.0f} s", flush=True)
             next_cut = now + args.cut_every
         time.sleep(0.5)
     for cam in restore:
@@ -287,7 +289,8 @@ def run(args: argparse.Namespace, root: Path) -> dict[str, Any]:
         rule = Rule(0, 1, args.day_s * 1000)
         figures["purge"] = purge_figures(ctx, scanner.facts, scanner.vanished_ms, end_ms, rule)
         figures["unreadable"] = scanner.unreadable
-        figures["alarms"] = _alarms(ctx, figures["start_ms"])
+        restart = next((e for e in soak.events if e.kind == "restart"), None)
+        figures["alarms"] = _alarms(ctx, figures["start_ms"], restart)
         ctx.close()
     figures.update(restart=soak.restart, viewers=viewers, events=soak.events)
     figures["memory"] = _memory(soak, args)
@@ -296,13 +299,21 @@ def run(args: argparse.Namespace, root: Path) -> dict[str, Any]:
     return figures
 
 
-def _alarms(ctx: AppContext, since_ms: int) -> dict[str, tuple[int, int]]:
-    """Kind -> (raised since the start, still open at the end)."""
+def _alarms(
+    ctx: AppContext, since_ms: int, restart: Event | None
+) -> dict[str, tuple[int, int, int]]:
+    """Kind -> (raised since the start, still open at the end, raised within a minute after
+    the restart's SIGTERM)."""
     with ctx.db.session() as session:
         rows = session.exec(select(Alarm).where(col(Alarm.last_ms) >= since_ms)).all()
     raised: Counter[str] = Counter(a.kind for a in rows)
     still: Counter[str] = Counter(a.kind for a in rows if a.cleared_ms is None)
-    return {kind: (raised[kind], still[kind]) for kind in sorted(raised)}
+    near: Counter[str] = Counter(
+        a.kind
+        for a in rows
+        if restart is not None and restart.start_ms <= a.raised_ms <= restart.end_ms + 60_000
+    )
+    return {kind: (raised[kind], still[kind], near[kind]) for kind in sorted(raised)}
 
 
 def _memory(soak: Soak, args: argparse.Namespace) -> list[dict[str, float]]:
@@ -392,8 +403,9 @@ def report(f: dict[str, Any], args: argparse.Namespace, load: tuple[float, ...])
           f" {purge.unmatched} unmatched): max {purge.max_ms / 1000:.1f} s, p95"
           f" {purge.p95_ms / 1000:.1f} s (target < {TARGET_LAG_S:.0f} s:"
           f" {purge.max_ms / 1000 / TARGET_LAG_S:.2f} x)")  # fmt: skip
-    print("alarms raised (kind: raised, open at the end): " + ", ".join(
-        f"{k}: {n}, {o}" for k, (n, o) in f["alarms"].items()) or "none")  # fmt: skip
+    alarms = f["alarms"].items()
+    print("alarms (kind: raised, of which around the restart, still open at the end): "
+          + (", ".join(f"{k}: {n}, {r}, {o}" for k, (n, o, r) in alarms) or "none"))  # fmt: skip
     for name in ("ledger", "fsck"):
         code, summary = f[name]
         ok.append(code == 0)

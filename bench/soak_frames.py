@@ -187,15 +187,25 @@ def frame_figures(facts: dict[int, SegmentFacts], events: list[Event]) -> FrameF
         for index, run in enumerate(runs):
             last = run[-1].last_wall_ms
             following = runs[index + 1][0].first_wall_ms if index + 1 < len(runs) else None
-            limit = following if following is not None else last + 3_600_000
-            cause = next((e for e in mine if last - SLACK_MS <= e.start_ms <= limit), None)
+            # The event that ended this run: it began before the next run's first frame and
+            # ended (camera back, appliance answering) after this run's last frame. A run may
+            # go on after SIGTERM while the other daemons stop first.
+            cause = next(
+                (
+                    e
+                    for e in mine
+                    if (following is None or e.start_ms <= following)
+                    and last - SLACK_MS <= e.end_ms
+                ),
+                None,
+            )
             if cause is None:
                 if following is not None:
                     frames = max(0, round((following - last) / FRAME_MS) - 1)
                     out.lost_unexplained_gaps += frames
                     out.unexplained.append(f"{camera}: {frames} frames between runs at {last}")
                 continue
-            tail = cause.start_ms - last
+            tail = cause.start_ms - last  # < 0: it recorded past the SIGTERM
             if tail > SLACK_MS:
                 frames = (tail - SLACK_MS) // FRAME_MS
                 out.lost_tails += frames

@@ -102,6 +102,11 @@ def _live(client: httpx.Client, stage: Stage, rng: random.Random, stats: ViewerS
         status, first, size = _watch(
             client, f"/api/viewing/{viewing_id}/live", params, rng.uniform(10, 30)
         )
+    except httpx.ReadTimeout:
+        if camera not in stage.cut:
+            raise
+        stats.count("live_stalled_by_a_cut")  # the camera was cut while watched: no picture
+        return
     finally:
         client.post(f"/api/viewing/{viewing_id}/end")
     _tally(stats, "live", status, first, size)
