@@ -46,6 +46,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
 from sqlmodel import col, select
 
 from appliance.access import AccessService, Principal
@@ -56,7 +57,7 @@ from appliance.models import Alarm, Role
 from appliance.retention.policy import Rule
 from appliance.settings import Settings
 from bench.ingest import SIM, rss_mb, wait_recording
-from bench.playback import PASSWORD, Site, free_port, start_appliance
+from bench.playback import PASSWORD, Site, free_port
 from bench.soak_frames import (
     Event,
     FrameFigures,
@@ -146,16 +147,56 @@ def _prepare(root: Path, sim: CameraSimulator, cameras: int, viewers: int, args:
     return Site(root, data, config, port, 0, 0, names)
 
 
-def _stop(proc: subprocess.Popen[bytes]) -> tuple[int | None, float]:
-    """SIGTERM; (exit code, seconds to exit); killed after 90 s (code None)."""
+def _stacks(pid: int, path: Path) -> None:
+    """Where the appliance's threads are (py-spy), when a stop or start is slow: the log says
+    nothing while it waits."""
+    spy = Path(sys.executable).with_name("py-spy")
+    if spy.exists():
+        with path.open("ab") as out:
+            subprocess.run([str(spy), "dump", "--pid", str(pid)], stdout=out, stderr=out,
+                           timeout=60, check=False)  # fmt: skip
+
+
+def _stop(proc: subprocess.Popen[bytes], root: Path) -> tuple[int | None, float]:
+    """SIGTERM; (exit code, seconds to exit); stacks dumped after 15 s; killed after 90 s
+    (code None)."""
     started = time.monotonic()
     proc.send_signal(signal.SIGTERM)
     try:
-        return proc.wait(90), time.monotonic() - started
+        return proc.wait(15), time.monotonic() - started
+    except subprocess.TimeoutExpired:
+        _stacks(proc.pid, root / "slow-stop.txt")
+    try:
+        return proc.wait(75), time.monotonic() - started
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
         return None, time.monotonic() - started
+
+
+def _start(site: Site, timeout_s: float = 300.0) -> subprocess.Popen[bytes]:
+    """``appliance run`` (every daemon) until its health route answers; stacks dumped if that
+    takes over 30 s (bench/playback.start_appliance gives up after 60 s: too short here)."""
+    log = (site.root / "appliance.log").open("ab")
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "from appliance.cli import app; app()", "run",
+         "--config", str(site.config)],
+        stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    started = time.monotonic()
+    dumped = False
+    while time.monotonic() - started < timeout_s:
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(f"{site.base_url}/api/health", timeout=2).status_code == 200:
+                return proc
+        if proc.poll() is not None:
+            break
+        if not dumped and time.monotonic() - started > 30:
+            _stacks(proc.pid, site.root / "slow-start.txt")
+            dumped = True
+        time.sleep(0.5)
+    proc.kill()
+    raise RuntimeError(f"the appliance did not start; see {site.root / 'appliance.log'}")
 
 
 def _sample_rss(soak: Soak, stop: threading.Event) -> None:
@@ -166,7 +207,13 @@ def _sample_rss(soak: Soak, stop: threading.Event) -> None:
 
 
 def _cuts(
-    soak: Soak, sim: CameraSimulator, stage: Stage, args: Any, t0: float, stop_at: float
+    soak: Soak,
+    sim: CameraSimulator,
+    stage: Stage,
+    args: Any,
+    t0: float,
+    stop_at: float,
+    stop: threading.Event,
 ) -> None:
     """Cut a camera every ``--cut-every`` s for 15-45 s, variants in turn, none over the
     restart; all restored by the end."""
@@ -179,7 +226,7 @@ def _cuts(
     restore: dict[str, float] = {}
     restart_at = t0 + args.restart_at * args.minutes * 60
     next_cut = t0 + args.cut_every
-    while time.monotonic() < stop_at:
+    while time.monotonic() < stop_at and not stop.is_set():
         now = time.monotonic()
         for cam, when in list(restore.items()):
             if now >= when:
@@ -222,9 +269,9 @@ def _restart(soak: Soak) -> None:
     """SIGTERM, wait for the exit, start again, until it answers."""
     soak.restart_window = (time.monotonic(), time.monotonic() + 3600)
     sigterm_ms = int(time.time() * 1000)
-    code, stop_s = _stop(soak.proc)
+    code, stop_s = _stop(soak.proc, soak.site.root)
     started = time.monotonic()
-    soak.proc = start_appliance(soak.site, [])  # every daemon
+    soak.proc = _start(soak.site)
     ready_ms = int(time.time() * 1000)
     soak.restart_window = (soak.restart_window[0], time.monotonic())
     with soak.lock:
@@ -243,7 +290,7 @@ def run(args: argparse.Namespace, root: Path) -> dict[str, Any]:
     with CameraSimulator(cameras, **SIM) as sim:
         site = _prepare(root, sim, args.cameras, args.viewers, args)
         settings = Settings(**site.data)
-        soak = Soak(site, start_appliance(site, []))
+        soak = Soak(site, _start(site))
         ctx = AppContext.open(settings, SystemClock())
         scanner = Scanner(ctx)
         stop = threading.Event()
@@ -262,9 +309,9 @@ def run(args: argparse.Namespace, root: Path) -> dict[str, Any]:
             viewers = ViewerStats()
             threads = [
                 threading.Thread(target=_sample_rss, args=(soak, stop), daemon=True),
-                threading.Thread(target=_cuts, args=(soak, sim, stage, args, t0, stop_at)),
+                threading.Thread(target=_cuts, args=(soak, sim, stage, args, t0, stop_at, stop)),
                 *(
-                    threading.Thread(target=run_viewer, args=(i, name, stage, viewers))
+                    threading.Thread(target=run_viewer, args=(i, name, stage, viewers), daemon=True)
                     for i, name in enumerate(site.viewers)
                 ),
             ]
@@ -280,7 +327,7 @@ def run(args: argparse.Namespace, root: Path) -> dict[str, Any]:
         finally:
             stop.set()
             end_ms = int(time.time() * 1000)
-            code, stop_s = _stop(soak.proc)
+            code, stop_s = _stop(soak.proc, root)
             soak.events.append(Event("stop", None, end_ms, end_ms))
             scanner.stop()
         scanner.poll()  # what the last SIGTERM indexed
