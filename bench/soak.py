@@ -102,6 +102,11 @@ class Soak:
     restart: dict[str, Any] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
+    def near_restart(self) -> bool:
+        """While it restarts and for 60 s after it answers (cameras reconnecting)."""
+        window = self.restart_window
+        return window is not None and window[0] <= time.monotonic() <= window[1] + 60
+
     def restarting(self) -> bool:
         window = self.restart_window
         now = time.monotonic()
@@ -153,19 +158,21 @@ def _stacks(pid: int, path: Path) -> None:
     spy = Path(sys.executable).with_name("py-spy")
     if spy.exists():
         with path.open("ab") as out:
-            subprocess.run([str(spy), "dump", "--pid", str(pid)], stdout=out, stderr=out,
-                           timeout=60, check=False)  # fmt: skip
+            out.write(f"--- {time.strftime('%H:%M:%S')}\n".encode())
+            command = [str(spy), "dump", "--native", "--pid", str(pid)]
+            subprocess.run(command, stdout=out, stderr=out, timeout=60, check=False)
 
 
 def _stop(proc: subprocess.Popen[bytes], root: Path) -> tuple[int | None, float]:
-    """SIGTERM; (exit code, seconds to exit); stacks dumped after 15 s; killed after 90 s
+    """SIGTERM; (exit code, seconds to exit); stacks dumped after 5 and 15 s; killed after 90 s
     (code None)."""
     started = time.monotonic()
     proc.send_signal(signal.SIGTERM)
-    try:
-        return proc.wait(15), time.monotonic() - started
-    except subprocess.TimeoutExpired:
-        _stacks(proc.pid, root / "slow-stop.txt")
+    for wait_s in (5, 10):
+        try:
+            return proc.wait(wait_s), time.monotonic() - started
+        except subprocess.TimeoutExpired:
+            _stacks(proc.pid, root / "slow-stop.txt")
     try:
         return proc.wait(75), time.monotonic() - started
     except subprocess.TimeoutExpired:
@@ -236,7 +243,7 @@ def _cuts(
                 with soak.lock:
                     soak.events.append(_closed(soak.events, cam))
         # No cut across the restart (up to 45 s long, one whole cut before it or after).
-        far_from_restart = not restart_at - 50 < now < restart_at + 40
+        far_from_restart = not restart_at - 50 < now < restart_at + 40 and not soak.near_restart()
         if now >= next_cut and now < stop_at - 50 and far_from_restart and len(restore) < 3:
             names = list(VARIANTS)
             pool = [c for c in by_variant[names[turn % len(names)]] if c not in restore]
@@ -423,9 +430,11 @@ def report(f: dict[str, Any], args: argparse.Namespace, load: tuple[float, ...])
               f" ({frames.frames_in_cut_reconnect} frames, counted with the cuts)")  # fmt: skip
     again = frames.resume_after_restart_ms
     if again:
+        ready = frames.resume_after_ready_ms
         print(f"  restart: first frame {statistics.median(again) / 1000:.1f} s (median),"
-              f" {max(again) / 1000:.1f} s (max) after SIGTERM"
-              f" ({frames.frames_during_restart} frames not recorded while down)")  # fmt: skip
+              f" {max(again) / 1000:.1f} s (max) after SIGTERM, {max(ready) / 1000:.1f} s (max)"
+              f" after it answered ({frames.frames_during_restart} frames not recorded while"
+              " down)")  # fmt: skip
     lost_ok = frames.lost <= TARGET_LOST and not f["unreadable"]
     ok.append(lost_ok)
     print(

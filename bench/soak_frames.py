@@ -151,6 +151,7 @@ class FrameFigures:
     resume_after_cut_ms: list[int] = field(default_factory=list)  # restore -> first frame
     frames_in_cut_reconnect: int = 0
     resume_after_restart_ms: list[int] = field(default_factory=list)  # SIGTERM -> first frame
+    resume_after_ready_ms: list[int] = field(default_factory=list)  # answering -> first frame
     frames_during_restart: int = 0
 
     @property
@@ -218,6 +219,7 @@ def frame_figures(facts: dict[int, SegmentFacts], events: list[Event]) -> FrameF
                 out.frames_in_cut_reconnect += max(0, resume // FRAME_MS)
             else:
                 out.resume_after_restart_ms.append(following - cause.start_ms)
+                out.resume_after_ready_ms.append(following - cause.end_ms)
                 out.frames_during_restart += max(0, (following - last) // FRAME_MS - 1)
     return out
 

@@ -50,6 +50,7 @@ def test_the_restart_explains_a_gap_even_when_recording_went_on_after_sigterm() 
     figures = frame_figures(facts, [restart, stop])
     assert figures.lost == 0
     assert figures.resume_after_restart_ms == [1100 * 40]
+    assert figures.resume_after_ready_ms == [100 * 40]
     assert figures.frames_during_restart == 1500 - 499 - 1  # frames 500..1499
     early_end = frame_figures(facts, [restart, Event("stop", None, T0 + 1900 * 40, T0 + 1900 * 40)])
     assert early_end.lost_tails == ((1900 - 1749) * 40 - 1000) // 40
