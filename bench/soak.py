@@ -21,6 +21,10 @@ soak, in this process:
   purge lag;
 - at the end: SIGTERM, then ``appliance ledger verify`` and ``appliance fsck``.
 
+The parts: bench/soak_viewers.py (the staff), bench/soak_frames.py (what was recorded and
+destroyed), bench/soak_appliance.py (the process: start, SIGTERM, stacks when slow, its commands).
+This module keeps the schedule (cuts, restart) and the report, which share the run's state.
+
 Targets (issue 18): 0 frames lost outside the cuts (and the restart's downtime), memory growth
 < 10 % (each process: the mean RSS over 30 s after the warm-up against the last 30 s), purge lag
 < 60 s (max and p95), ledger and fsck clean. Each prints figures, the ratio to its target and
@@ -34,10 +38,8 @@ import contextlib
 import os
 import random
 import shutil
-import signal
 import statistics
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -46,7 +48,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
 from sqlmodel import col, select
 
 from appliance.access import AccessService, Principal
@@ -58,6 +59,9 @@ from appliance.retention.policy import Rule
 from appliance.settings import Settings
 from bench.ingest import SIM, rss_mb, wait_recording
 from bench.playback import PASSWORD, Site, free_port
+from bench.soak_appliance import run_command
+from bench.soak_appliance import start as start_appliance
+from bench.soak_appliance import stop as stop_appliance
 from bench.soak_frames import (
     Event,
     FrameFigures,
@@ -152,60 +156,6 @@ def _prepare(root: Path, sim: CameraSimulator, cameras: int, viewers: int, args:
     return Site(root, data, config, port, 0, 0, names)
 
 
-def _stacks(pid: int, path: Path) -> None:
-    """Where the appliance's threads are (py-spy), when a stop or start is slow: the log says
-    nothing while it waits."""
-    spy = Path(sys.executable).with_name("py-spy")
-    if spy.exists():
-        with path.open("ab") as out:
-            out.write(f"--- {time.strftime('%H:%M:%S')}\n".encode())
-            command = [str(spy), "dump", "--native", "--pid", str(pid)]
-            subprocess.run(command, stdout=out, stderr=out, timeout=60, check=False)
-
-
-def _stop(proc: subprocess.Popen[bytes], root: Path) -> tuple[int | None, float]:
-    """SIGTERM; (exit code, seconds to exit); stacks dumped after 5 and 15 s; killed after 90 s
-    (code None)."""
-    started = time.monotonic()
-    proc.send_signal(signal.SIGTERM)
-    for wait_s in (5, 10):
-        try:
-            return proc.wait(wait_s), time.monotonic() - started
-        except subprocess.TimeoutExpired:
-            _stacks(proc.pid, root / "slow-stop.txt")
-    try:
-        return proc.wait(75), time.monotonic() - started
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-        return None, time.monotonic() - started
-
-
-def _start(site: Site, timeout_s: float = 300.0) -> subprocess.Popen[bytes]:
-    """``appliance run`` (every daemon) until its health route answers; stacks dumped if that
-    takes over 30 s (bench/playback.start_appliance gives up after 60 s: too short here)."""
-    log = (site.root / "appliance.log").open("ab")
-    proc = subprocess.Popen(
-        [sys.executable, "-c", "from appliance.cli import app; app()", "run",
-         "--config", str(site.config)],
-        stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    started = time.monotonic()
-    dumped = False
-    while time.monotonic() - started < timeout_s:
-        with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(f"{site.base_url}/api/health", timeout=2).status_code == 200:
-                return proc
-        if proc.poll() is not None:
-            break
-        if not dumped and time.monotonic() - started > 30:
-            _stacks(proc.pid, site.root / "slow-start.txt")
-            dumped = True
-        time.sleep(0.5)
-    proc.kill()
-    raise RuntimeError(f"the appliance did not start; see {site.root / 'appliance.log'}")
-
-
 def _sample_rss(soak: Soak, stop: threading.Event) -> None:
     while not stop.wait(5.0):
         proc = soak.proc
@@ -276,9 +226,9 @@ def _restart(soak: Soak) -> None:
     """SIGTERM, wait for the exit, start again, until it answers."""
     soak.restart_window = (time.monotonic(), time.monotonic() + 3600)
     sigterm_ms = int(time.time() * 1000)
-    code, stop_s = _stop(soak.proc, soak.site.root)
+    code, stop_s = stop_appliance(soak.proc, soak.site.root)
     started = time.monotonic()
-    soak.proc = _start(soak.site)
+    soak.proc = start_appliance(soak.site)
     ready_ms = int(time.time() * 1000)
     soak.restart_window = (soak.restart_window[0], time.monotonic())
     with soak.lock:
@@ -297,7 +247,7 @@ def run(args: argparse.Namespace, root: Path) -> dict[str, Any]:
     with CameraSimulator(cameras, **SIM) as sim:
         site = _prepare(root, sim, args.cameras, args.viewers, args)
         settings = Settings(**site.data)
-        soak = Soak(site, _start(site))
+        soak = Soak(site, start_appliance(site))
         ctx = AppContext.open(settings, SystemClock())
         scanner = Scanner(ctx)
         stop = threading.Event()
@@ -334,7 +284,7 @@ def run(args: argparse.Namespace, root: Path) -> dict[str, Any]:
         finally:
             stop.set()
             end_ms = int(time.time() * 1000)
-            code, stop_s = _stop(soak.proc, root)
+            code, stop_s = stop_appliance(soak.proc, root)
             soak.events.append(Event("stop", None, end_ms, end_ms))
             scanner.stop()
         scanner.poll()  # what the last SIGTERM indexed
@@ -348,8 +298,8 @@ def run(args: argparse.Namespace, root: Path) -> dict[str, Any]:
         ctx.close()
     figures.update(restart=soak.restart, viewers=viewers, events=soak.events)
     figures["memory"] = _memory(soak, args)
-    figures["ledger"] = _cli(site, "ledger", "verify")
-    figures["fsck"] = _cli(site, "fsck")
+    figures["ledger"] = run_command(site, "ledger", "verify")
+    figures["fsck"] = run_command(site, "fsck")
     return figures
 
 
@@ -387,16 +337,6 @@ def _memory(soak: Soak, args: argparse.Namespace) -> list[dict[str, float]]:
             "growth_pct": 100 * (end - begin) / begin, "minutes": (series[-1][0] - first) / 60,
         })  # fmt: skip
     return out
-
-
-def _cli(site: Site, *command: str) -> tuple[int, str]:
-    proc = subprocess.run(
-        [sys.executable, "-c", "from appliance.cli import app; app()", *command,
-         "--config", str(site.config)],
-        capture_output=True, text=True, timeout=600, check=False,
-    )  # fmt: skip
-    lines = (proc.stdout + proc.stderr).strip().splitlines()
-    return proc.returncode, " / ".join(lines[-3:])
 
 
 def _verdict(ok: bool) -> str:
