@@ -291,9 +291,12 @@ def run(args: argparse.Namespace, root: Path) -> dict[str, Any]:
         figures.update(end_ms=end_ms, final_exit=code, final_stop_s=stop_s)
         figures["frames"] = frame_figures(scanner.facts, soak.events)
         rule = Rule(0, 1, args.day_s * 1000)
-        figures["purge"] = purge_figures(ctx, scanner.facts, scanner.vanished_ms, end_ms, rule)
-        figures["unreadable"] = scanner.unreadable
         restart = next((e for e in soak.events if e.kind == "restart"), None)
+        down = None if restart is None else (restart.start_ms, restart.end_ms)
+        figures["purge"] = purge_figures(
+            ctx, scanner.facts, scanner.vanished_ms, end_ms, rule, down
+        )
+        figures["unreadable"] = scanner.unreadable
         figures["alarms"] = _alarms(ctx, figures["start_ms"], restart)
         ctx.close()
     figures.update(restart=soak.restart, viewers=viewers, events=soak.events)
@@ -399,6 +402,13 @@ def report(f: dict[str, Any], args: argparse.Namespace, load: tuple[float, ...])
           f" {purge.unmatched} unmatched): max {purge.max_ms / 1000:.1f} s, p95"
           f" {purge.p95_ms / 1000:.1f} s (target < {TARGET_LAG_S:.0f} s:"
           f" {purge.max_ms / 1000 / TARGET_LAG_S:.2f} x)")  # fmt: skip
+    if purge.through_restart_ms:
+        others = sorted(purge.lags_ms)
+        for lag in purge.through_restart_ms:
+            others.remove(lag)
+        print(f"  {len(purge.through_restart_ms)} of them waited through the restart (no purge"
+              f" while it is down): max {max(purge.through_restart_ms) / 1000:.1f} s; the others"
+              f" max {max(others, default=0) / 1000:.1f} s")  # fmt: skip
     alarms = f["alarms"].items()
     print("alarms (kind: raised, of which around the restart, still open at the end): "
           + (", ".join(f"{k}: {n}, {r}, {o}" for k, (n, o, r) in alarms) or "none"))  # fmt: skip

@@ -231,6 +231,7 @@ class PurgeFigures:
     overdue_at_end: int = 0  # still stored past expiry when the soak ended
     unmatched: int = 0  # vanished without a covering destruction record
     records: int = 0
+    through_restart_ms: list[int] = field(default_factory=list)  # waited while it was down
 
     @property
     def max_ms(self) -> float:
@@ -253,8 +254,11 @@ def purge_figures(
     vanished: dict[int, int],
     end_ms: int,
     rule: Rule,
+    down: tuple[int, int] | None = None,
 ) -> PurgeFigures:
-    """Each vanished segment's destruction time against its expiry; overdue ones at the end."""
+    """Each vanished segment's destruction time against its expiry; overdue ones at the end.
+    ``down`` (SIGTERM, answering again): lags of segments that waited through it are also
+    listed apart (no purge runs while the appliance is down)."""
     out = PurgeFigures()
     with ctx.db.session() as session:
         records = list(
@@ -286,5 +290,8 @@ def purge_figures(
             out.unmatched += 1
             continue
         out.purged += 1
-        out.lags_ms.append(min(r.executed_ms for r in covering) - due)
+        destroyed = min(r.executed_ms for r in covering)
+        out.lags_ms.append(destroyed - due)
+        if down is not None and due <= down[1] and destroyed >= down[0]:
+            out.through_restart_ms.append(destroyed - due)
     return out
