@@ -15,7 +15,7 @@ from sqlmodel import Session, col
 
 from appliance.models import Camera, Hold, Segment
 from appliance.retention.holds import held_segment_clause
-from appliance.retention.policy import DAY_MS, Rule
+from appliance.retention.policy import DAY_MS, rules_by_group
 from appliance.settings import Settings
 
 __all__ = [
@@ -46,9 +46,10 @@ class GroupAge:
     min_days: int
     max_days: int
     oldest_ms: int | None  # None: no footage
+    day_ms: int = DAY_MS  # ``retention.day_s``
 
     def age_days(self, now_ms: int) -> float | None:
-        return None if self.oldest_ms is None else (now_ms - self.oldest_ms) / DAY_MS
+        return None if self.oldest_ms is None else (now_ms - self.oldest_ms) / self.day_ms
 
     def over_retention(self, now_ms: int) -> bool:
         """Older than max_days by more than a day: the purge is behind (or a hold keeps it)."""
@@ -89,7 +90,11 @@ def disk_usage(path: Path) -> DiskUsage:
 
 
 def group_ages(settings: Settings, oldest: dict[str, int]) -> list[GroupAge]:
-    return [GroupAge(g.name, g.min_days, g.max_days, oldest.get(g.name)) for g in settings.groups]
+    day_ms = settings.retention.day_s * 1000
+    return [
+        GroupAge(g.name, g.min_days, g.max_days, oldest.get(g.name), day_ms)
+        for g in settings.groups
+    ]
 
 
 def purge_lag_ms(expiries: Iterable[int], now_ms: int) -> int:
@@ -108,7 +113,9 @@ def _oldest_per_group(session: Session) -> dict[str, int]:
 
 def _expiries(session: Session, settings: Settings, now_ms: int) -> list[int]:
     """Per camera, the expiry of its oldest due, unheld segment (index range per camera)."""
-    rules = {g.name: Rule(g.min_days, g.max_days) for g in settings.groups}
+    rules = rules_by_group(
+        ((g.name, g.min_days, g.max_days) for g in settings.groups), settings.retention.day_s
+    )
     out: list[int] = []
     cameras = session.execute(select(col(Camera.id), col(Camera.group_name))).all()
     for camera_id, group_name in cameras:

@@ -29,6 +29,7 @@ from appliance.retention.policy import (
     StorageState,
     expired,
     pressure_victims,
+    rules_by_group,
     storage_state,
 )
 from appliance.retention.purge import PurgeHook, Purger, PurgeResult
@@ -69,7 +70,10 @@ def camera_rules(session: Session, ctx: AppContext) -> tuple[dict[str, Rule], di
     """
     rules: dict[str, Rule] = {}
     unknown: dict[str, str] = {}
-    groups = {g.name: Rule(g.min_days, g.max_days) for g in ctx.settings.groups}
+    groups = rules_by_group(
+        ((g.name, g.min_days, g.max_days) for g in ctx.settings.groups),
+        ctx.settings.retention.day_s,
+    )
     for camera_id, group_name in session.execute(
         select(col(Camera.id), col(Camera.group_name))
     ).all():

@@ -48,6 +48,14 @@ class RetentionDaemon:
         self.cycles = 0
 
     def start(self) -> None:
+        day_s = self._ctx.settings.retention.day_s
+        if day_s != 86_400:
+            log.warning(
+                "retention.day_s is %d: footage expires after max_days x %d s, not days "
+                "(tests and benchmarks only)",
+                day_s,
+                day_s,
+            )
         if self.control is not None:
             self.control.start()
         self._thread = threading.Thread(target=self._run, name="retention", daemon=True)

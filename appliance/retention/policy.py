@@ -27,6 +27,7 @@ __all__ = [
     "expiry_ms",
     "is_held",
     "pressure_victims",
+    "rules_by_group",
     "storage_state",
     "under_minimum",
 ]
@@ -40,14 +41,15 @@ class Rule:
 
     min_days: int
     max_days: int
+    day_ms: int = DAY_MS  # shorter only in tests and benchmarks (``retention.day_s``)
 
     @property
     def min_ms(self) -> int:
-        return self.min_days * DAY_MS
+        return self.min_days * self.day_ms
 
     @property
     def max_ms(self) -> int:
-        return self.max_days * DAY_MS
+        return self.max_days * self.day_ms
 
     def cutoffs(self, now_ms: int) -> tuple[int, int]:
         """(latest start, latest end) of a due segment: ``start <= a and end <= b`` iff due."""
@@ -89,6 +91,11 @@ class StorageState(StrEnum):
     ok = "ok"
     low = "low"  # below alarm_free_bytes: alarm, no purge
     pressure = "pressure"  # below min_free_bytes: purge oldest unprotected footage
+
+
+def rules_by_group(groups: Iterable[tuple[str, int, int]], day_s: int) -> dict[str, Rule]:
+    """Group name -> its rule, from (name, min_days, max_days) and ``retention.day_s``."""
+    return {name: Rule(low, high, day_s * 1000) for name, low, high in groups}
 
 
 def expiry_ms(segment: SegmentSpan, rule: Rule) -> int:

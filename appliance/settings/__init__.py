@@ -129,6 +129,12 @@ class Settings(BaseSettings):
                     f"(defined: {', '.join(sorted(groups))})"
                 )
             _check_legal_minimum(index, camera, group)
+            if self.retention.day_s != DAY_S and legal_minimum(camera.location_type.value):
+                raise ValueError(
+                    f"retention.day_s: {self.retention.day_s} shortens the retention day, and "
+                    f"cameras[{index}] ({camera.id!r}, {camera.location_type.value}) must keep "
+                    "its footage a legal minimum of whole days (tests and benchmarks only)"
+                )
         return self
 
     @property
@@ -173,6 +179,9 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         # Environment beats the file; the file's values come in through init_settings.
         return (env_settings, init_settings)
+
+
+DAY_S = 86_400  # retention.day_s everywhere but tests and benchmarks
 
 
 def _check_legal_minimum(index: int, camera: CameraConfig, group: GroupConfig) -> None:

@@ -331,6 +331,15 @@ class RetentionConfig(_Section):
     batch_size: int = Field(
         default=5000, ge=1, le=100_000, description="Segments per purge transaction."
     )
+    day_s: int = Field(
+        default=86_400,
+        ge=60,
+        le=86_400,
+        description="Seconds in the day that the groups' min_days and max_days count: 86400 on "
+        "every installation. Tests and the soak benchmark (bench/soak.py) shorten it so that "
+        "footage expires, and is purged by the real scheduler, within minutes. Refused when a "
+        "camera's place carries a legal minimum retention.",
+    )
     retired_key_grace_s: int = Field(
         default=3600,
         ge=0,

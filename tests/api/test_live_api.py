@@ -174,3 +174,71 @@ def test_live_view_ends_when_the_sign_in_goes_idle(
         (span,) = session.exec(select(ViewingSpan)).all()
     assert span.outcome == "stopped: sign-in idle"
     client.close()
+
+
+def test_stop_cuts_a_watched_live_view_after_a_short_grace(tmp_path: Path) -> None:
+    """A live view being watched never ends by itself: the web daemon's stop (SIGTERM) cancels
+    it after SHUTDOWN_GRACE_S instead of leaving uvicorn waiting past its 10 s join, still
+    serving, while the restart waits (found by bench/soak.py)."""
+    import socket
+    import threading
+
+    import httpx
+
+    from api.daemon import SHUTDOWN_GRACE_S, WebDaemon
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
+    with CameraSimulator(1, **sim_kwargs()) as sim:
+        data = recorder_config(tmp_path, [camera_entry("cam01", sim.url("cam1"))])
+        data["server"] = {"host": "127.0.0.1", "port": port}
+        settings = Settings(**data)
+        initialize(settings, SystemClock(), insecure_no_passphrase=True)
+        ctx = AppContext.open(settings, SystemClock())
+        recorder = RecorderDaemon(ctx)
+        recorder.start()
+        web = WebDaemon(ctx)
+        watching, done = threading.Event(), threading.Event()
+
+        def watch() -> None:  # a guard watching the camera, reading all the while
+            with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+                login = client.post(
+                    "/api/auth/login", json={"username": "guard", "password": PASSWORD}
+                )
+                client.headers[CSRF_HEADER] = login.json()["csrf_token"]
+                purpose = {"category": "safety", "text": "야간 출입문 상태 확인"}
+                opened = client.post(
+                    "/api/viewing", json={"kind": "live", "cameras": ["cam01"], "purpose": purpose}
+                )
+                url = f"/api/viewing/{opened.json()['id']}/live"
+                try:
+                    with client.stream("GET", url, params={"camera_id": "cam01"}) as response:
+                        for _ in response.iter_raw():
+                            watching.set()
+                            if done.is_set():
+                                return
+                except httpx.HTTPError:
+                    pass  # cut by the stop
+
+        try:
+            root = Principal.local("root")
+            user, _ = web.app.state.access.create_user(
+                root, username="guard", role=Role.viewer, display_name="경비", password=PASSWORD
+            )
+            web.app.state.access.change_grants(root, user.id, add=["cam01"])
+            web.start()
+            wait_for(lambda: bool(recorder.fanout("cam01").streams), 20, "cam01 to stream")
+            wait_for(lambda: web._server.started, 20, "the web server")
+            threading.Thread(target=watch, daemon=True).start()
+            assert watching.wait(20), "no live picture"
+            began = time.monotonic()
+            web.stop()
+            stopped_s = time.monotonic() - began
+            done.set()
+            assert stopped_s < SHUTDOWN_GRACE_S + 3, stopped_s  # was 10 s, the join timeout
+            assert not web.alive()  # uvicorn is done, not left serving
+        finally:
+            done.set()
+            recorder.stop()
+            ctx.close()

@@ -191,3 +191,13 @@ def test_legal_minimums_are_one_sourced_table() -> None:
         assert LocationType(entry.location_type)  # a real location type
         assert entry.source and entry.requirement == "R-RET-2"
     assert legal_minimum("lobby") is None  # most places carry no minimum
+
+
+def test_a_shortened_retention_day_is_refused_with_a_legal_minimum(tmp_path: Path) -> None:
+    """``retention.day_s`` is for tests and benchmarks: never with footage the law keeps."""
+    data = base_config(tmp_path)
+    data["retention"] = {"day_s": 120}
+    assert load_settings(write_toml(tmp_path, data)).retention.day_s == 120
+    data["groups"].append({"name": "or", "min_days": 30, "max_days": 30})
+    _camera_in(data, "operating_room", "or")
+    _refused(tmp_path, data, "retention.day_s", "'kids01'", "operating_room")

@@ -8,9 +8,11 @@ from datetime import timedelta
 import pytest
 from sqlmodel import select
 
+from appliance.cli.main import initialize
 from appliance.clock import FakeClock
 from appliance.context import AppContext
 from appliance.errors import Conflict, ValidationFailed
+from appliance.health.storage import storage_health
 from appliance.ledger import EventType
 from appliance.models import DestructionRecord, Segment
 from appliance.retention import (
@@ -22,6 +24,7 @@ from appliance.retention import (
     release_hold,
 )
 from appliance.retention.policy import DAY_MS
+from tests.support.config import SettingsFactory
 from tests.support.segments import MINUTE_MS, assert_consistent, make_segments
 
 
@@ -213,3 +216,30 @@ def find_destruction_in(
 ) -> list[DestructionRecord]:
     with ctx.db.session() as session:
         return find_destruction(session, camera_id, start, end)
+
+
+def test_a_shortened_retention_day_purges_within_minutes(
+    make_settings: SettingsFactory, clock: FakeClock
+) -> None:
+    """``retention.day_s`` (tests and bench/soak.py): max_days count days of 60 s, and the
+    health page's purge lag counts the same way."""
+    settings = make_settings(retention={"day_s": 60, "batch_size": 50})
+    initialize(settings, clock, insecure_no_passphrase=True)
+    ctx = AppContext.open(settings, clock)
+    try:
+        t0 = clock.now_ms()
+        make_segments(ctx, "cam01", [t0])
+        retention = Retention(ctx)
+        clock.advance(30 * 60 - 1)  # general keeps 30 "days": 30 minutes here
+        assert retention.run_cycle().expired.segments == 0
+        with ctx.db.session() as session:
+            assert storage_health(session, settings, clock.now_ms(), []).purge_lag_ms == 0
+        clock.advance(6)
+        with ctx.db.session() as session:
+            assert storage_health(session, settings, clock.now_ms(), []).purge_lag_ms == 5_000
+        assert retention.run_cycle().expired.segments == 1
+        assert _ids(ctx, "cam01") == set()
+        (record,) = _records(ctx)
+        assert record.executed_ms - (t0 + 30 * 60_000) == 5_000
+    finally:
+        ctx.close()
