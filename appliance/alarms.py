@@ -44,6 +44,10 @@ class AlarmKind(StrEnum):
     ledger_integrity = "ledger_integrity"  # the last chain verification found a bad entry
     # policy (issue 17; raised and cleared by appliance.policy.versions, design/policy.md)
     policy_outdated = "policy_outdated"  # the published policy no longer matches the system
+    # recorder nodes (issue 19; raised by recorder.cluster and recorder.diskguard, design/scale.md)
+    node_down = "node_down"  # subject ``node:<id>``: its heartbeat stopped; cameras taken over
+    camera_moved = "camera_moved"  # subject ``camera:<id>``: recorded by another node (a gap)
+    recorder_disk_floor = "recorder_disk_floor"  # subject ``node:<id>``: no segment written
 
 
 def raise_alarm(

@@ -67,8 +67,10 @@ class CameraWorker:
         *,
         audio_allowed: bool,
         open_gap_id: int | None = None,
+        lease_epoch: int | None = None,
     ) -> None:
         self.camera = camera
+        self.lease_epoch = lease_epoch
         self.deps = deps
         self.audio_allowed = audio_allowed
         self.fanout = PacketFanout()
@@ -106,6 +108,17 @@ class CameraWorker:
         status = self.deps.status
         status.set(self.camera.id, CameraState.starting)
         while not self._stopping.is_set():
+            disk = self.deps.disk
+            if disk is not None and disk.paused:
+                # Below the recorder's disk floor: no connection, nothing written, one gap.
+                status.set(self.camera.id, CameraState.failed, FailReason.disk_floor,
+                           "the recorder's disk is at its free-space floor")  # fmt: skip
+                try:
+                    self._open_gap(FailReason.disk_floor)
+                except Exception:
+                    log.exception("camera %s: could not open its gap", self.camera.id)
+                self._stopping.wait(1.0)
+                continue
             try:
                 outcome = self._session()
                 if self._stopping.is_set():
@@ -165,7 +178,7 @@ class CameraWorker:
         self.sessions += 1
         session = RecordingSession(
             source, self.deps, camera_id=self.camera.id, fanout=self.fanout,
-            counters=self.counters, on_recording=self._recording,
+            counters=self.counters, on_recording=self._recording, lease_epoch=self.lease_epoch,
         )  # fmt: skip
         reason, detail = FailReason.none, "stopped"
         try:

@@ -1,5 +1,5 @@
 """The configuration sections of the box itself: site, storage, database, server, recorder,
-ledger, retention, vault, viewing."""
+node, ledger, retention, vault, viewing."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from appliance.settings._base import _Section
 __all__ = [
     "DatabaseConfig",
     "LedgerConfig",
+    "NodeConfig",
     "OfficerConfig",
     "RecorderConfig",
     "RetentionConfig",
@@ -253,6 +254,57 @@ class RecorderConfig(_Section):
         "H.264/H.265 video, at under half the CPU) or ffmpeg (FFmpeg's RTSP demuxer through "
         "PyAV). Cameras whose group stores audio, and rtsps:// cameras, always use ffmpeg.",
     )
+    disk_floor_bytes: int = Field(
+        default=2 * 1024**3,
+        ge=0,
+        description="The recorder's own free-space floor on its segments disk: below it no new "
+        "segment is written (local copies already uploaded are dropped first; then the "
+        "recorder_disk_floor alarm and a gap), whatever else runs on the box. Recording resumes "
+        "above floor + disk_resume_margin_bytes.",
+    )
+    disk_resume_margin_bytes: int = Field(
+        default=512 * 1024**2, ge=0, description="Hysteresis above the floor before resuming."
+    )
+
+
+class NodeConfig(_Section):
+    """This process as one recorder node of several (design/scale.md). Empty id: the single
+    box, which records every enabled camera with no leases."""
+
+    id: str = Field(
+        default="",
+        pattern=r"^$|^[a-z0-9][a-z0-9_-]{0,62}$",
+        description="Node id, e.g. rec-a. Set it on every recorder node sharing one PostgreSQL "
+        "database; cameras then go to nodes by lease (cameras[].node or groups[].node, "
+        "otherwise balanced).",
+    )
+    heartbeat_s: float = Field(
+        default=3.0, gt=0, le=30, description="How often the node beats and renews its leases."
+    )
+    lease_ttl_s: float = Field(
+        default=15.0,
+        gt=0,
+        le=120,
+        description="A lease not renewed for this long is free: a dead node's cameras are "
+        "recording elsewhere within about lease_ttl_s + heartbeat_s + one reconnect.",
+    )
+    handback_after_s: float = Field(
+        default=10.0,
+        ge=0,
+        description="A returning node gets its configured (or balanced) cameras back only once "
+        "it has beaten for this long; the holder then finishes the segment and releases.",
+    )
+    live_url: str = Field(
+        default="",
+        description="Where this node serves live view (its web daemon), shown to the API node "
+        "that must send a viewer there, e.g. https://rec-a.clinic.lan:8443.",
+    )
+
+    @model_validator(mode="after")
+    def _timing(self) -> NodeConfig:
+        if self.lease_ttl_s < 2 * self.heartbeat_s:
+            raise ValueError("lease_ttl_s must be at least twice heartbeat_s")
+        return self
 
 
 class LedgerConfig(_Section):

@@ -1,0 +1,251 @@
+"""One recorder node of several: heartbeat, leases, takeover and handback (issue 19).
+
+Runs on one thread beside the workers when ``[node] id`` is set (design/scale.md, "Recorder
+nodes"). Every ``node.heartbeat_s`` it:
+
+1. beats (the node row: free space, floor) and renews the leases it holds; a lease found at
+   another epoch is lost: its worker stops at once (its pending segment is fenced anyway);
+   a node that could not renew for ``lease_ttl_s`` (database unreachable) stops every worker
+   itself, since the others may already have taken its cameras;
+2. reads the live nodes and computes who should record what (``appliance.nodes.assignment``);
+3. hands back a camera that should now be another node's, but only to a node that has been up
+   ``node.handback_after_s`` (a returning node takes back only what it is given): the worker
+   finishes its segment, the indexer indexes it, then the lease is released;
+4. takes the leases of cameras that should be its own and are free, released or expired:
+   reconciles that camera's files, records the gap since its last footage (``node_takeover``,
+   ``node_handover`` or ``recorder_not_running``), starts a worker under the new epoch, and
+   for a takeover raises ``camera_moved`` (and ``node_down`` for the dead node).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+from appliance.alarms import AlarmKind, clear_alarm, raise_alarm
+from appliance.context import AppContext
+from appliance.nodes import (
+    Grant,
+    How,
+    NodeInfo,
+    acquire,
+    beat,
+    deregister,
+    desired_owners,
+    ensure_leases,
+    list_nodes,
+    register,
+    release,
+    renew,
+)
+from recorder.diskguard import DiskGuard
+from recorder.status import FailReason
+
+__all__ = ["GAP_REASONS", "NodeCluster", "StartCamera", "StopCamera"]
+
+log = logging.getLogger(__name__)
+
+#: The gap a new holder records from the camera's last footage, by how it got the lease.
+GAP_REASONS = {
+    How.new: FailReason.recorder_not_running,
+    How.resumed: FailReason.recorder_not_running,
+    How.handover: FailReason.node_handover,
+    How.takeover: FailReason.node_takeover,
+}
+
+StartCamera = Callable[[str, Grant, FailReason], None]
+StopCamera = Callable[[str], None]  # stop the worker and wait until it has ended
+
+
+class NodeCluster:
+    """This node's membership; see the module docstring. The daemon owns the workers and
+    gives ``start_camera``/``stop_camera``; this decides which cameras they are."""
+
+    def __init__(
+        self,
+        ctx: AppContext,
+        *,
+        start_camera: StartCamera,
+        stop_camera: StopCamera,
+        flush_index: Callable[[], bool],
+        disk: DiskGuard,
+    ) -> None:
+        settings = ctx.settings
+        self.ctx = ctx
+        self.node_id = settings.node.id
+        self.config = settings.node
+        self.ttl_ms = int(settings.node.lease_ttl_s * 1000)
+        self._start_camera = start_camera
+        self._stop_camera = stop_camera
+        self._flush_index = flush_index
+        self._disk = disk
+        self._preferred = {c.id: settings.preferred_node(c) for c in settings.cameras if c.enabled}
+        self.held: dict[str, int] = {}  # camera -> epoch
+        self._lock = threading.Lock()
+        self._fenced: set[str] = set()
+        self._down: set[str] = set()  # nodes this node has seen die (node_down raised)
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="node-cluster", daemon=True)
+        self._renewed_at = time.monotonic()
+        self.ticks = 0
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def start(self) -> None:
+        with self.ctx.db.session() as session:
+            ensure_leases(session, self._preferred)
+            register(
+                session,
+                self.node_id,
+                live_url=self.config.live_url,
+                floor_bytes=self._disk.floor_bytes,
+            )
+            clear_alarm(session, AlarmKind.node_down, self.ctx.clock.now_ms(), self.subject)
+        self._renewed_at = time.monotonic()
+        self._thread.start()
+        log.info("node %s registered (%d cameras configured)", self.node_id, len(self._preferred))
+
+    @property
+    def subject(self) -> str:
+        return f"node:{self.node_id}"
+
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
+    def stop_loop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread.is_alive():
+            self._thread.join(self.config.heartbeat_s + self.ctx.settings.recorder.rtsp_timeout_s
+                              + 30)  # fmt: skip
+
+    def release_all(self) -> None:
+        """After the workers stopped and the indexer indexed their last segments: release
+        every lease and deregister, so the others take the cameras at their next beat."""
+        with self.ctx.db.session() as session:
+            for camera_id, epoch in sorted(self.held.items()):
+                release(session, camera_id, self.node_id, epoch)
+            deregister(session, self.node_id)
+        self.held.clear()
+
+    def fenced(self, camera_id: str) -> None:
+        """The indexer refused a segment of ``camera_id``: stop its worker at once."""
+        with self._lock:
+            self._fenced.add(camera_id)
+        self._wake.set()
+
+    # -- the loop ----------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.tick()
+            except Exception:
+                log.exception("node %s: cluster tick failed", self.node_id)
+                self._self_fence()
+            self._wake.wait(self.config.heartbeat_s)
+            self._wake.clear()
+
+    def _self_fence(self) -> None:
+        """Renewal failing for the time to live: the others may hold our cameras now."""
+        if self.held and time.monotonic() - self._renewed_at > self.config.lease_ttl_s:
+            log.error("node %s: leases not renewed for %.0f s: stopping every camera",
+                      self.node_id, time.monotonic() - self._renewed_at)  # fmt: skip
+            for camera_id in list(self.held):
+                self._stop_camera(camera_id)
+                del self.held[camera_id]
+
+    def tick(self) -> None:
+        """One beat; see the module docstring."""
+        self.ticks += 1
+        with self._lock:
+            fenced, self._fenced = self._fenced, set()
+        for camera_id in fenced & set(self.held):
+            log.warning("node %s: camera %s fenced: stopping it", self.node_id, camera_id)
+            self._stop_camera(camera_id)
+            del self.held[camera_id]
+        with self.ctx.db.session() as session:
+            beat(session, self.node_id, free_bytes=self._disk.free_bytes,
+                 below_floor=self._disk.paused)  # fmt: skip
+            lost = renew(session, self.node_id, self.held, self.ttl_ms)
+            nodes = list_nodes(session, self.ttl_ms)
+        self._renewed_at = time.monotonic()
+        for camera_id in lost:
+            log.warning("node %s: lease of %s lost: stopping it", self.node_id, camera_id)
+            self._stop_camera(camera_id)
+            del self.held[camera_id]
+        self._note_down(nodes)
+        live = {n.id for n in nodes if n.live} | {self.node_id}
+        settled = {n.id for n in nodes if n.live and n.up_ms >= self.config.handback_after_s * 1000}
+        desired = desired_owners(self._preferred, live)
+        for camera_id in sorted(self.held):
+            owner = desired.get(camera_id, self.node_id)
+            if owner != self.node_id and owner in settled and not self._stop.is_set():
+                self._hand_back(camera_id, owner)
+        for camera_id, owner in sorted(desired.items()):
+            if owner == self.node_id and camera_id not in self.held and not self._stop.is_set():
+                self._take(camera_id)
+
+    def _hand_back(self, camera_id: str, to: str) -> None:
+        log.info("node %s: handing %s back to %s", self.node_id, camera_id, to)
+        self._stop_camera(camera_id)
+        self._flush_index()  # its last segment indexed under our epoch before we let go
+        epoch = self.held.pop(camera_id)
+        with self.ctx.db.session() as session:
+            release(session, camera_id, self.node_id, epoch)
+
+    def _take(self, camera_id: str) -> None:
+        with self.ctx.db.session() as session:
+            grant = acquire(session, camera_id, self.node_id, self.ttl_ms)
+        if grant is None:
+            return
+        self.held[camera_id] = grant.epoch
+        log.info("node %s: %s lease of %s (epoch %d, from %s)", self.node_id, grant.how.value,
+                 camera_id, grant.epoch, grant.previous or "nobody")  # fmt: skip
+        now = self.ctx.clock.now_ms()
+        with self.ctx.db.session() as session:
+            subject = f"camera:{camera_id}"
+            if grant.how is How.takeover:
+                raise_alarm(
+                    session,
+                    AlarmKind.camera_moved,
+                    f"camera {camera_id} moved from node {grant.previous} (stopped beating) "
+                    f"to node {self.node_id}; the gap is on its timeline",
+                    now,
+                    subject,
+                )
+            elif grant.how is How.handover:
+                clear_alarm(session, AlarmKind.camera_moved, now, subject)
+        try:
+            self._start_camera(camera_id, grant, GAP_REASONS[grant.how])
+        except Exception:
+            log.exception("node %s: could not start %s: releasing it", self.node_id, camera_id)
+            self._stop_camera(camera_id)
+            del self.held[camera_id]
+            with self.ctx.db.session() as session:
+                release(session, camera_id, self.node_id, grant.epoch)
+
+    def _note_down(self, nodes: list[NodeInfo]) -> None:
+        """``node_down`` once per death seen (cleared by the node itself when it returns)."""
+        now = self.ctx.clock.now_ms()
+        for node in nodes:
+            if node.id == self.node_id:
+                continue
+            dead = not node.live and not node.stopped
+            if dead and node.id not in self._down:
+                self._down.add(node.id)
+                with self.ctx.db.session() as session:
+                    raise_alarm(
+                        session,
+                        AlarmKind.node_down,
+                        f"recorder node {node.id} ({node.host}) stopped beating "
+                        f"{node.heartbeat_age_ms // 1000} s ago; its cameras move to the "
+                        "live nodes",
+                        now,
+                        f"node:{node.id}",
+                    )
+            elif node.live:
+                self._down.discard(node.id)
