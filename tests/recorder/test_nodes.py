@@ -4,6 +4,7 @@ returning node given back its configured cameras, never two nodes on one camera.
 
 from __future__ import annotations
 
+import itertools
 import signal
 import subprocess
 from collections.abc import Callable, Iterator
@@ -165,7 +166,7 @@ def test_sigkill_of_a_node_moves_its_cameras_within_30_s(
     served = served_frames()
     for camera_id in preferred:
         segments = segments_of(ctx, camera_id)
-        for before, after in zip(segments, segments[1:], strict=False):
+        for before, after in itertools.pairwise(segments):
             assert after.start_ms >= before.end_ms - 100, (camera_id, before.path, after.path)
     for camera_id in moved:
         assert check_camera_segments(ctx, camera_id, served) > 0
