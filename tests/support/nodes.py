@@ -1,12 +1,16 @@
 """Recorder-node test helpers: a finished segment as a worker hands it to the indexer, lease
-rows as the database holds them, and ``appliance run --only recorder`` as a node process."""
+rows as the database holds them, ``appliance run --only recorder`` as a node process, and a
+small real file system for the disk floor."""
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
 from sqlmodel import select
 
 from appliance.context import AppContext
@@ -17,7 +21,7 @@ from recorder.segments import FinishedSegment, OpenSegment
 from recorder.vaultkey import VaultPublicKey
 from tests.support.media import FRAME_TICKS, Clip
 
-__all__ = ["finished_segment", "leases", "run_node"]
+__all__ = ["finished_segment", "leases", "run_node", "small_filesystem"]
 
 
 def finished_segment(
@@ -56,3 +60,21 @@ def run_node(config: Path, log: Path) -> subprocess.Popen[bytes]:
              "run", "--only", "recorder", "--config", str(config)],
             stdout=out, stderr=subprocess.STDOUT,
         )  # fmt: skip
+
+
+@contextlib.contextmanager
+def small_filesystem(path: Path, size_mib: int) -> Iterator[Path]:
+    """A real, small file system (tmpfs of ``size_mib``) mounted at ``path``: a disk that
+    really fills. Needs root (CI and the dev container run as root); skips otherwise."""
+    path.mkdir(parents=True, exist_ok=True)
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size_mib}m,mode=0700", "tmpfs", str(path)],
+        capture_output=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here: {done.stderr.decode().strip()}")
+    try:
+        yield path
+    finally:
+        subprocess.run(["umount", "-l", str(path)], check=False, capture_output=True)
