@@ -20,7 +20,14 @@ from appliance.nodes.leases import (
     release,
     renew,
 )
-from appliance.nodes.registry import NodeInfo, beat, deregister, list_nodes, register
+from appliance.nodes.registry import (
+    NodeInfo,
+    beat,
+    deregister,
+    list_nodes,
+    live_location,
+    register,
+)
 
 __all__ = [
     "Grant",
@@ -35,6 +42,7 @@ __all__ = [
     "desired_owners",
     "ensure_leases",
     "list_nodes",
+    "live_location",
     "register",
     "release",
     "renew",

@@ -17,7 +17,7 @@ from sqlmodel import Session, col, select
 from appliance.models.nodes import CameraLease, RecorderNode
 from appliance.nodes.dbtime import db_now_ms
 
-__all__ = ["NodeInfo", "beat", "deregister", "list_nodes", "register"]
+__all__ = ["NodeInfo", "beat", "deregister", "list_nodes", "live_location", "register"]
 
 
 @dataclass(frozen=True)
@@ -102,3 +102,14 @@ def list_nodes(session: Session, ttl_ms: int) -> list[NodeInfo]:
             )
         )
     return out
+
+
+def live_location(session: Session, camera_id: str) -> tuple[str, str] | None:
+    """(node id, its live_url) of the node whose unexpired lease records ``camera_id``."""
+    now = db_now_ms(session)
+    row = session.execute(
+        select(RecorderNode.id, RecorderNode.live_url)
+        .join(CameraLease, col(CameraLease.node_id) == col(RecorderNode.id))
+        .where(col(CameraLease.camera_id) == camera_id, col(CameraLease.expires_ms) > now)
+    ).first()
+    return None if row is None else (str(row[0]), str(row[1]))

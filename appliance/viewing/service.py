@@ -28,6 +28,7 @@ from appliance.media import build_fmp4
 from appliance.media.format import Sample
 from appliance.models import Camera
 from appliance.models.access import ViewingSession, ViewingSpan
+from appliance.nodes import live_location
 from appliance.settings import Settings
 from appliance.viewing.frames import first_frame_ms, samples_in_range
 from appliance.viewing.limits import Slot, StreamSlots
@@ -322,9 +323,9 @@ class ViewingService:
         finish = self._finisher(viewing_id, span_id, slot)
         try:
             feed: LiveFeed = self.live.feed(camera_id)
-        except NotFound:
+        except NotFound as exc:
             finish(0, "not live")
-            raise
+            raise self._live_elsewhere(camera_id) from exc
         codec = feed.streams[0].codec if feed.streams else ""
         convert = bool(codec) and codec not in _BROWSER_CODECS and transcode is not False
         if transcode is True and codec in _BROWSER_CODECS:
@@ -370,6 +371,19 @@ class ViewingService:
             )
 
         return Watch(check, self.settings.viewing.recheck_s)
+
+    def _live_elsewhere(self, camera_id: str) -> NotFound:
+        """Live view is served by the node that records the camera (design/scale.md): name
+        it, and where its web daemon answers, for the viewer to open it there."""
+        with self.db.session() as session:
+            where = live_location(session, camera_id)
+        if where is None:
+            return NotFound(f"camera {camera_id!r} is not live on this node")
+        node, url = where
+        return NotFound(
+            f"camera {camera_id!r} is recorded by node {node}: live view is served there"
+            + (f" ({url})" if url else "")
+        )
 
     def _finisher(self, viewing_id: int, span_id: int, slot: Slot) -> Callable[[int, str], None]:
         """Finish the span, then free the stream's slot (once, however the stream ended)."""
