@@ -4,9 +4,8 @@ Runs on one thread beside the workers when ``[node] id`` is set (design/scale.md
 nodes"). Every ``node.heartbeat_s`` it:
 
 1. beats (the node row: free space, floor) and renews the leases it holds; a lease found at
-   another epoch is lost: its worker stops at once (its pending segment is fenced anyway);
-   a node that could not renew for ``lease_ttl_s`` (database unreachable) stops every worker
-   itself, since the others may already have taken its cameras;
+   another epoch is lost: its worker stops at once (its pending segment is fenced anyway).
+   A node that cannot reach the database keeps recording (see ``_self_fence`` for why);
 2. reads the live nodes and computes who should record what (``appliance.nodes.assignment``);
 3. hands back a camera that should now be another node's, but only to a node that has been up
    ``node.handback_after_s`` (a returning node takes back only what it is given): the worker
@@ -150,13 +149,16 @@ class NodeCluster:
             self._wake.clear()
 
     def _self_fence(self) -> None:
-        """Renewal failing for the time to live: the others may hold our cameras now."""
-        if self.held and time.monotonic() - self._renewed_at > self.config.lease_ttl_s:
-            log.error("node %s: leases not renewed for %.0f s: stopping every camera",
-                      self.node_id, time.monotonic() - self._renewed_at)  # fmt: skip
-            for camera_id in list(self.held):
-                self._stop_camera(camera_id)
-                del self.held[camera_id]
+        """Renewal failing (the database unreachable from here): recording goes on. If the
+        others cannot reach it either, nobody takes our cameras and our footage is indexed
+        when it returns; if they can, they take the leases, and the fence refuses whatever
+        we recorded meanwhile (``check_fence``), and the next renewal stops our workers.
+        Stopping on our own would lose footage in the common case (the database down for
+        everyone) to protect an index the fence protects anyway."""
+        away_s = time.monotonic() - self._renewed_at
+        if self.held and away_s > self.config.lease_ttl_s:
+            log.error("node %s: leases not renewed for %.0f s; recording goes on, the index "
+                      "fence decides", self.node_id, away_s)  # fmt: skip
 
     def tick(self) -> None:
         """One beat; see the module docstring."""
