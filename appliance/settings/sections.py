@@ -268,8 +268,9 @@ class RecorderConfig(_Section):
 
 
 class NodeConfig(_Section):
-    """This process as one recorder node of several (design/scale.md). Empty id: the single
-    box, which records every enabled camera with no leases."""
+    """This process as one recorder node of several (design/scale.md); no id: a single box.
+
+    A single box records every enabled camera with no leases."""
 
     id: str = Field(
         default="",
