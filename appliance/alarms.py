@@ -44,6 +44,8 @@ class AlarmKind(StrEnum):
     ledger_integrity = "ledger_integrity"  # the last chain verification found a bad entry
     # policy (issue 17; raised and cleared by appliance.policy.versions, design/policy.md)
     policy_outdated = "policy_outdated"  # the published policy no longer matches the system
+    # object store (issue 19; raised and cleared by appliance.storage.uploader)
+    upload_failing = "upload_failing"  # segments are not reaching the object store (retrying)
 
 
 def raise_alarm(

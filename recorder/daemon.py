@@ -15,6 +15,7 @@ from appliance.context import AppContext
 from appliance.errors import NotFound
 from appliance.ledger import EventType
 from appliance.models.media import Gap, Run, Segment
+from appliance.storage import Uploader
 from recorder.deps import WorkerDeps
 from recorder.fanout import PacketFanout
 from recorder.indexer import SegmentIndexer
@@ -45,6 +46,15 @@ class RecorderDaemon:
         )
         self.workers: dict[str, CameraWorker] = {}
         self.report: ReconcileReport | None = None
+        # With an object store, this node uploads what it recorded (design/storage.md).
+        self.uploader: Uploader | None = None
+        if ctx.segment_files.remote:
+            self.uploader = Uploader(
+                ctx.db,
+                ctx.segment_files,
+                ctx.clock,
+                retry_max_s=ctx.settings.storage.upload_retry_max_s,
+            )
 
     def start(self) -> None:
         settings = self.ctx.settings
@@ -70,6 +80,8 @@ class RecorderDaemon:
         )
         gaps = self._resume_history([c.id for c in cameras])
         self.indexer.start()
+        if self.uploader is not None:
+            self.uploader.start()
         for camera in cameras:
             worker = CameraWorker(
                 camera,
@@ -92,9 +104,12 @@ class RecorderDaemon:
         for worker in self.workers.values():
             worker.join(timeout_s)
         self.indexer.stop()
+        if self.uploader is not None:
+            self.uploader.stop()
 
     def alive(self) -> bool:
-        return self.indexer.alive() and all(w.alive() for w in self.workers.values())
+        uploading = self.uploader is None or self.uploader.alive()
+        return uploading and self.indexer.alive() and all(w.alive() for w in self.workers.values())
 
     def status(self) -> dict[str, StatusInfo]:
         """Every camera's current status (the in-process view of ``camera_status``)."""
@@ -109,6 +124,8 @@ class RecorderDaemon:
 
     def _after_index(self, segment: Segment) -> None:
         self.status_board.segment_indexed(segment.camera_id, segment.end_ms)
+        if self.uploader is not None:
+            self.uploader.nudge()
         release_free_memory()
 
     def _on_indexed(self, session: Session, segment: Segment) -> None:

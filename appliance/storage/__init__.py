@@ -16,6 +16,7 @@ from appliance.storage.credentials import S3Credentials, load_credentials
 from appliance.storage.files import SegmentFiles
 from appliance.storage.local import LocalDirStore
 from appliance.storage.s3 import S3Store
+from appliance.storage.uploader import Uploader, UploadPass
 
 __all__ = [
     "LocalDirStore",
@@ -27,6 +28,8 @@ __all__ = [
     "SegmentFiles",
     "SegmentStore",
     "StoreUnavailable",
+    "UploadPass",
+    "Uploader",
     "open_segment_files",
 ]
 

@@ -83,23 +83,28 @@ class SegmentFiles:
 
     # -- writing ----------------------------------------------------------------------------
 
-    def upload(self, session: Session, segment: Segment, now_ms: int) -> str:
+    def upload(self, session: Session, segment: Segment, now_ms: int) -> str | None:
         """Put the local file in the object store and record its key on the row.
 
         ``StoreUnavailable`` (and the file's OSError) pass to the caller, who retries. The row
         is updated only after the store confirmed the object, so a key on a row always names
-        an object that was complete.
+        a complete object. Returns the key, or None if the purge destroyed the segment while
+        it was uploaded (the row gone or its key shredded): the new object is deleted at once.
         """
         assert self.store is not None, "upload without an object store"
         assert segment.id is not None
         key = self.key_for(segment.path)
         path = self.local_path(segment)
         self.store.put(key, path, md5=file_md5(path))
-        session.execute(
+        updated = session.execute(
             update(Segment)
-            .where(col(Segment.id) == segment.id)
+            .where(col(Segment.id) == segment.id, col(Segment.sealed_key).is_not(None))
             .values(object_key=key, uploaded_ms=now_ms)
-        )
+            .returning(col(Segment.id))
+        ).first()
+        if updated is None:
+            self.store.delete(key)
+            return None
         segment.object_key, segment.uploaded_ms = key, now_ms
         return key
 
