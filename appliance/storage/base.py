@@ -44,6 +44,10 @@ class SegmentStore(Protocol):
     #: "local" or "s3": what the segment row and the destruction record name.
     kind: str
 
+    def prepare(self) -> None:
+        """Create what the store needs before the first put (the bucket, the directory)."""
+        ...
+
     def put(self, key: str, source: Path, *, md5: bytes | None = None) -> None:
         """Store the complete file ``source`` under ``key``, replacing any object there.
 

@@ -34,6 +34,12 @@ class LocalDirStore:
             raise ValueError(f"bad object key {key!r}")
         return self.root.joinpath(*parts)
 
+    def prepare(self) -> None:
+        try:
+            self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreUnavailable(f"{self.root}: {exc}") from exc
+
     def put(self, key: str, source: Path, *, md5: bytes | None = None) -> None:
         final = self._path(key)
         if final == source:

@@ -104,6 +104,9 @@ class S3Store:
             config=config,
         )
 
+    def prepare(self) -> None:
+        self.ensure_bucket()
+
     def ensure_bucket(self) -> None:
         """Create the bucket if it does not exist."""
         try:

@@ -73,6 +73,7 @@ class Uploader:
         self._elsewhere: dict[int, int] = {}  # id -> not before ms
         self._failures_in_a_row = 0
         self._alarmed: bool | None = None  # None: unknown (an alarm may be left from before)
+        self._prepared = False
         self.uploaded = 0
         self.uploaded_bytes = 0
         self.failed = 0
@@ -125,6 +126,16 @@ class Uploader:
     def run_once(self) -> UploadPass:
         """Upload everything due now; returns what happened."""
         result = UploadPass()
+        if not self._prepared:
+            assert self._files.store is not None
+            try:
+                self._files.store.prepare()
+            except StoreUnavailable as exc:
+                log.warning("object store not ready: %s", exc)
+                result.failed += 1
+                self._alarm(result)
+                return result
+            self._prepared = True
         after = 0
         seen: set[int] = set()
         while True:
