@@ -48,6 +48,8 @@ class AlarmKind(StrEnum):
     node_down = "node_down"  # subject ``node:<id>``: its heartbeat stopped; cameras taken over
     camera_moved = "camera_moved"  # subject ``camera:<id>``: recorded by another node (a gap)
     recorder_disk_floor = "recorder_disk_floor"  # subject ``node:<id>``: no segment written
+    # object store (issue 19; raised and cleared by appliance.storage.uploader)
+    upload_failing = "upload_failing"  # segments are not reaching the object store (retrying)
 
 
 def raise_alarm(

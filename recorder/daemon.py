@@ -19,6 +19,7 @@ from appliance.errors import NotFound
 from appliance.ledger import EventType
 from appliance.models.media import Gap, Run, Segment
 from appliance.nodes import Grant
+from appliance.storage import Uploader
 from recorder.cluster import NodeCluster
 from recorder.deps import WorkerDeps
 from recorder.diskguard import DiskGuard
@@ -26,6 +27,7 @@ from recorder.fanout import PacketFanout
 from recorder.indexer import SegmentIndexer
 from recorder.memory import release_free_memory, tune_allocator
 from recorder.reconcile import ReconcileReport, reconcile
+from recorder.relieve import drop_uploaded_copies
 from recorder.status import FailReason, StatusBoard, StatusInfo
 from recorder.vaultkey import VaultPublicKey
 from recorder.worker import CameraWorker
@@ -57,6 +59,15 @@ class RecorderDaemon:
         self.cluster: NodeCluster | None = None
         self.disk: DiskGuard | None = None
         self._deps: WorkerDeps | None = None
+        # With an object store, this node uploads what it recorded (design/storage.md).
+        self.uploader: Uploader | None = None
+        if ctx.segment_files.remote:
+            self.uploader = Uploader(
+                ctx.db,
+                ctx.segment_files,
+                ctx.clock,
+                retry_max_s=ctx.settings.storage.upload_retry_max_s,
+            )
 
     def start(self) -> None:
         settings = self.ctx.settings
@@ -69,6 +80,7 @@ class RecorderDaemon:
             floor_bytes=settings.recorder.disk_floor_bytes,
             resume_margin_bytes=settings.recorder.disk_resume_margin_bytes,
             node_id=self.node_id,
+            relieve=self._relieve if self.uploader is not None else None,
         )
         self.disk.start()
         self._deps = WorkerDeps(
@@ -83,6 +95,8 @@ class RecorderDaemon:
             disk=self.disk,
         )
         self.indexer.start()
+        if self.uploader is not None:
+            self.uploader.start()
         if self.node_id:
             self.cluster = NodeCluster(
                 self.ctx,
@@ -138,6 +152,10 @@ class RecorderDaemon:
         worker.stop()
         worker.join(self.ctx.settings.recorder.rtsp_timeout_s + 10)
 
+    def _relieve(self, deficit_bytes: int) -> int:
+        """Below the floor with an object store: drop uploaded local copies first."""
+        return drop_uploaded_copies(self.ctx.db, self.ctx.segment_files, deficit_bytes)
+
     def _on_fenced(self, camera_id: str) -> None:
         if self.cluster is not None:
             self.cluster.fenced(camera_id)
@@ -157,11 +175,15 @@ class RecorderDaemon:
         self.indexer.stop()
         if self.cluster is not None:
             self.cluster.release_all()
+        if self.uploader is not None:
+            self.uploader.stop()
         if self.disk is not None:
             self.disk.stop()
 
     def alive(self) -> bool:
-        parts_alive = self.cluster is None or self.cluster.alive()
+        parts_alive = (self.cluster is None or self.cluster.alive()) and (
+            self.uploader is None or self.uploader.alive()
+        )
         return (
             parts_alive
             and self.indexer.alive()
@@ -181,6 +203,8 @@ class RecorderDaemon:
 
     def _after_index(self, segment: Segment) -> None:
         self.status_board.segment_indexed(segment.camera_id, segment.end_ms)
+        if self.uploader is not None:
+            self.uploader.nudge()
         release_free_memory()
 
     def _on_indexed(self, session: Session, segment: Segment) -> None:

@@ -11,6 +11,7 @@ APT_PACKAGES=(
   gstreamer1.0-plugins-ugly gstreamer1.0-libav
   chromium fonts-nanum
   postgresql
+  swift swift-proxy swift-object swift-container swift-account memcached
 )
 
 missing=()

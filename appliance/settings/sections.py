@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, field_validator, model_validator
 
 from appliance.settings._base import _Section
+from appliance.settings.object_store import ObjectStoreFields
 
 __all__ = [
     "DatabaseConfig",
@@ -69,7 +70,7 @@ class SiteConfig(_Section):
         return value
 
 
-class StorageConfig(_Section):
+class StorageConfig(ObjectStoreFields, _Section):
     """Where footage, the database and the keys live."""
 
     data_dir: Path = Field(

@@ -11,7 +11,6 @@ closing ledger entry; ``appliance.viewing.stream`` carries the bytes.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any, Protocol
 
 from sqlmodel import Session, col, select
@@ -24,7 +23,7 @@ from appliance.clock import Clock
 from appliance.db import Database
 from appliance.errors import NotFound, PermissionDenied, ValidationFailed, VaultLocked
 from appliance.ledger import EventType, Ledger
-from appliance.media import build_fmp4
+from appliance.media import SegmentSource, build_fmp4
 from appliance.media.format import Sample
 from appliance.models import Camera
 from appliance.models.access import ViewingSession, ViewingSpan
@@ -74,8 +73,11 @@ class ViewingService:
         ledger: Ledger,
         keys: FootageKeys,
         live: LiveHub,
+        segments: SegmentSource | None = None,
     ) -> None:
         self.db = db
+        # Where segments are read: the object store too when configured (issue 19).
+        self._segments = segments
         self.clock = clock
         self.settings = settings
         self.ledger = ledger
@@ -90,8 +92,8 @@ class ViewingService:
         self.live_transcodes = LiveTranscodes(self.slots.take_transcode)
 
     @property
-    def segments_dir(self) -> Path:
-        return self.settings.segments_dir
+    def segments_dir(self) -> SegmentSource:
+        return self._segments if self._segments is not None else self.settings.segments_dir
 
     # -- sessions -------------------------------------------------------------------------
 

@@ -1,7 +1,7 @@
 """nodes: recorder nodes and camera leases
 
-Revision ID: 0014
-Revises: 0013
+Revision ID: 0015
+Revises: 0014
 Create Date: 2026-12-03 00:00:00
 
 Two new tables (issue 19, design/scale.md): ``recorder_node`` (registration and heartbeat) and
@@ -15,8 +15,8 @@ import sqlalchemy as sa
 import sqlmodel.sql.sqltypes
 from alembic import op
 
-revision = "0014"
-down_revision = "0013"
+revision = "0015"
+down_revision = "0014"
 branch_labels = None
 depends_on = None
 
