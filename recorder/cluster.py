@@ -42,7 +42,7 @@ from appliance.nodes import (
 from recorder.diskguard import DiskGuard
 from recorder.status import FailReason
 
-__all__ = ["GAP_REASONS", "NodeCluster", "StartCamera", "StopCamera"]
+__all__ = ["GAP_REASONS", "NodeCluster", "StartCamera", "StopCameras"]
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +55,8 @@ GAP_REASONS = {
 }
 
 StartCamera = Callable[[str, Grant, FailReason], None]
-StopCamera = Callable[[str], None]  # stop the worker and wait until it has ended
+#: Stop these cameras' workers (all signalled first, then each joined) and return once ended.
+StopCameras = Callable[[list[str]], None]
 
 
 class NodeCluster:
@@ -67,7 +68,7 @@ class NodeCluster:
         ctx: AppContext,
         *,
         start_camera: StartCamera,
-        stop_camera: StopCamera,
+        stop_cameras: StopCameras,
         flush_index: Callable[[], bool],
         disk: DiskGuard,
     ) -> None:
@@ -77,7 +78,7 @@ class NodeCluster:
         self.config = settings.node
         self.ttl_ms = int(settings.node.lease_ttl_s * 1000)
         self._start_camera = start_camera
-        self._stop_camera = stop_camera
+        self._stop_cameras = stop_cameras
         self._flush_index = flush_index
         self._disk = disk
         self._preferred = {c.id: settings.preferred_node(c) for c in settings.cameras if c.enabled}
@@ -86,8 +87,13 @@ class NodeCluster:
         self._fenced: set[str] = set()
         self._down: set[str] = set()  # nodes this node has seen die (node_down raised)
         self._stop = threading.Event()
+        self._beat_stop = threading.Event()
         self._wake = threading.Event()
         self._thread = threading.Thread(target=self._run, name="node-cluster", daemon=True)
+        # Beats and renewals on their own thread: a slow handback or start must never let
+        # this node's leases expire under its running workers.
+        self._beater = threading.Thread(target=self._beat_loop, name="node-beat", daemon=True)
+        self._lost: set[str] = set()
         self._renewed_at = time.monotonic()
         self.ticks = 0
 
@@ -104,6 +110,7 @@ class NodeCluster:
             )
             clear_alarm(session, AlarmKind.node_down, self.ctx.clock.now_ms(), self.subject)
         self._renewed_at = time.monotonic()
+        self._beater.start()
         self._thread.start()
         log.info("node %s registered (%d cameras configured)", self.node_id, len(self._preferred))
 
@@ -112,9 +119,10 @@ class NodeCluster:
         return f"node:{self.node_id}"
 
     def alive(self) -> bool:
-        return self._thread.is_alive()
+        return self._thread.is_alive() and self._beater.is_alive()
 
     def stop_loop(self) -> None:
+        """Stop deciding (the beats go on until ``release_all``)."""
         self._stop.set()
         self._wake.set()
         if self._thread.is_alive():
@@ -124,11 +132,15 @@ class NodeCluster:
     def release_all(self) -> None:
         """After the workers stopped and the indexer indexed their last segments: release
         every lease and deregister, so the others take the cameras at their next beat."""
+        with self._lock:
+            held, self.held = dict(self.held), {}
         with self.ctx.db.session() as session:
-            for camera_id, epoch in sorted(self.held.items()):
+            for camera_id, epoch in sorted(held.items()):
                 release(session, camera_id, self.node_id, epoch)
             deregister(session, self.node_id)
-        self.held.clear()
+        self._beat_stop.set()
+        if self._beater.is_alive():
+            self._beater.join(10)
 
     def fenced(self, camera_id: str) -> None:
         """The indexer refused a segment of ``camera_id``: stop its worker at once."""
@@ -144,9 +156,31 @@ class NodeCluster:
                 self.tick()
             except Exception:
                 log.exception("node %s: cluster tick failed", self.node_id)
-                self._self_fence()
             self._wake.wait(self.config.heartbeat_s)
             self._wake.clear()
+
+    def _beat_loop(self) -> None:
+        while not self._beat_stop.is_set():
+            try:
+                self.beat()
+            except Exception:
+                log.exception("node %s: heartbeat failed", self.node_id)
+                self._self_fence()
+            self._beat_stop.wait(self.config.heartbeat_s)
+
+    def beat(self) -> None:
+        """The heartbeat and the renewal of every lease held; lost ones go to the loop."""
+        with self._lock:
+            held = dict(self.held)
+        with self.ctx.db.session() as session:
+            beat(session, self.node_id, free_bytes=self._disk.free_bytes,
+                 below_floor=self._disk.paused)  # fmt: skip
+            lost = renew(session, self.node_id, held, self.ttl_ms)
+        self._renewed_at = time.monotonic()
+        if lost:
+            with self._lock:
+                self._lost |= lost
+            self._wake.set()
 
     def _self_fence(self) -> None:
         """Renewal failing (the database unreachable from here): recording goes on. If the
@@ -161,50 +195,55 @@ class NodeCluster:
                       "fence decides", self.node_id, away_s)  # fmt: skip
 
     def tick(self) -> None:
-        """One beat; see the module docstring."""
+        """One round of decisions; see the module docstring."""
         self.ticks += 1
         with self._lock:
-            fenced, self._fenced = self._fenced, set()
-        for camera_id in fenced & set(self.held):
-            log.warning("node %s: camera %s fenced: stopping it", self.node_id, camera_id)
-            self._stop_camera(camera_id)
-            del self.held[camera_id]
+            gone = (self._fenced | self._lost) & set(self.held)
+            self._fenced, self._lost = set(), set()
+        if gone:
+            log.warning("node %s: leases of %s lost: stopping them", self.node_id,
+                        ", ".join(sorted(gone)))  # fmt: skip
+            self._stop_cameras(sorted(gone))
+            with self._lock:
+                for camera_id in gone:
+                    self.held.pop(camera_id, None)
         with self.ctx.db.session() as session:
-            beat(session, self.node_id, free_bytes=self._disk.free_bytes,
-                 below_floor=self._disk.paused)  # fmt: skip
-            lost = renew(session, self.node_id, self.held, self.ttl_ms)
             nodes = list_nodes(session, self.ttl_ms)
-        self._renewed_at = time.monotonic()
-        for camera_id in lost:
-            log.warning("node %s: lease of %s lost: stopping it", self.node_id, camera_id)
-            self._stop_camera(camera_id)
-            del self.held[camera_id]
         self._note_down(nodes)
         live = {n.id for n in nodes if n.live} | {self.node_id}
         settled = {n.id for n in nodes if n.live and n.up_ms >= self.config.handback_after_s * 1000}
         desired = desired_owners(self._preferred, live)
-        for camera_id in sorted(self.held):
-            owner = desired.get(camera_id, self.node_id)
-            if owner != self.node_id and owner in settled and not self._stop.is_set():
-                self._hand_back(camera_id, owner)
+        give = [
+            camera_id
+            for camera_id in sorted(self.held)
+            if desired.get(camera_id, self.node_id) != self.node_id
+            and desired.get(camera_id) in settled
+        ]
+        if give and not self._stop.is_set():
+            self._hand_back(give, desired)
         for camera_id, owner in sorted(desired.items()):
             if owner == self.node_id and camera_id not in self.held and not self._stop.is_set():
                 self._take(camera_id)
 
-    def _hand_back(self, camera_id: str, to: str) -> None:
-        log.info("node %s: handing %s back to %s", self.node_id, camera_id, to)
-        self._stop_camera(camera_id)
-        self._flush_index()  # its last segment indexed under our epoch before we let go
-        epoch = self.held.pop(camera_id)
+    def _hand_back(self, cameras: list[str], desired: dict[str, str]) -> None:
+        """Stop them all, index their last segments under our epochs, then release."""
+        log.info("node %s: handing back %s", self.node_id,
+                 ", ".join(f"{c} to {desired[c]}" for c in cameras))  # fmt: skip
+        self._stop_cameras(cameras)
+        self._flush_index()
+        with self._lock:
+            epochs = {c: self.held.pop(c) for c in cameras if c in self.held}
         with self.ctx.db.session() as session:
-            release(session, camera_id, self.node_id, epoch)
+            for camera_id, epoch in epochs.items():
+                release(session, camera_id, self.node_id, epoch)
 
     def _take(self, camera_id: str) -> None:
         with self.ctx.db.session() as session:
             grant = acquire(session, camera_id, self.node_id, self.ttl_ms)
         if grant is None:
             return
-        self.held[camera_id] = grant.epoch
+        with self._lock:
+            self.held[camera_id] = grant.epoch
         log.info("node %s: %s lease of %s (epoch %d, from %s)", self.node_id, grant.how.value,
                  camera_id, grant.epoch, grant.previous or "nobody")  # fmt: skip
         now = self.ctx.clock.now_ms()
@@ -225,8 +264,9 @@ class NodeCluster:
             self._start_camera(camera_id, grant, GAP_REASONS[grant.how])
         except Exception:
             log.exception("node %s: could not start %s: releasing it", self.node_id, camera_id)
-            self._stop_camera(camera_id)
-            del self.held[camera_id]
+            self._stop_cameras([camera_id])
+            with self._lock:
+                self.held.pop(camera_id, None)
             with self.ctx.db.session() as session:
                 release(session, camera_id, self.node_id, grant.epoch)
 

@@ -101,7 +101,7 @@ class RecorderDaemon:
             self.cluster = NodeCluster(
                 self.ctx,
                 start_camera=self._start_leased,
-                stop_camera=self._stop_worker,
+                stop_cameras=self._stop_workers,
                 flush_index=self.indexer.flush,
                 disk=self.disk,
             )
@@ -145,12 +145,13 @@ class RecorderDaemon:
         gaps = self._resume_history([camera_id], reason)
         self._start_worker(camera_id, gaps.get(camera_id), grant.epoch)
 
-    def _stop_worker(self, camera_id: str) -> None:
-        worker = self.workers.pop(camera_id, None)
-        if worker is None:
-            return
-        worker.stop()
-        worker.join(self.ctx.settings.recorder.rtsp_timeout_s + 10)
+    def _stop_workers(self, camera_ids: list[str]) -> None:
+        """Signal every one first (they finish their segments side by side), then join."""
+        workers = [w for w in (self.workers.pop(c, None) for c in camera_ids) if w is not None]
+        for worker in workers:
+            worker.stop()
+        for worker in workers:
+            worker.join(self.ctx.settings.recorder.rtsp_timeout_s + 10)
 
     def _relieve(self, deficit_bytes: int) -> int:
         """Below the floor with an object store: drop uploaded local copies first."""

@@ -116,7 +116,11 @@ def renew(session: Session, node_id: str, held: dict[str, int], ttl_ms: int) -> 
     now = db_now_ms(session)
     session.execute(
         update(CameraLease)
-        .where(col(CameraLease.node_id) == node_id, col(CameraLease.camera_id).in_(list(held)))
+        .where(
+            col(CameraLease.node_id) == node_id,
+            col(CameraLease.camera_id).in_(list(held)),
+            col(CameraLease.expires_ms) > 0,  # released meanwhile: never revived
+        )
         .values(expires_ms=now + ttl_ms)
         .execution_options(synchronize_session=False)
     )
