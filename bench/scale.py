@@ -7,12 +7,12 @@ baseline measured in the same run.
 Sections:
 
 - ``upload``: a recorder node's uploader (``appliance.storage.Uploader``: MD5, PUT with
-  Content-MD5, the row updated) puts real encrypted 60 s segments (1080p H.264, 4 Mbit/s, the
-  simulator's clip, sealed as the recorder seals them) into OpenStack Swift (s3api) on
-  loopback: MB/s and segments/s. Baseline: the same uploader into a ``LocalDirStore`` on this
-  disk (copy + fsync + rename), i.e. what the code costs without the network and Swift.
-  A camera at 4 Mbit/s writes 0.5 MB/s: the figure divided by 0.5 is how many cameras one
-  node's uploader keeps up with.
+  Content-MD5, the row updated; 4 uploads in flight, and 1 for comparison) puts real
+  encrypted 60 s segments (1080p H.264, 4 Mbit/s, the simulator's clip, sealed as the recorder
+  seals them) into OpenStack Swift (s3api) on loopback: MB/s and segments/s. Baseline: the
+  same uploader into a ``LocalDirStore`` on this disk (copy + fsync + rename), i.e. what the
+  code costs without the network and Swift. A camera at 4 Mbit/s writes 0.5 MB/s: the figure
+  divided by 0.5 is how many cameras one node's uploader keeps up with.
 - ``ttfb``: playback time to first byte (``build_fmp4`` until its first fMP4 bytes: open the
   ciphertext, decrypt from the start to the enclosing key frame, mux the first fragment), of a
   segment whose local copy was dropped, read from Swift (no cache), from the read cache, and
@@ -88,11 +88,13 @@ def _forget_uploads(ctx: AppContext) -> None:
         session.execute(update(Segment).values(object_key=None, uploaded_ms=None))
 
 
-def upload_once(ctx: AppContext, store: SegmentStore, prefix: str) -> tuple[float, int, int]:
+def upload_once(
+    ctx: AppContext, store: SegmentStore, prefix: str, workers: int = 4
+) -> tuple[float, int, int]:
     """Seconds, segments and bytes of one uploader pass over every segment."""
     _forget_uploads(ctx)
     files = SegmentFiles(ctx.settings.segments_dir, store, prefix=prefix)
-    uploader = Uploader(ctx.db, files, ctx.clock)
+    uploader = Uploader(ctx.db, files, ctx.clock, workers=workers)
     store.prepare()
     began = time.perf_counter()
     result = uploader.run_once()
@@ -106,17 +108,22 @@ def section_upload(ctx: AppContext, swift: SwiftServer, rounds: int) -> S3Store:
     print(f"\n== upload ({load()})")
     store = new_store(swift)
     mirror = LocalDirStore(Path(tempfile.mkdtemp(prefix="scale-mirror-")))
-    figures: dict[str, list[float]] = {"swift": [], "local": []}
+    targets: dict[str, tuple[SegmentStore, int]] = {
+        "swift": (store, 4),
+        "swift x1": (store, 1),
+        "local": (mirror, 4),
+    }
+    figures: dict[str, list[float]] = {name: [] for name in targets}
     count = size = 0
     for _ in range(rounds):
-        for name, target in (("swift", store), ("local", mirror)):
-            elapsed, count, size = upload_once(ctx, target, "segments/")
+        for name, (target, workers) in targets.items():
+            elapsed, count, size = upload_once(ctx, target, "segments/", workers)
             figures[name].append(size / elapsed / 1e6)
-    for name in ("swift", "local"):
+    for name in targets:
         best = max(figures[name])
         per_s = best * 1e6 / (size / count)
         print(
-            f"{name:>6}: {best:7.1f} MB/s  {per_s:5.2f} segments/s  "
+            f"{name:>8}: {best:7.1f} MB/s  {per_s:5.2f} segments/s  "
             f"({count} x {size / count / 1e6:.1f} MB, best of {rounds}; all: "
             + ", ".join(f"{x:.0f}" for x in figures[name])
             + f")  = {best / CAMERA_MB_S:.0f} cameras at 4 Mbit/s"
