@@ -37,7 +37,7 @@ class Method(StrEnum):
 
     shred_unlink = "key destroyed + file unlinked"  # crypto-shred, then unlink
     # the same with an object store (issue 19): the object and any cached copy deleted too
-    shred_unlink_object = "key destroyed + file unlinked + object deleted"
+    shred_unlink_object = "key destroyed + file and object deleted"
     key_destroyed = "vault private key destroyed"  # overwritten, fsynced, unlinked
     index_removed = "index row removed (file missing)"  # fsck: nothing left to destroy
     package_shredded = "package overwritten + unlinked, key copy destroyed"  # an export

@@ -5,7 +5,8 @@ segment is indexed, and every few seconds anyway, it finds rows with ``object_ke
 and a local copy, uploads the ones whose file is on this node's disk (another node's are left
 to it), then records the key on the row (``SegmentFiles.upload``) and, with
 ``local_copy = "drop_after_upload"``, drops the local file. A failed upload is retried with a
-per-segment backoff (1 s doubling to ``upload_retry_max_s``); after three failures in a row
+per-segment backoff (1 s doubling to ``upload_retry_max_s``); ``workers`` uploads are in flight
+at once; after three failures in a row
 the ``upload_failing`` alarm is raised, and it is cleared by the next pass without one. The
 files stay on the local disk meanwhile, so an unreachable store delays the upload, never the
 recording. A segment the purge destroys while it is being uploaded is noticed (its row is gone
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from sqlalchemy import func
@@ -58,6 +60,7 @@ class Uploader:
         *,
         retry_max_s: float = 60.0,
         poll_s: float = _POLL_S,
+        workers: int = 4,
     ) -> None:
         if not files.remote:
             raise ValueError("an uploader needs an object store")
@@ -69,6 +72,9 @@ class Uploader:
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name="segment-uploader", daemon=True)
+        # Uploads wait on the network and the store, not the CPU: a few in flight.
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="upload")
+        self._lock = threading.Lock()  # the counters and retry tables below
         self._next_try: dict[int, tuple[int, int]] = {}  # id -> (not before ms, failures)
         self._elsewhere: dict[int, int] = {}  # id -> not before ms
         self._failures_in_a_row = 0
@@ -92,6 +98,7 @@ class Uploader:
         self._stopping.set()
         self._wake.set()
         self._thread.join(timeout_s)
+        self._pool.shutdown(wait=False, cancel_futures=True)
 
     def alive(self) -> bool:
         return self._thread.is_alive()
@@ -162,10 +169,8 @@ class Uploader:
                 self._elsewhere = {k: v for k, v in self._elsewhere.items() if k in seen}
                 break
             after = rows[-1].id or after
-            for segment in rows:
-                assert segment.id is not None
-                seen.add(segment.id)
-                self._one(segment, result)
+            seen.update(s.id for s in rows if s.id is not None)
+            list(self._pool.map(lambda segment: self._one(segment, result), rows))
         self._alarm(result)
         return result
 
@@ -173,15 +178,17 @@ class Uploader:
         assert segment.id is not None
         now = self._clock.now_ms()
         if self._elsewhere.get(segment.id, 0) > now:
-            result.elsewhere += 1
+            with self._lock:
+                result.elsewhere += 1
             return
         not_before, failures = self._next_try.get(segment.id, (0, 0))
         if not_before > now:
             return
         path = self._files.local_path(segment)
         if not path.exists():
-            self._elsewhere[segment.id] = now + _ELSEWHERE_RECHECK_MS
-            result.elsewhere += 1
+            with self._lock:
+                self._elsewhere[segment.id] = now + _ELSEWHERE_RECHECK_MS
+                result.elsewhere += 1
             return
         try:
             with self._db.session() as session:
@@ -191,21 +198,24 @@ class Uploader:
         except (StoreUnavailable, OSError) as exc:
             failures += 1
             wait_ms = min(self._retry_max_ms, 1000 * 2 ** (failures - 1))
-            self._next_try[segment.id] = (now + wait_ms, failures)
-            self.failed += 1
-            result.failed += 1
+            with self._lock:
+                self._next_try[segment.id] = (now + wait_ms, failures)
+                self.failed += 1
+                result.failed += 1
             log.warning("upload of %s failed (attempt %d): %s", segment.path, failures, exc)
             return
-        self._next_try.pop(segment.id, None)
-        self._elsewhere.pop(segment.id, None)
-        self.uploaded += 1
-        self.uploaded_bytes += segment.size_bytes
-        result.uploaded += 1
-        result.bytes += segment.size_bytes
+        with self._lock:
+            self._next_try.pop(segment.id, None)
+            self._elsewhere.pop(segment.id, None)
+            self.uploaded += 1
+            self.uploaded_bytes += segment.size_bytes
+            result.uploaded += 1
+            result.bytes += segment.size_bytes
         if self._files.drop_after_upload:
             with self._db.session() as session:
                 self._files.drop_local(session, segment)
-            result.dropped += 1
+            with self._lock:
+                result.dropped += 1
 
     def _alarm(self, result: UploadPass) -> None:
         if result.failed:

@@ -122,9 +122,7 @@ def test_record_upload_play_from_the_store_fsck_and_purge(
     assert store.stat(prefix + "cam02/stray.seg") is None
     with ctx.db.session() as session:
         removed = session.exec(
-            select(DestructionRecord).where(
-                DestructionRecord.reason == Reason.file_missing.value
-            )
+            select(DestructionRecord).where(DestructionRecord.reason == Reason.file_missing.value)
         ).all()
     assert [(r.camera_id, r.segment_count) for r in removed] == [(victim.camera_id, 1)]
     assert fsck(ctx).clean
