@@ -161,7 +161,8 @@ def test_two_recorder_nodes_one_api_postgres_and_swift(
             )
 
         try:
-            wait_for(lambda: holders_are(both), 60, "the cameras split across the nodes")
+            # Generous: on a loaded CI machine a node's start (migrations) takes tens of seconds.
+            wait_for(lambda: holders_are(both), 120, "the cameras split across the nodes")
             split_ms = ctx.clock.now_ms()
             picks = {n: cams[0] for n, cams in by_node.items()}
             wait_for(
