@@ -72,7 +72,7 @@ def run_nodes(
             for node in nodes
         ] or [_start(data, root, "single")]
         try:
-            wait_recording(settings, cameras, 120)
+            wait_recording(settings, cameras, 240)
             window = measure([p.pid for p in procs], 5, window_s)
         finally:
             for proc in procs:

@@ -146,10 +146,11 @@ class RecorderDaemon:
         self._start_worker(camera_id, gaps.get(camera_id), grant.epoch)
 
     def _stop_workers(self, camera_ids: list[str]) -> None:
-        """Signal every one first (they finish their segments side by side), then join."""
+        """Signal every one first (they finish their segments side by side), then join. They
+        go to another node: their status rows are that node's to write."""
         workers = [w for w in (self.workers.pop(c, None) for c in camera_ids) if w is not None]
         for worker in workers:
-            worker.stop()
+            worker.stop(mark_stopped=False)
         for worker in workers:
             worker.join(self.ctx.settings.recorder.rtsp_timeout_s + 10)
 

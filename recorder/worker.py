@@ -76,6 +76,7 @@ class CameraWorker:
         self.fanout = PacketFanout()
         self._gap_id = open_gap_id
         self._stopping = threading.Event()
+        self._mark_stopped = True
         self._thread = threading.Thread(target=self._run, name=f"rec-{camera.id}", daemon=True)
         self.sessions = 0
         self.counters = CameraCounters()
@@ -91,8 +92,10 @@ class CameraWorker:
     def start(self) -> None:
         self._thread.start()
 
-    def stop(self) -> None:
-        """Ask the worker to finish its current segment and end (see ``join``)."""
+    def stop(self, *, mark_stopped: bool = True) -> None:
+        """Ask the worker to finish its current segment and end (see ``join``). A camera
+        handed to another node is not marked ``stopped``: that node's status is the one."""
+        self._mark_stopped = mark_stopped
         self._stopping.set()
 
     def join(self, timeout_s: float | None = None) -> None:
@@ -145,7 +148,8 @@ class CameraWorker:
                 reason = FailReason.stream_error
             cap_s = self.deps.config.reconnect_max_backoff_s
             self._stopping.wait(backoff_s(attempt, cap_s, reason))
-        status.set(self.camera.id, CameraState.stopped)
+        if self._mark_stopped:
+            status.set(self.camera.id, CameraState.stopped)
 
     # -- one RTSP session --------------------------------------------------------------------
 
