@@ -26,9 +26,13 @@ import tempfile
 import time
 from pathlib import Path
 
+from sqlmodel import select
+
 from appliance.cli.main import initialize
 from appliance.clock import SystemClock
 from appliance.context import AppContext
+from appliance.models.nodes import CameraLease
+from appliance.nodes import desired_owners
 from appliance.settings import Settings
 from bench.ingest import SIM, Window, lost_frames, measure, wait_recording
 from recorder.sim import CameraSimulator
@@ -57,6 +61,25 @@ def _start(data: dict[str, object], root: Path, name: str) -> subprocess.Popen[b
         )  # fmt: skip
 
 
+def _wait_settled(settings: Settings, nodes: list[str], timeout_s: float) -> None:
+    """Until every lease is held by the node the assignment gives it (the cold start's
+    handbacks done), so the window measures steady recording."""
+    wanted = desired_owners({c.id: "" for c in settings.cameras}, nodes)
+    ctx = AppContext.open(settings, SystemClock())
+    try:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            with ctx.db.session() as session:
+                held = {r.camera_id: r.node_id for r in session.exec(select(CameraLease)).all()}
+            if all(held.get(c) == n for c, n in wanted.items()):
+                time.sleep(3)  # the new holders' first key frames
+                return
+            time.sleep(0.5)
+        raise RuntimeError(f"the leases did not settle on {nodes} in {timeout_s:.0f} s")
+    finally:
+        ctx.close()
+
+
 def run_nodes(
     sim: CameraSimulator, pg: PostgresServer, cameras: int, nodes: list[str], window_s: float
 ) -> tuple[Window, int, int, int]:
@@ -72,6 +95,8 @@ def run_nodes(
             for node in nodes
         ] or [_start(data, root, "single")]
         try:
+            if nodes:
+                _wait_settled(settings, nodes, 240)
             wait_recording(settings, cameras, 240)
             window = measure([p.pid for p in procs], 5, window_s)
         finally:
