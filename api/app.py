@@ -54,7 +54,7 @@ def create_app(ctx: AppContext) -> FastAPI:
     app.state.ctx = ctx
     app.state.access = AccessService(ctx.db, ctx.clock, ctx.settings.server, ctx.ledger)
     app.state.viewing = ViewingService(
-        ctx.db, ctx.clock, ctx.settings, ctx.ledger, ctx.vault, ctx.live
+        ctx.db, ctx.clock, ctx.settings, ctx.ledger, ctx.vault, ctx.live, ctx.segment_files
     )
     install_error_handlers(app)
     for router in (

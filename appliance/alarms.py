@@ -46,6 +46,12 @@ class AlarmKind(StrEnum):
     policy_outdated = "policy_outdated"  # the published policy no longer matches the system
     # backup (issue 18; raised and cleared by appliance.backup.daemon, design/backup.md)
     backup_failed = "backup_failed"  # a scheduled backup is due and could not be written
+    # recorder nodes (issue 19; raised by recorder.cluster and recorder.diskguard, design/scale.md)
+    node_down = "node_down"  # subject ``node:<id>``: its heartbeat stopped; cameras taken over
+    camera_moved = "camera_moved"  # subject ``camera:<id>``: recorded by another node (a gap)
+    recorder_disk_floor = "recorder_disk_floor"  # subject ``node:<id>``: no segment written
+    # object store (issue 19; raised and cleared by appliance.storage.uploader)
+    upload_failing = "upload_failing"  # segments are not reaching the object store (retrying)
 
 
 def raise_alarm(

@@ -18,6 +18,7 @@ from appliance.settings import Settings
 from appliance.vault import Vault, VaultKeeper
 
 if TYPE_CHECKING:
+    from appliance.storage import SegmentFiles
     from appliance.viewing.live import LiveHub
 
 __all__ = ["AppContext"]
@@ -59,6 +60,13 @@ class AppContext:
         from appliance.viewing.live import LiveHub
 
         return LiveHub()
+
+    @cached_property
+    def segment_files(self) -> SegmentFiles:
+        """Where segment ciphertext is: the local dir, and the object store if configured."""
+        from appliance.storage import open_segment_files
+
+        return open_segment_files(self.settings)
 
     def close(self) -> None:
         self.db.dispose()

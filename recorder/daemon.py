@@ -1,7 +1,10 @@
 """The recorder service: reconcile, then one worker thread per enabled camera.
 
 Registered as the ``recorder`` entry point of ``appliance.daemons``; ``appliance run`` starts
-it. It holds the vault *public* key only (invariant 2).
+it. It holds the vault *public* key only (invariant 2). A single box records every enabled
+camera; with ``[node] id`` set the node records the cameras whose leases it holds
+(``recorder.cluster``), each worker under its lease's epoch. Either way the disk guard
+(``recorder.diskguard``) keeps the recorder's own free-space floor.
 """
 
 from __future__ import annotations
@@ -15,11 +18,16 @@ from appliance.context import AppContext
 from appliance.errors import NotFound
 from appliance.ledger import EventType
 from appliance.models.media import Gap, Run, Segment
+from appliance.nodes import Grant
+from appliance.storage import Uploader
+from recorder.cluster import NodeCluster
 from recorder.deps import WorkerDeps
+from recorder.diskguard import DiskGuard
 from recorder.fanout import PacketFanout
 from recorder.indexer import SegmentIndexer
 from recorder.memory import release_free_memory, tune_allocator
 from recorder.reconcile import ReconcileReport, reconcile
+from recorder.relieve import drop_uploaded_copies
 from recorder.status import FailReason, StatusBoard, StatusInfo
 from recorder.vaultkey import VaultPublicKey
 from recorder.worker import CameraWorker
@@ -37,28 +45,45 @@ class RecorderDaemon:
     def __init__(self, ctx: AppContext) -> None:
         self.ctx = ctx
         self.status_board = StatusBoard(ctx.db, ctx.clock)
+        self.node_id = ctx.settings.node.id
         self.indexer = SegmentIndexer(
             ctx.db,
             ctx.clock,
             on_indexed=self._on_indexed,
             after_index=self._after_index,
+            node_id=self.node_id,
+            on_fenced=self._on_fenced,
         )
         self.workers: dict[str, CameraWorker] = {}
         self.report: ReconcileReport | None = None
+        self.cluster: NodeCluster | None = None
+        self.disk: DiskGuard | None = None
+        self._deps: WorkerDeps | None = None
+        # With an object store, this node uploads what it recorded (design/storage.md).
+        self.uploader: Uploader | None = None
+        if ctx.segment_files.remote:
+            self.uploader = Uploader(
+                ctx.db,
+                ctx.segment_files,
+                ctx.clock,
+                retry_max_s=ctx.settings.storage.upload_retry_max_s,
+            )
 
     def start(self) -> None:
         settings = self.ctx.settings
         tune_allocator()
         vault_key = VaultPublicKey(settings.storage.key_dir)
-        cameras = [c for c in settings.cameras if c.enabled]
-        self.report = reconcile(
-            self.ctx.db,
+        self.disk = DiskGuard(
             settings.segments_dir,
+            self.ctx.db,
             self.ctx.clock,
-            on_indexed=self._on_indexed,
-            cameras=[c.id for c in cameras],
+            floor_bytes=settings.recorder.disk_floor_bytes,
+            resume_margin_bytes=settings.recorder.disk_resume_margin_bytes,
+            node_id=self.node_id,
+            relieve=self._relieve if self.uploader is not None else None,
         )
-        deps = WorkerDeps(
+        self.disk.start()
+        self._deps = WorkerDeps(
             db=self.ctx.db,
             clock=self.ctx.clock,
             config=settings.recorder,
@@ -67,34 +92,105 @@ class RecorderDaemon:
             indexer=self.indexer,
             status=self.status_board,
             zone=settings.zone,
+            disk=self.disk,
+        )
+        self.indexer.start()
+        if self.uploader is not None:
+            self.uploader.start()
+        if self.node_id:
+            self.cluster = NodeCluster(
+                self.ctx,
+                start_camera=self._start_leased,
+                stop_cameras=self._stop_workers,
+                flush_index=self.indexer.flush,
+                disk=self.disk,
+            )
+            self.cluster.start()
+            self.ctx.live.attach(self)
+            return
+        cameras = [c for c in settings.cameras if c.enabled]
+        self.report = reconcile(
+            self.ctx.db,
+            settings.segments_dir,
+            self.ctx.clock,
+            on_indexed=self._on_indexed,
+            cameras=[c.id for c in cameras],
         )
         gaps = self._resume_history([c.id for c in cameras])
-        self.indexer.start()
         for camera in cameras:
-            worker = CameraWorker(
-                camera,
-                deps,
-                audio_allowed=settings.group(camera.group).audio_allowed,
-                open_gap_id=gaps.get(camera.id),
-            )
-            self.workers[camera.id] = worker
-            worker.start()
+            self._start_worker(camera.id, gaps.get(camera.id), None)
         # Live view in this process reads the workers' fan-outs (design/access.md).
         self.ctx.live.attach(self)
         log.info("recording %d cameras", len(cameras))
 
+    def _start_worker(self, camera_id: str, gap_id: int | None, epoch: int | None) -> None:
+        assert self._deps is not None
+        camera = self.ctx.settings.camera(camera_id)
+        worker = CameraWorker(
+            camera,
+            self._deps,
+            audio_allowed=self.ctx.settings.group(camera.group).audio_allowed,
+            open_gap_id=gap_id,
+            lease_epoch=epoch,
+        )
+        self.workers[camera.id] = worker
+        worker.start()
+
+    def _start_leased(self, camera_id: str, grant: Grant, reason: FailReason) -> None:
+        """A lease taken (``recorder.cluster``): repair this camera's files, record the gap
+        since its last footage, record it under the lease's epoch."""
+        settings = self.ctx.settings
+        reconcile(self.ctx.db, settings.segments_dir, self.ctx.clock,
+                  on_indexed=self._on_indexed, cameras=[camera_id])  # fmt: skip
+        gaps = self._resume_history([camera_id], reason)
+        self._start_worker(camera_id, gaps.get(camera_id), grant.epoch)
+
+    def _stop_workers(self, camera_ids: list[str]) -> None:
+        """Signal every one first (they finish their segments side by side), then join. They
+        go to another node: their status rows are that node's to write."""
+        workers = [w for w in (self.workers.pop(c, None) for c in camera_ids) if w is not None]
+        for worker in workers:
+            worker.stop(mark_stopped=False)
+        for worker in workers:
+            worker.join(self.ctx.settings.recorder.rtsp_timeout_s + 10)
+
+    def _relieve(self, deficit_bytes: int) -> int:
+        """Below the floor with an object store: drop uploaded local copies first."""
+        return drop_uploaded_copies(self.ctx.db, self.ctx.segment_files, deficit_bytes)
+
+    def _on_fenced(self, camera_id: str) -> None:
+        if self.cluster is not None:
+            self.cluster.fenced(camera_id)
+
     def stop(self) -> None:
-        """Finish every camera's current segment and index it before returning."""
+        """Finish every camera's current segment and index it before returning; a node then
+        releases its leases (the others take the cameras at their next beat)."""
         self.ctx.live.detach(self)
-        for worker in self.workers.values():
+        if self.cluster is not None:
+            self.cluster.stop_loop()
+        workers = list(self.workers.values())
+        for worker in workers:
             worker.stop()
         timeout_s = self.ctx.settings.recorder.rtsp_timeout_s + 10
-        for worker in self.workers.values():
+        for worker in workers:
             worker.join(timeout_s)
         self.indexer.stop()
+        if self.cluster is not None:
+            self.cluster.release_all()
+        if self.uploader is not None:
+            self.uploader.stop()
+        if self.disk is not None:
+            self.disk.stop()
 
     def alive(self) -> bool:
-        return self.indexer.alive() and all(w.alive() for w in self.workers.values())
+        parts_alive = (self.cluster is None or self.cluster.alive()) and (
+            self.uploader is None or self.uploader.alive()
+        )
+        return (
+            parts_alive
+            and self.indexer.alive()
+            and all(w.alive() for w in list(self.workers.values()))
+        )
 
     def stalled(self) -> dict[str, float]:
         """Camera workers and the indexer silent for over ``recorder.stall_after_s``, with
@@ -118,6 +214,8 @@ class RecorderDaemon:
 
     def _after_index(self, segment: Segment) -> None:
         self.status_board.segment_indexed(segment.camera_id, segment.end_ms)
+        if self.uploader is not None:
+            self.uploader.nudge()
         release_free_memory()
 
     def _on_indexed(self, session: Session, segment: Segment) -> None:
@@ -139,8 +237,11 @@ class RecorderDaemon:
             session=session,
         )
 
-    def _resume_history(self, camera_ids: list[str]) -> dict[str, int]:
-        """Close runs a crash left open; open a gap from each camera's last footage to now.
+    def _resume_history(
+        self, camera_ids: list[str], reason: FailReason = FailReason.recorder_not_running
+    ) -> dict[str, int]:
+        """Close runs a crash (or a dead node) left open; open a gap from each camera's last
+        footage to now, with ``reason``.
 
         Only this service's cameras: another recorder node may be recording the others.
 
@@ -171,11 +272,8 @@ class RecorderDaemon:
                 ).one()
                 if last_end is None:
                     continue
-                gap = Gap(
-                    camera_id=camera_id,
-                    start_ms=min(int(last_end), now),
-                    reason=FailReason.recorder_not_running.value,
-                )
+                start_ms = min(int(last_end), now)
+                gap = Gap(camera_id=camera_id, start_ms=start_ms, reason=reason.value)
                 session.add(gap)
                 session.flush()
                 assert gap.id is not None

@@ -9,6 +9,7 @@ from pathlib import Path
 from appliance.clock import Clock
 from appliance.db import Database
 from appliance.settings import RecorderConfig
+from recorder.diskguard import DiskGuard
 from recorder.indexer import SegmentIndexer
 from recorder.status import StatusBoard
 from recorder.vaultkey import VaultPublicKey
@@ -18,7 +19,7 @@ __all__ = ["WorkerDeps"]
 
 @dataclass(frozen=True)
 class WorkerDeps:
-    """What every worker shares: the service's database, clock, key, indexer and status."""
+    """What every worker shares: the service's database, clock, key, indexer, status, disk."""
 
     db: Database
     clock: Clock
@@ -28,3 +29,4 @@ class WorkerDeps:
     indexer: SegmentIndexer
     status: StatusBoard
     zone: tzinfo = UTC  # the site's: counters are kept per site-local day
+    disk: DiskGuard | None = None  # the recorder's free-space floor (None: not guarded)

@@ -21,6 +21,7 @@ from appliance.db import Database
 from appliance.media.format import SegmentSummary
 from appliance.media.layout import fsync_dir
 from appliance.models.media import CameraStatus, PendingSegment, Segment
+from appliance.nodes import LeaseLost, check_fence
 from recorder.heartbeat import Heartbeat
 from recorder.segments import FinishedSegment
 
@@ -96,24 +97,35 @@ class SegmentIndexer:
         *,
         on_indexed: OnIndexed | None = None,
         after_index: Callable[[Segment], None] | None = None,
+        node_id: str = "",
+        on_fenced: Callable[[str], None] | None = None,
     ) -> None:
         self._db = db
+        self._node_id = node_id
+        self._on_fenced = on_fenced
         self._clock = clock
         self._on_indexed = on_indexed
         self._after_index = after_index
-        self._queue: queue.Queue[FinishedSegment | None] = queue.Queue()
+        self._queue: queue.Queue[FinishedSegment | threading.Event | None] = queue.Queue()
         self._thread = threading.Thread(target=self._run, name="segment-indexer", daemon=True)
         self.indexed = 0
         self.failed = 0
         # Idle while the queue is empty; a segment taking longer than recorder.stall_after_s
         # to index (a lock never released, a disk that stopped answering) is a stall.
         self.heartbeat = Heartbeat()
+        self.fenced = 0
 
     def start(self) -> None:
         self._thread.start()
 
     def submit(self, job: FinishedSegment) -> None:
         self._queue.put(job)
+
+    def flush(self, timeout_s: float = 60.0) -> bool:
+        """Wait until everything submitted so far is indexed (or fenced); False on timeout."""
+        reached = threading.Event()
+        self._queue.put(reached)
+        return reached.wait(timeout_s)
 
     def stop(self, timeout_s: float = 60.0) -> None:
         """Index everything submitted so far, then end the thread."""
@@ -137,8 +149,17 @@ class SegmentIndexer:
             self.heartbeat.beat()
             if job is None:
                 return
+            if isinstance(job, threading.Event):
+                job.set()
+                continue
             try:
                 segment = self.index(job)
+            except LeaseLost as exc:
+                self.fenced += 1
+                log.warning("not indexed, file and key dropped: %s", exc)
+                if self._on_fenced is not None:
+                    self._on_fenced(job.camera_id)
+                continue
             except Exception:
                 # The file stays (temp or pending): the next start's reconcile repairs it.
                 self.failed += 1
@@ -183,10 +204,25 @@ class SegmentIndexer:
             )
             try:
                 with self._db.session() as session:
+                    if job.lease_epoch is not None:
+                        check_fence(session, job.camera_id, self._node_id, job.lease_epoch)
                     return insert_segment(session, segment, self._on_indexed)
+            except LeaseLost:
+                self._drop_fenced(job)
+                raise
             except Exception:
                 if attempt + 1 == _INSERT_ATTEMPTS:
                     raise
                 log.warning("indexing %s failed; retrying", job.relpath, exc_info=True)
                 time.sleep(_INSERT_RETRY_S * (attempt + 1))
         raise AssertionError("unreachable")
+
+    def _drop_fenced(self, job: FinishedSegment) -> None:
+        """Another node holds the camera now: this footage is never indexed (the other node's
+        is), so its file and its pending row (the only copy of its sealed key) go, and the next
+        reconcile cannot re-index it either."""
+        with self._db.session() as session:
+            session.execute(delete(PendingSegment).where(col(PendingSegment.path) == job.relpath))
+        self._db.mark_remnants(["pending_segment"])
+        job.final_path.unlink(missing_ok=True)
+        fsync_dir(job.final_path.parent)

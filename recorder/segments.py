@@ -51,6 +51,9 @@ class FinishedSegment:
     summary: SegmentSummary
     size_bytes: int
     digest: str
+    # The camera's lease epoch this segment was recorded under (several nodes; None: a single
+    # box). The indexer inserts the row only if the lease is still at this epoch (the fence).
+    lease_epoch: int | None = None
 
 
 class OpenSegment:

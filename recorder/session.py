@@ -68,8 +68,10 @@ class RecordingSession:
         fanout: PacketFanout,
         counters: CameraCounters,
         on_recording: Callable[[int, int | None], None],
+        lease_epoch: int | None = None,
     ) -> None:
         self.source = source
+        self.lease_epoch = lease_epoch
         self.deps = deps
         self.camera_id = camera_id
         self.fanout = fanout
@@ -168,6 +170,11 @@ class RecordingSession:
             fanout.publish(Sample(0, data, pts, dts, 0, is_key, self._wall.wall_ms(pts)))
 
     def _key_frame(self, data: bytes, pts: int, dts: int) -> None:
+        disk = self.deps.disk
+        if disk is not None and disk.paused:
+            # The recorder's disk floor (recorder.diskguard): end here, at a key frame, rather
+            # than write one more segment; the worker waits for space without reconnecting.
+            raise IngestError(FailReason.disk_floor, "the recorder's disk is at its floor")
         changed = False
         params = parameter_sets(self.codec, data)
         if self._params is None or (params and params != self._params):
@@ -295,6 +302,7 @@ class RecordingSession:
         except (OSError, ApplianceError):
             segment.abort()
             raise
+        finished.lease_epoch = self.lease_epoch
         self._last_end_ms = finished.summary.end_ms
         self.counters.segments += 1
         self.deps.indexer.submit(finished)

@@ -42,6 +42,9 @@ class FailReason(StrEnum):
     stream_ended = "stream_ended"  # the camera closed the session
     stream_error = "stream_error"  # anything else the demuxer reported
     recorder_not_running = "recorder_not_running"  # for gaps: the recorder itself was down
+    disk_floor = "disk_floor"  # the recorder's disk is at its free-space floor: nothing written
+    node_takeover = "node_takeover"  # for gaps: the camera's node died; another took it over
+    node_handover = "node_handover"  # for gaps: handed from one node to another cleanly
 
     @property
     def retry_slowly(self) -> bool:

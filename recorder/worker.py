@@ -69,13 +69,16 @@ class CameraWorker:
         *,
         audio_allowed: bool,
         open_gap_id: int | None = None,
+        lease_epoch: int | None = None,
     ) -> None:
         self.camera = camera
+        self.lease_epoch = lease_epoch
         self.deps = deps
         self.audio_allowed = audio_allowed
         self.fanout = PacketFanout()
         self._gap_id = open_gap_id
         self._stopping = threading.Event()
+        self._mark_stopped = True
         self._thread = threading.Thread(target=self._run, name=f"rec-{camera.id}", daemon=True)
         self.sessions = 0
         self.counters = CameraCounters()
@@ -94,8 +97,10 @@ class CameraWorker:
     def start(self) -> None:
         self._thread.start()
 
-    def stop(self) -> None:
-        """Ask the worker to finish its current segment and end (see ``join``)."""
+    def stop(self, *, mark_stopped: bool = True) -> None:
+        """Ask the worker to finish its current segment and end (see ``join``). A camera
+        handed to another node is not marked ``stopped``: that node's status is the one."""
+        self._mark_stopped = mark_stopped
         self._stopping.set()
 
     def join(self, timeout_s: float | None = None) -> None:
@@ -112,6 +117,17 @@ class CameraWorker:
         status.set(self.camera.id, CameraState.starting)
         while not self._stopping.is_set():
             self.heartbeat.beat()
+            disk = self.deps.disk
+            if disk is not None and disk.paused:
+                # Below the recorder's disk floor: no connection, nothing written, one gap.
+                status.set(self.camera.id, CameraState.failed, FailReason.disk_floor,
+                           "the recorder's disk is at its free-space floor")  # fmt: skip
+                try:
+                    self._open_gap(FailReason.disk_floor)
+                except Exception:
+                    log.exception("camera %s: could not open its gap", self.camera.id)
+                self._wait(1.0)
+                continue
             try:
                 outcome = self._session()
                 if self._stopping.is_set():
@@ -138,7 +154,8 @@ class CameraWorker:
                 reason = FailReason.stream_error
             cap_s = self.deps.config.reconnect_max_backoff_s
             self._wait(backoff_s(attempt, cap_s, reason))
-        status.set(self.camera.id, CameraState.stopped)
+        if self._mark_stopped:
+            status.set(self.camera.id, CameraState.stopped)
 
     def _wait(self, delay_s: float) -> None:
         """Back off for ``delay_s`` (or until stopped), beating every second: waiting for a
@@ -182,7 +199,7 @@ class CameraWorker:
         self.sessions += 1
         session = RecordingSession(
             source, self.deps, camera_id=self.camera.id, fanout=self.fanout,
-            counters=self.counters, on_recording=self._recording,
+            counters=self.counters, on_recording=self._recording, lease_epoch=self.lease_epoch,
         )  # fmt: skip
         reason, detail = FailReason.none, "stopped"
         try:

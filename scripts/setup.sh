@@ -12,6 +12,7 @@ APT_PACKAGES=(
   chromium fonts-nanum
   postgresql
   nginx libnss3-tools
+  swift swift-proxy swift-object swift-container swift-account memcached
 )
 
 missing=()

@@ -18,6 +18,7 @@ from appliance.context import AppContext
 from appliance.settings import Settings
 from tests.support.config import SettingsFactory, base_config
 from tests.support.postgres import PostgresServer
+from tests.support.swift import SwiftServer
 
 
 @pytest.fixture
@@ -68,3 +69,11 @@ def pg_server() -> Iterator[PostgresServer]:
 def pg_url(pg_server: PostgresServer) -> str:
     """URL of a fresh, empty PostgreSQL database on the session's server."""
     return pg_server.create_database()
+
+
+@pytest.fixture(scope="session")
+def swift_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SwiftServer]:
+    """One all-in-one OpenStack Swift with s3api on loopback for the session (marker swift)."""
+    server = SwiftServer.start(tmp_path_factory.mktemp("swift"))
+    yield server
+    server.stop()

@@ -17,6 +17,7 @@ __all__ = [
     "GroupOut",
     "HealthOut",
     "LedgerOut",
+    "NodeOut",
     "StorageOut",
     "VaultOut",
     "alarm_out",
@@ -62,6 +63,23 @@ class StorageOut(BaseModel):
     purge_lag_s: float
     holds_active: int
     groups: list[GroupOut]
+    recorder_floor_bytes: int
+
+
+class NodeOut(BaseModel):
+    """A recorder node (several-node sites): heartbeat, cameras held, its disk and floor."""
+
+    id: str
+    host: str
+    live: bool
+    stopped: bool
+    heartbeat_age_s: float
+    up_s: float
+    cameras_held: int
+    free_bytes: int
+    floor_bytes: int
+    below_floor: bool
+    live_url: str
 
 
 class VaultOut(BaseModel):
@@ -109,6 +127,7 @@ class HealthOut(BaseModel):
     cameras_recording: int
     cameras_down: list[str]
     storage: StorageOut
+    nodes: list[NodeOut]
     vault: VaultOut
     ledger: LedgerOut
     alarms: list[AlarmOut]
@@ -171,7 +190,24 @@ def health_out(status: HealthStatus, *, can_acknowledge: bool) -> HealthOut:
                 )
                 for g in storage.groups
             ],
+            recorder_floor_bytes=storage.recorder_floor_bytes,
         ),
+        nodes=[
+            NodeOut(
+                id=n.id,
+                host=n.host,
+                live=n.live,
+                stopped=n.stopped,
+                heartbeat_age_s=n.heartbeat_age_ms / 1000,
+                up_s=n.up_ms / 1000,
+                cameras_held=n.cameras_held,
+                free_bytes=n.free_bytes,
+                floor_bytes=n.floor_bytes,
+                below_floor=n.below_floor,
+                live_url=n.live_url,
+            )
+            for n in status.nodes
+        ],
         vault=VaultOut(**status.vault.__dict__),
         ledger=LedgerOut(**status.ledger.__dict__, head_age_s=status.ledger.head_age_s(now)),
         alarms=[alarm_out(a) for a in status.alarms],

@@ -247,7 +247,8 @@ def register(app: typer.Typer) -> None:
             where = problem.path or problem.detail
             console.print(f"{problem.kind.value}: {where}", highlight=False)
         console.print(
-            f"{report.rows} rows, {report.files} files, {report.hashed_bytes} bytes hashed, "
+            f"{report.rows} rows, {report.files} files, {report.objects} objects, "
+            f"{report.hashed_bytes} bytes hashed, "
             f"{len(report.problems)} problems, {report.repaired} repaired"
         )
         unrepaired = [p for p in report.problems if not repair or p.kind in _DAMAGE]
@@ -255,4 +256,9 @@ def register(app: typer.Typer) -> None:
             raise typer.Exit(1)
 
 
-_DAMAGE = {ProblemKind.hash_mismatch, ProblemKind.size_mismatch, ProblemKind.key_missing}
+_DAMAGE = {
+    ProblemKind.hash_mismatch,
+    ProblemKind.size_mismatch,
+    ProblemKind.key_missing,
+    ProblemKind.object_size_mismatch,
+}

@@ -37,7 +37,7 @@ from appliance.export.package import (
 )
 from appliance.export.shred import shred_file
 from appliance.keys import load_signing_key
-from appliance.media import build_fmp4, open_segment
+from appliance.media import SegmentSource, build_fmp4, open_segment
 from appliance.media.sealing import SegmentKeyOpener
 from appliance.models import Camera, Segment
 
@@ -94,7 +94,7 @@ class ExportResult:
 
 
 def first_frame_ms(
-    segment: Segment, start_ms: int, opener: SegmentKeyOpener, segments_dir: Path
+    segment: Segment, start_ms: int, opener: SegmentKeyOpener, segments_dir: SegmentSource
 ) -> int:
     """Wall time of the first frame ``build_fmp4`` emits from ``segment``: the key frame at or
     before ``start_ms``, else the first key frame after it."""
@@ -176,9 +176,9 @@ def make_export(
         if not segments:
             no_footage.append(camera_id)
             continue
-        origin = first_frame_ms(segments[0], start_ms, ctx.vault, settings.segments_dir)
+        origin = first_frame_ms(segments[0], start_ms, ctx.vault, ctx.segment_files)
         source = b"".join(
-            build_fmp4(segments, start_ms, end_ms, ctx.vault, settings.segments_dir, keep_gaps=True)
+            build_fmp4(segments, start_ms, end_ms, ctx.vault, ctx.segment_files, keep_gaps=True)
         )
         camera_plan = (plans or {}).get(camera_id, plan)
         masked = mask_video(source, camera_plan, origin_ms=origin, start_ms=start_ms, end_ms=end_ms)

@@ -110,6 +110,7 @@ def exposition(status: HealthStatus) -> bytes:
         "1 while the vault is unlocked.",
         int(status.vault.unlocked),
     )
+    _nodes(registry, status)
     alarms = Gauge("appliance_alarms_open", "Open alarms by kind.", ["kind"], registry=registry)
     for kind in AlarmKind:
         alarms.labels(kind.value).set(sum(1 for a in status.alarms if a.kind == kind.value))
@@ -120,3 +121,21 @@ def exposition(status: HealthStatus) -> bytes:
         len(status.deliveries),
     )
     return generate_latest(registry)
+
+
+def _nodes(registry: CollectorRegistry, status: HealthStatus) -> None:
+    """Per recorder node (several-node sites; none on a single box)."""
+    node = ["node"]
+    beat = Gauge("appliance_node_heartbeat_age_seconds", "Since the node's last heartbeat.", node,
+                 registry=registry)  # fmt: skip
+    held = Gauge("appliance_node_cameras_held", "Cameras whose lease the node holds.", node,
+                 registry=registry)  # fmt: skip
+    free = Gauge("appliance_node_disk_free_bytes", "Free bytes on the node's segments disk.",
+                 node, registry=registry)  # fmt: skip
+    floor = Gauge("appliance_node_disk_floor_bytes", "The node's free-space floor.", node,
+                  registry=registry)  # fmt: skip
+    for info in status.nodes:
+        beat.labels(info.id).set(info.heartbeat_age_ms / 1000)
+        held.labels(info.id).set(info.cameras_held)
+        free.labels(info.id).set(info.free_bytes)
+        floor.labels(info.id).set(info.floor_bytes)

@@ -1,6 +1,6 @@
 """The appliance's health in one value (``HealthStatus``), computed from the database, the
-disk, the vault and the ledger: what the health page, ``/api/health/status`` and ``/metrics``
-all show, so they cannot disagree.
+disk, the recorder nodes, the vault and the ledger: what the health page,
+``/api/health/status`` and ``/metrics`` all show, so they cannot disagree.
 """
 
 from __future__ import annotations
@@ -14,11 +14,13 @@ from appliance.alarms import AlarmKind
 from appliance.context import AppContext
 from appliance.health.alarm_views import AlarmView, alarm_views
 from appliance.health.cameras import CameraHealth, camera_health, is_down
+from appliance.health.nodes import node_health
 from appliance.health.storage import StorageHealth, storage_health
 from appliance.health.verification import last_verification
 from appliance.ledger.events import EventType
 from appliance.models import LedgerEntry, Segment
 from appliance.models.health import AlarmDelivery
+from appliance.nodes import NodeInfo
 
 __all__ = [
     "DeliveryHealth",
@@ -70,6 +72,7 @@ class HealthStatus:
     cameras: list[CameraHealth]
     cameras_down: list[str]  # ids, by the camera_down rule (see cameras.is_down)
     storage: StorageHealth
+    nodes: list[NodeInfo]  # recorder nodes (several-node sites only)
     vault: VaultHealth
     ledger: LedgerHealth
     alarms: list[AlarmView]
@@ -157,6 +160,7 @@ def health_status(ctx: AppContext) -> HealthStatus:
             cameras=cameras,
             cameras_down=[c.id for c in cameras if is_down(c, now, down_after_ms, segment_ms)],
             storage=storage,
+            nodes=node_health(session, settings),
             vault=VaultHealth(ctx.vault.is_unlocked, ctx.vault.has_passphrase),
             ledger=_ledger(ctx, session),
             alarms=alarms,

@@ -64,6 +64,7 @@ class StorageHealth:
     stored_bytes: int  # every indexed segment
     min_free_bytes: int  # storage pressure purges below this
     alarm_free_bytes: int
+    recorder_floor_bytes: int  # the recorder writes nothing below this (recorder.diskguard)
     bytes_per_day: float  # at the cameras' current bitrates
     days_fit: float | None  # None when nothing is being recorded
     groups: list[GroupAge]
@@ -158,6 +159,7 @@ def storage_health(
         stored_bytes=stored,
         min_free_bytes=settings.storage.min_free_bytes,
         alarm_free_bytes=settings.storage.alarm_free_bytes,
+        recorder_floor_bytes=settings.recorder.disk_floor_bytes,
         bytes_per_day=per_day,
         days_fit=days_fit(stored, disk.free_bytes, settings.storage.min_free_bytes, per_day),
         groups=group_ages(settings, _oldest_per_group(session)),

@@ -15,7 +15,13 @@ from appliance.media.format import (
     StreamInfo,
     inspect_segment_file,
 )
-from appliance.media.playback import build_fmp4, iter_packets, open_segment
+from appliance.media.playback import (
+    SegmentOpener,
+    SegmentSource,
+    build_fmp4,
+    iter_packets,
+    open_segment,
+)
 from appliance.media.sealing import PrivateKeyFileOpener, SegmentKeyOpener, new_segment_key
 
 __all__ = [
@@ -23,7 +29,9 @@ __all__ = [
     "Sample",
     "SegmentHead",
     "SegmentKeyOpener",
+    "SegmentOpener",
     "SegmentReader",
+    "SegmentSource",
     "SegmentSummary",
     "SegmentWriter",
     "StreamInfo",

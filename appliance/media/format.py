@@ -44,7 +44,7 @@ from dataclasses import asdict, dataclass, field
 from fractions import Fraction
 from pathlib import Path
 from types import TracebackType
-from typing import Any, BinaryIO, Protocol
+from typing import Any, Protocol
 
 from nacl.bindings import (
     crypto_aead_aes256gcm_ABYTES,
@@ -72,6 +72,7 @@ __all__ = [
     "CIPHER_XCHACHA20POLY1305",
     "DATA_OFFSET",
     "FILE_HEADER",
+    "ByteStream",
     "Sample",
     "SegmentHead",
     "SegmentReader",
@@ -79,6 +80,7 @@ __all__ = [
     "SegmentWriter",
     "StreamInfo",
     "best_cipher",
+    "digest_hasher",
     "file_digest",
     "hash_file",
     "inspect_segment_file",
@@ -116,6 +118,16 @@ _HASHES: dict[str, Callable[[], Any]] = {
     "blake2b": lambda: hashlib.blake2b(digest_size=32),
 }
 _DIGEST_NAMES = {_V1: "blake2b", VERSION: "sha256"}  # the digest of each format version
+
+
+class ByteStream(Protocol):
+    """What ``SegmentReader`` reads besides a path: ``read(n)`` returns n bytes unless the data
+    ends, ``read()`` the rest, and ``close``. A binary file is one; so is a stream from the
+    object store (``appliance.storage``)."""
+
+    def read(self, size: int = -1, /) -> bytes: ...
+
+    def close(self) -> None: ...
 
 
 def file_header(cipher: int) -> bytes:
@@ -409,14 +421,27 @@ class SegmentReader:
     versions 1 and 2.
     """
 
-    def __init__(self, path: Path, key: bytes, *, expected_digest: str | None = None) -> None:
+    def __init__(
+        self,
+        source: Path | ByteStream,
+        key: bytes,
+        *,
+        expected_digest: str | None = None,
+        name: str = "",
+    ) -> None:
+        """Read ``source``: a path, or a stream (an object store's) that the reader then owns
+        and closes; ``name`` labels a stream in errors."""
+        path = source if isinstance(source, Path) else Path(name or "<stream>")
         self.path = path
         self._key = key
         self._expected = expected_digest
-        try:
-            self._file: BinaryIO = path.open("rb")
-        except FileNotFoundError as exc:
-            raise FootageCorrupt(f"segment file {path} is missing") from exc
+        if isinstance(source, Path):
+            try:
+                self._file: ByteStream = source.open("rb")
+            except FileNotFoundError as exc:
+                raise FootageCorrupt(f"segment file {path} is missing") from exc
+        else:
+            self._file = source
         try:
             header = self._file.read(HEADER_BYTES)
             if len(header) != HEADER_BYTES or header[:8] != MAGIC:
@@ -551,6 +576,15 @@ def hash_file(path: Path, algorithm: str) -> tuple[str, int]:
             digest.update(chunk)
             size += len(chunk)
     return f"{algorithm}:{digest.hexdigest()}", size
+
+
+def digest_hasher(algorithm: str) -> Any:
+    """A fresh hashlib object for a ``segment.digest`` prefix ("sha256", "blake2b");
+    MediaError for another."""
+    try:
+        return _HASHES[algorithm]()
+    except KeyError:
+        raise MediaError(f"unknown digest algorithm {algorithm!r}") from None
 
 
 def file_digest(path: Path) -> str:

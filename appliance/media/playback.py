@@ -2,6 +2,9 @@
 
 Playback and export call these with a ``SegmentKeyOpener`` (the unlocked vault); the caller
 writes the access to the ledger first (invariant 5). Nothing here touches the disk but reads.
+Where a segment's bytes come from is a ``SegmentSource``: the segments dir (a ``Path``), or a
+``SegmentOpener`` such as ``appliance.storage.SegmentFiles`` (the local file, else the object
+store through the read cache).
 """
 
 from __future__ import annotations
@@ -9,18 +12,30 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from fractions import Fraction
 from pathlib import Path
+from typing import Protocol, TypeAlias
 
 from appliance.errors import FootageCorrupt, MediaError, NotFound
-from appliance.media.format import Sample, SegmentReader
+from appliance.media.format import ByteStream, Sample, SegmentReader
 from appliance.media.mp4 import Fmp4Muxer
 from appliance.media.sealing import SegmentKeyOpener
 from appliance.models.media import Segment
 
-__all__ = ["build_fmp4", "iter_packets", "open_segment"]
+__all__ = ["SegmentOpener", "SegmentSource", "build_fmp4", "iter_packets", "open_segment"]
+
+
+class SegmentOpener(Protocol):
+    """Opens the ciphertext of a segment wherever it lives."""
+
+    def open_bytes(self, segment: Segment) -> ByteStream:
+        """The whole file's bytes; FootageCorrupt if it is nowhere."""
+        ...
+
+
+SegmentSource: TypeAlias = Path | SegmentOpener
 
 
 def open_segment(
-    segment: Segment, key_opener: SegmentKeyOpener, segments_dir: Path
+    segment: Segment, key_opener: SegmentKeyOpener, segments_dir: SegmentSource
 ) -> SegmentReader:
     """A reader over the segment's file, checked against the row's hash as it is read.
 
@@ -31,7 +46,15 @@ def open_segment(
     if segment.sealed_key is None:
         raise NotFound(f"segment {segment.id} was destroyed (its key is shredded)")
     key = key_opener.open_segment_key(segment.vault_key_id, segment.sealed_key)
-    reader = SegmentReader(segments_dir / segment.path, key, expected_digest=segment.digest)
+    if isinstance(segments_dir, Path):
+        reader = SegmentReader(segments_dir / segment.path, key, expected_digest=segment.digest)
+    else:
+        reader = SegmentReader(
+            segments_dir.open_bytes(segment),
+            key,
+            expected_digest=segment.digest,
+            name=segment.path,
+        )
     if reader.head.camera_id != segment.camera_id:
         reader.close()
         raise FootageCorrupt(
@@ -42,7 +65,7 @@ def open_segment(
 
 
 def iter_packets(
-    segment: Segment, key_opener: SegmentKeyOpener, segments_dir: Path
+    segment: Segment, key_opener: SegmentKeyOpener, segments_dir: SegmentSource
 ) -> Iterator[Sample]:
     """Every stored sample of ``segment`` in file order (all streams), verified.
 
@@ -64,7 +87,7 @@ def build_fmp4(
     start_ms: int,
     end_ms: int,
     key_opener: SegmentKeyOpener,
-    segments_dir: Path,
+    segments_dir: SegmentSource,
     *,
     keep_gaps: bool = False,
     audio: bool = False,

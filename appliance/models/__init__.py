@@ -26,6 +26,7 @@ from appliance.models.health import (
 )
 from appliance.models.ledger import LedgerEntry, LedgerSignedHead, LedgerTip
 from appliance.models.media import CameraStatus, Gap, PendingSegment, Run, Segment
+from appliance.models.nodes import CameraLease, RecorderNode
 from appliance.models.policy import PolicyVersion
 from appliance.models.requests import FootageRequest, RequestDocument, RequestExport, RequestNotice
 from appliance.models.vault import (
@@ -49,6 +50,7 @@ __all__ = [
     "Camera",
     "CameraDayCounter",
     "CameraGrant",
+    "CameraLease",
     "CameraStatus",
     "DestructionRecord",
     "FootageRequest",
@@ -64,6 +66,7 @@ __all__ = [
     "PolicyVersion",
     "PurgeItem",
     "PurgeJob",
+    "RecorderNode",
     "RequestDocument",
     "RequestExport",
     "RequestNotice",

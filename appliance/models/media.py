@@ -5,7 +5,7 @@ Owned by the recorder; read by the vault, retention, playback and export.
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, Index, LargeBinary
+from sqlalchemy import BigInteger, Column, Index, LargeBinary, true
 from sqlmodel import Field, SQLModel
 
 from appliance.models._base import BIG_ID, ms_column
@@ -68,6 +68,18 @@ class Segment(SQLModel, table=True):
     key_frames: int
     has_audio: bool = False
     created_ms: int = ms_column()
+    # Where the ciphertext lives (issue 19, design/storage.md "Object store"): ``local_copy``
+    # while the recording node's file exists; ``object_key`` once it is in the object store.
+    local_copy: bool = Field(default=True, sa_column_kwargs={"server_default": true()})
+    object_key: str | None = Field(default=None, max_length=440, index=True)
+    uploaded_ms: int | None = ms_column(nullable=True)
+
+    @property
+    def location(self) -> str:
+        """ "local", "object", "both", or "nowhere" (a damaged index: fsck reports it)."""
+        if self.local_copy:
+            return "both" if self.object_key else "local"
+        return "object" if self.object_key else "nowhere"
 
 
 class PendingSegment(SQLModel, table=True):

@@ -242,7 +242,7 @@ class MaskDesk:
             ).first()
         if first is None:
             raise NotFound(f"no recording of {camera_id} in that range")
-        origin = first_frame_ms(first, start_ms, self._ctx.vault, self._ctx.settings.segments_dir)
+        origin = first_frame_ms(first, start_ms, self._ctx.vault, self._ctx.segment_files)
         return source, origin
 
 

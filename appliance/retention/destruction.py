@@ -36,6 +36,8 @@ class Method(StrEnum):
     """How footage or a key was destroyed."""
 
     shred_unlink = "key destroyed + file unlinked"  # crypto-shred, then unlink
+    # the same with an object store (issue 19): the object and any cached copy deleted too
+    shred_unlink_object = "key destroyed + file and object deleted"
     key_destroyed = "vault private key destroyed"  # overwritten, fsynced, unlinked
     index_removed = "index row removed (file missing)"  # fsck: nothing left to destroy
     package_shredded = "package overwritten + unlinked, key copy destroyed"  # an export
@@ -69,6 +71,7 @@ def purge_event_data(record: DestructionRecord) -> dict[str, Any]:
 
 METHOD_KO = {
     Method.shred_unlink: "암호키 파기 후 파일 삭제 (복구 불가)",
+    Method.shred_unlink_object: "암호키 파기 후 파일 및 오브젝트 삭제 (복구 불가)",
     Method.key_destroyed: "볼트 개인키 덮어쓰기 후 삭제",
     Method.index_removed: "색인 삭제 (파일 유실)",
     Method.package_shredded: "사본 파일 덮어쓰기 후 삭제, 암호키 사본 파기",

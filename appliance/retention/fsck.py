@@ -17,6 +17,11 @@ Findings and repairs:
   Repair: the purge is finished (journaled batches first, then strays).
 - ``key_missing``: rows sealed to a vault key whose private key file is gone. Reported.
 
+With an object store (issue 19), a row whose local file was dropped (or is on another node)
+and whose object exists is not a missing file; the objects themselves are checked by
+``appliance.retention.fsck_objects`` (``orphan_object``, ``missing_object``,
+``object_size_mismatch``).
+
 Export packages (``check_exports``, ``repair_exports``; paths ``exports/<file>``):
 
 - ``orphan_export``: a file in the exports dir without a live row (never recorded, or an
@@ -33,8 +38,6 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -49,6 +52,8 @@ from appliance.media.format import hash_file
 from appliance.models import DestructionRecord, RequestExport, Segment
 from appliance.retention._tables import SEGMENT
 from appliance.retention.destruction import Method, Reason, purge_event_data
+from appliance.retention.fsck_objects import check_objects, repair_objects
+from appliance.retention.fsck_report import FsckReport, Problem, ProblemKind
 from appliance.retention.purge import Purger, fsync_dir
 from appliance.vault.events import record_event
 
@@ -64,43 +69,6 @@ __all__ = [
     "repair_exports",
     "walk_sorted",
 ]
-
-
-class ProblemKind(StrEnum):
-    hash_mismatch = "hash_mismatch"
-    size_mismatch = "size_mismatch"
-    missing_file = "missing_file"
-    orphan_file = "orphan_file"
-    temp_file = "temp_file"
-    shredded = "shredded"
-    key_missing = "key_missing"
-    orphan_export = "orphan_export"
-    export_missing = "export_missing"
-    export_not_destroyed = "export_not_destroyed"
-
-
-@dataclass(frozen=True)
-class Problem:
-    kind: ProblemKind
-    path: str  # relative to the segments dir ("" for a key)
-    segment_id: int | None = None
-    detail: str = ""
-
-
-@dataclass
-class FsckReport:
-    rows: int = 0
-    files: int = 0
-    hashed_bytes: int = 0
-    problems: list[Problem] = field(default_factory=list)
-    repaired: int = 0
-
-    def count(self, kind: ProblemKind) -> int:
-        return sum(1 for p in self.problems if p.kind is kind)
-
-    @property
-    def clean(self) -> bool:
-        return not self.problems
 
 
 def walk_sorted(root: Path, prefix: str = "") -> Iterator[str]:
@@ -123,12 +91,15 @@ def walk_sorted(root: Path, prefix: str = "") -> Iterator[str]:
             yield f"{prefix}{entry.name}"
 
 
-_ROWS = "SELECT id, path, size_bytes, digest, sealed_key IS NOT NULL FROM segment ORDER BY "
+_ROWS = (
+    "SELECT id, path, size_bytes, digest, sealed_key IS NOT NULL, object_key IS NOT NULL "
+    "FROM segment ORDER BY "
+)
 _ROWS_SQLITE = text(_ROWS + "path")
 _ROWS_PG = text(_ROWS + 'path COLLATE "C"')
 
 
-def _rows(session: Session) -> Iterator[tuple[int, str, int, str, bool]]:
+def _rows(session: Session) -> Iterator[tuple[int, str, int, str, bool, bool]]:
     # Byte-wise order on both databases (PostgreSQL's default collation is not).
     postgres = session.get_bind().dialect.name == "postgresql"
     result = (
@@ -137,7 +108,7 @@ def _rows(session: Session) -> Iterator[tuple[int, str, int, str, bool]]:
         .execute(_ROWS_PG if postgres else _ROWS_SQLITE)
     )
     for row in result:
-        yield int(row[0]), str(row[1]), int(row[2]), str(row[3]), bool(row[4])
+        yield int(row[0]), str(row[1]), int(row[2]), str(row[3]), bool(row[4]), bool(row[5])
 
 
 def fsck(
@@ -162,9 +133,10 @@ def fsck(
                 file = next(files, None)
             elif file is None or row[1] < file:
                 report.rows += 1
-                problem = Problem(ProblemKind.missing_file, row[1], row[0])
-                report.problems.append(problem)
-                missing.append(problem)
+                if not row[5]:  # no object either (else: dropped here, or another node's)
+                    problem = Problem(ProblemKind.missing_file, row[1], row[0])
+                    report.problems.append(problem)
+                    missing.append(problem)
                 row = next(rows, None)
             else:
                 report.files += 1
@@ -172,10 +144,14 @@ def fsck(
                 _check_pair(root, row, report, verify_hash)
                 file, row = next(files, None), next(rows, None)
         _check_keys(ctx, session, report)
+    check_objects(ctx, report)
     exports = check_exports(ctx)
     report.problems.extend(exports)
     if repair:
         report.repaired += repair_exports(ctx, exports, actor)
+        fixed, gone = repair_objects(ctx, report.problems)
+        report.repaired += fixed
+        missing.extend(gone)
         _repair(ctx, report, missing, actor)
     with ctx.db.session() as session:
         now = ctx.clock.now_ms()
@@ -200,13 +176,15 @@ _REPAIRABLE = {
     ProblemKind.orphan_export,
     ProblemKind.export_missing,
     ProblemKind.export_not_destroyed,
+    ProblemKind.orphan_object,
+    ProblemKind.missing_object,
 }
 
 
 def _check_pair(
-    root: Path, row: tuple[int, str, int, str, bool], report: FsckReport, verify_hash: bool
+    root: Path, row: tuple[int, str, int, str, bool, bool], report: FsckReport, verify_hash: bool
 ) -> None:
-    segment_id, relative, size_bytes, digest, has_key = row
+    segment_id, relative, size_bytes, digest, has_key, _in_store = row
     if not has_key:
         report.problems.append(
             Problem(ProblemKind.shredded, relative, segment_id, "key destroyed, file remains")
@@ -301,6 +279,9 @@ def _finish_strays(ctx: AppContext, segment_ids: list[int], report: FsckReport) 
             if segment is None or segment.sealed_key is not None:
                 continue
             (root / segment.path).unlink(missing_ok=True)
+            files = ctx.segment_files
+            if files.remote:
+                files.destroy(segment.path, segment.object_key or files.key_for(segment.path))
             session.delete(segment)
             report.repaired += 1
 

@@ -6,7 +6,10 @@ Per batch (design/retention.md, invariant 4):
    segments that became held or are under their minimum, null their sealed keys, write the
    destruction records and the ledger entries. This commit is the point of no return; before
    it nothing happened, after it the footage cannot be decrypted by anyone.
-2. **unlink** the files (``missing_ok``), then fsync each directory once.
+2. **unlink** the files (``missing_ok``), then fsync each directory once; with an object store
+   (``ctx.segment_files``), delete each segment's object and cached copy too. If the store
+   does not answer, the batch stays journaled (its keys are gone already) and is finished by a
+   later cycle's ``recover()``; other batches go on.
 3. **finish**, one transaction: delete the segment rows, the items and the job.
 4. **scrub** the database files (``Database.scrub_remnants``): SQLite checkpoints and truncates
    its WAL (``secure_delete`` has zeroed the keys' bytes); PostgreSQL vacuums. A failure is
@@ -40,6 +43,7 @@ from appliance.retention._tables import PURGE_ITEM, PURGED_TABLES, SEGMENT, SPAN
 from appliance.retention.destruction import Method, Reason, purge_event_data
 from appliance.retention.holds import active_holds, lock_holds
 from appliance.retention.policy import Rule, SegmentSpan, is_held, under_minimum
+from appliance.storage import StoreUnavailable
 from appliance.vault.events import record_event
 
 if TYPE_CHECKING:
@@ -56,6 +60,7 @@ PurgeHook = Callable[[str, int], None]
 
 _CHUNK = 500  # ids per IN (...) list
 _UNLINK_THREADS = 4
+_DELETE_THREADS = 8  # object deletes wait on the network: more in flight
 
 
 @dataclass
@@ -109,6 +114,8 @@ class Purger:
         self._hook = hook
         self.scrub_each_batch = scrub_each_batch
         self._segments_dir = ctx.settings.segments_dir
+        self._files = ctx.segment_files
+        self._method = Method.shred_unlink_object if self._files.remote else Method.shred_unlink
         self.batch_size = ctx.settings.retention.batch_size
 
     def _step(self, name: str, job_id: int) -> None:
@@ -143,8 +150,8 @@ class Purger:
         for job_id in jobs:
             assert job_id is not None
             log.warning("finishing interrupted purge batch %s", job_id)
-            self._unlink(job_id)
-            self._finish(job_id)
+            if self._unlink(job_id):
+                self._finish(job_id)
         if jobs:
             self._ctx.db.mark_remnants(PURGED_TABLES)
             self._scrub()
@@ -206,8 +213,8 @@ class Purger:
             self._step("shredding", job_id)
         self._step("shredded", job_id)
         self._ctx.db.mark_remnants(PURGED_TABLES)
-        self._unlink(job_id)
-        self._finish(job_id)
+        if self._unlink(job_id):
+            self._finish(job_id)
         self._scrub()
         return result
 
@@ -272,7 +279,7 @@ class Purger:
                 end_ms=max(s.end_ms for s in spans),
                 size_bytes=sum(s.size_bytes for s in spans),
                 segments_digest=digest,
-                method=Method.shred_unlink.value,
+                method=self._method.value,
                 reason=reason.value,
                 executed_by=actor,
                 note=note,
@@ -292,13 +299,15 @@ class Purger:
             )
         return [r.id for r in records if r.id is not None]
 
-    def _unlink(self, job_id: int) -> None:
+    def _unlink(self, job_id: int) -> bool:
+        """Step 2; False if the object store did not answer (the job stays journaled)."""
         with self._ctx.db.session() as session:
-            paths = session.exec(
-                select(Segment.path)
+            rows = session.exec(
+                select(Segment.path, Segment.object_key)
                 .join(PurgeItem, col(PurgeItem.segment_id) == Segment.id)
                 .where(PurgeItem.job_id == job_id)
             ).all()
+        paths = [path for path, _key in rows]
         by_dir: dict[Path, list[Path]] = {}
         for relative in paths:
             path = self._segments_dir / relative
@@ -311,7 +320,19 @@ class Purger:
         # threads, one directory each, overlap the waits. Each directory is fsynced once.
         with ThreadPoolExecutor(max_workers=_UNLINK_THREADS) as pool:
             list(pool.map(_unlink_dir, by_dir.items()))
+        if self._files.remote and rows:
+            # A segment not yet uploaded may be mid-upload: its would-be key is deleted too
+            # (the uploader also deletes an object whose row lost its key meanwhile).
+            files = self._files
+            keys = [(path, key or files.key_for(path)) for path, key in rows]
+            try:
+                with ThreadPoolExecutor(max_workers=_DELETE_THREADS) as pool:
+                    list(pool.map(lambda item: files.destroy(*item), keys))
+            except StoreUnavailable as exc:
+                log.warning("purge batch %s: objects not deleted yet (%s); retried", job_id, exc)
+                return False
         self._step("unlinked", job_id)
+        return True
 
     def _finish(self, job_id: int) -> None:
         with self._ctx.db.session() as session:

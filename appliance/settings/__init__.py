@@ -51,6 +51,7 @@ from appliance.settings.operations import (
 from appliance.settings.sections import (
     DatabaseConfig,
     LedgerConfig,
+    NodeConfig,
     OfficerConfig,
     RecorderConfig,
     RetentionConfig,
@@ -76,6 +77,7 @@ __all__ = [
     "LedgerConfig",
     "LocationType",
     "MetricsConfig",
+    "NodeConfig",
     "OfficerConfig",
     "RecorderConfig",
     "RequestsConfig",
@@ -105,6 +107,7 @@ class Settings(BaseSettings):
     database: DatabaseConfig = Field(default_factory=DatabaseConfig)
     server: ServerConfig = Field(default_factory=ServerConfig)
     recorder: RecorderConfig = Field(default_factory=RecorderConfig)
+    node: NodeConfig = Field(default_factory=NodeConfig)
     ledger: LedgerConfig = Field(default_factory=LedgerConfig)
     retention: RetentionConfig = Field(default_factory=RetentionConfig)
     vault: VaultConfig = Field(default_factory=VaultConfig)
@@ -161,6 +164,10 @@ class Settings(BaseSettings):
             if group.name == name:
                 return group
         raise KeyError(name)
+
+    def preferred_node(self, camera: CameraConfig) -> str:
+        """The node a camera is configured to (its own ``node``, else its group's), or ""."""
+        return camera.node or self.group(camera.group).node
 
     def camera(self, camera_id: str) -> CameraConfig:
         for camera in self.cameras:

@@ -39,6 +39,12 @@ class GroupConfig(_Section):
     disclosure: Disclosure = Field(
         default=Disclosure.standard, description="Disclosure rule (R-REQ-9 for operating rooms)."
     )
+    node: str = Field(
+        default="",
+        pattern=r"^$|^[a-z0-9][a-z0-9_-]{0,62}$",
+        description="Recorder node that records this group's cameras while it is up (several "
+        "nodes only); empty: balanced over the live nodes.",
+    )
 
     @model_validator(mode="after")
     def _bounds(self) -> GroupConfig:
@@ -70,6 +76,12 @@ class CameraConfig(_Section):
     enabled: bool = Field(default=True, description="Record this camera.")
     ingest: Literal["native", "ffmpeg"] | None = Field(
         default=None, description="Overrides [recorder] ingest for this camera (an odd camera)."
+    )
+    node: str = Field(
+        default="",
+        pattern=r"^$|^[a-z0-9][a-z0-9_-]{0,62}$",
+        description="Recorder node that records this camera while it is up (overrides the "
+        "group's); empty: the group's, else balanced over the live nodes.",
     )
 
     @field_validator("location_type")

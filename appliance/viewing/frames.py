@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Generator, Iterable
 from dataclasses import dataclass
-from pathlib import Path
 
 from appliance.errors import NotFound
-from appliance.media import Sample, StreamInfo, open_segment
+from appliance.media import Sample, SegmentSource, StreamInfo, open_segment
 from appliance.media.sealing import SegmentKeyOpener
 from appliance.models import Segment
 
@@ -27,7 +26,7 @@ def samples_in_range(
     start_ms: int,
     end_ms: int,
     keys: SegmentKeyOpener,
-    segments_dir: Path,
+    segments_dir: SegmentSource,
 ) -> Generator[TimedSample, None, None]:
     """Video samples from the key frame at or before ``start_ms`` up to before ``end_ms``."""
     chosen = sorted(
@@ -68,7 +67,7 @@ def first_frame_ms(
     start_ms: int,
     end_ms: int,
     keys: SegmentKeyOpener,
-    segments_dir: Path,
+    segments_dir: SegmentSource,
 ) -> int:
     """Wall time of the first frame a pass-through stream of [start_ms, end_ms) shows: the key
     frame at or before ``start_ms`` (the pre-roll), else the first key frame after it."""

@@ -11,7 +11,6 @@ closing ledger entry; ``appliance.viewing.stream`` carries the bytes.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any, Protocol
 
 from sqlmodel import Session, col, select
@@ -24,10 +23,11 @@ from appliance.clock import Clock
 from appliance.db import Database
 from appliance.errors import NotFound, PermissionDenied, ValidationFailed, VaultLocked
 from appliance.ledger import EventType, Ledger
-from appliance.media import build_fmp4
+from appliance.media import SegmentSource, build_fmp4
 from appliance.media.format import Sample
 from appliance.models import Camera
 from appliance.models.access import ViewingSession, ViewingSpan
+from appliance.nodes import live_location
 from appliance.settings import Settings
 from appliance.viewing.frames import first_frame_ms, samples_in_range
 from appliance.viewing.limits import Slot, StreamSlots
@@ -73,8 +73,11 @@ class ViewingService:
         ledger: Ledger,
         keys: FootageKeys,
         live: LiveHub,
+        segments: SegmentSource | None = None,
     ) -> None:
         self.db = db
+        # Where segments are read: the object store too when configured (issue 19).
+        self._segments = segments
         self.clock = clock
         self.settings = settings
         self.ledger = ledger
@@ -91,8 +94,8 @@ class ViewingService:
         self.live_transcodes = LiveTranscodes(self.slots.take_transcode)
 
     @property
-    def segments_dir(self) -> Path:
-        return self.settings.segments_dir
+    def segments_dir(self) -> SegmentSource:
+        return self._segments if self._segments is not None else self.settings.segments_dir
 
     # -- sessions -------------------------------------------------------------------------
 
@@ -324,9 +327,9 @@ class ViewingService:
         finish = self._finisher(viewing_id, span_id, slot)
         try:
             feed: LiveFeed = self.live.feed(camera_id)
-        except NotFound:
+        except NotFound as exc:
             finish(0, "not live")
-            raise
+            raise self._live_elsewhere(camera_id) from exc
         codec = feed.streams[0].codec if feed.streams else ""
         convert = bool(codec) and codec not in _BROWSER_CODECS and transcode is not False
         if transcode is True and codec in _BROWSER_CODECS:
@@ -372,6 +375,19 @@ class ViewingService:
             )
 
         return Watch(check, self.settings.viewing.recheck_s)
+
+    def _live_elsewhere(self, camera_id: str) -> NotFound:
+        """Live view is served by the node that records the camera (design/scale.md): name
+        it, and where its web daemon answers, for the viewer to open it there."""
+        with self.db.session() as session:
+            where = live_location(session, camera_id)
+        if where is None:
+            return NotFound(f"camera {camera_id!r} is not live on this node")
+        node, url = where
+        return NotFound(
+            f"camera {camera_id!r} is recorded by node {node}: live view is served there"
+            + (f" ({url})" if url else "")
+        )
 
     def _finisher(self, viewing_id: int, span_id: int, slot: Slot) -> Callable[[int, str], None]:
         """Finish the span, then free the stream's slot (once, however the stream ended)."""

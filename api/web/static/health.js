@@ -95,6 +95,7 @@ function drawStorage(data) {
     [t("health.days_fit"), s.days_fit === null ? "—" : t("health.days", { n: s.days_fit.toFixed(1) })],
     [t("health.purge_lag"), s.purge_lag_s > 0 ? duration(s.purge_lag_s) : t("health.none")],
     [t("health.holds"), String(s.holds_active)],
+    [t("health.recorder_floor"), bytes(s.recorder_floor_bytes)],
   ]);
   el("group-rows").replaceChildren(
     ...s.groups.map((g) => {
@@ -104,6 +105,29 @@ function drawStorage(data) {
         cell(g.name),
         cell(t("health.retention_days", { min: g.min_days, max: g.max_days })),
         cell(g.oldest_age_days === null ? t("health.none") : t("health.days", { n: g.oldest_age_days.toFixed(1) })),
+      );
+      return tr;
+    }),
+  );
+}
+
+function drawNodes(data) {
+  // Recorder nodes: shown only where several share the database (design/scale.md).
+  el("nodes-card").hidden = data.nodes.length === 0;
+  el("node-rows").replaceChildren(
+    ...data.nodes.map((n) => {
+      const tr = document.createElement("tr");
+      tr.dataset.node = n.id;
+      let state = n.live ? t("health.node_live") : n.stopped ? t("health.node_stopped") : t("health.node_down");
+      if (n.below_floor) state += ` — ${t("health.node_below_floor")}`;
+      if (!n.live && !n.stopped || n.below_floor) tr.className = "down";
+      tr.append(
+        cell(n.host ? `${n.id} (${n.host})` : n.id),
+        cell(state),
+        cell(duration(n.heartbeat_age_s), "num"),
+        cell(String(n.cameras_held), "num"),
+        cell(bytes(n.free_bytes), "num"),
+        cell(bytes(n.floor_bytes), "num"),
       );
       return tr;
     }),
@@ -213,6 +237,7 @@ function draw(data) {
   drawDeliveries(data);
   drawCameras(data);
   drawStorage(data);
+  drawNodes(data);
   drawLedger(data);
   el("health-updated").textContent = t("health.updated", { time: when(data.now_ms) });
 }

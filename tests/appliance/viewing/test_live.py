@@ -19,6 +19,7 @@ from appliance.media._nal import annexb_to_length_prefixed
 from appliance.media.format import Sample
 from appliance.media.mp4 import init_from_keyframe
 from appliance.models import Role
+from appliance.nodes import acquire, ensure_leases, register
 from appliance.viewing import ViewingService, ViewKind, make_purpose
 from recorder.fanout import PacketFanout
 from tests.support.footage import FRAME_TICKS, TB, Clip, make_clip
@@ -167,6 +168,25 @@ def test_camera_not_live_is_a_4xx_and_recorded(
     _, service, principal = viewer
     viewing_id = _open(service, principal, ["cam02"])
     with pytest.raises(NotFound, match="is not live on this node"):
+        service.live_stream(principal, viewing_id, "cam02")
+    (span,) = service.spans(principal, viewing_id)
+    assert span.outcome == "not live" and span.bytes_sent == 0
+
+
+def test_camera_recorded_on_another_node_is_served_there(
+    ctx: AppContext,
+    camera: PacketFanout,
+    viewer: tuple[AccessService, ViewingService, Principal],
+) -> None:
+    """Several recorder nodes (design/scale.md): live view is served by the node holding the
+    camera's lease; this node names it, and the attempt is in the viewing record."""
+    with ctx.db.session() as session:
+        ensure_leases(session, ["cam02"])
+        register(session, "rec-b", live_url="https://rec-b.clinic.lan:8443", floor_bytes=0)
+        assert acquire(session, "cam02", "rec-b", 15_000) is not None
+    _, service, principal = viewer
+    viewing_id = _open(service, principal, ["cam02"])
+    with pytest.raises(NotFound, match=r"recorded by node rec-b: .*\(https://rec-b.clinic.lan"):
         service.live_stream(principal, viewing_id, "cam02")
     (span,) = service.spans(principal, viewing_id)
     assert span.outcome == "not live" and span.bytes_sent == 0

@@ -1,0 +1,139 @@
+"""``SegmentFiles``: the one place that knows where a segment's ciphertext is.
+
+The recorder writes every segment into the local segments dir (invariant 3, unchanged). With
+an object store configured, ``upload`` puts a complete, indexed segment there and records the
+object key on its row; ``drop_local`` then removes the local file (policy, or disk pressure).
+``open_bytes`` (the ``SegmentOpener`` of ``appliance.media.playback``) reads the local file
+when this node has it, else the object through the read cache. ``destroy`` is the purge's
+step 2 for one segment: file, object and cache entry.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from sqlalchemy import update
+from sqlmodel import Session, col
+
+from appliance.errors import FootageCorrupt
+from appliance.media.format import ByteStream
+from appliance.models.media import Segment
+from appliance.storage.base import ObjectMissing, SegmentStore
+from appliance.storage.cache import ReadCache
+from appliance.storage.s3 import file_md5
+
+__all__ = ["SegmentFiles"]
+
+log = logging.getLogger(__name__)
+
+
+class SegmentFiles:
+    """Local segments dir + optional object store (+ its read cache)."""
+
+    def __init__(
+        self,
+        segments_dir: Path,
+        store: SegmentStore | None = None,
+        *,
+        prefix: str = "",
+        cache: ReadCache | None = None,
+        drop_after_upload: bool = False,
+    ) -> None:
+        self.segments_dir = segments_dir
+        self.store = store
+        self.prefix = prefix
+        self.cache = cache
+        self.drop_after_upload = drop_after_upload
+
+    @property
+    def remote(self) -> bool:
+        """True when segments are uploaded to an object store."""
+        return self.store is not None
+
+    def local_path(self, segment: Segment) -> Path:
+        return self.segments_dir / segment.path
+
+    def key_for(self, path: str) -> str:
+        """The object key of a segment path (``segment.path``)."""
+        return self.prefix + path
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def open_bytes(self, segment: Segment) -> ByteStream:
+        """The segment's ciphertext: this node's file if it has one, else the object."""
+        try:
+            return self.local_path(segment).open("rb")
+        except FileNotFoundError:
+            pass
+        key = segment.object_key
+        if key is None or self.store is None:
+            raise FootageCorrupt(f"segment file {segment.path} is missing")
+        store = self.store
+
+        def fetch() -> ByteStream:
+            try:
+                return store.open_range(key)
+            except ObjectMissing as exc:
+                raise FootageCorrupt(f"segment object {key} is missing") from exc
+
+        if self.cache is None:
+            return fetch()
+        return self.cache.open(key, segment.size_bytes, segment.digest, fetch)
+
+    # -- writing ----------------------------------------------------------------------------
+
+    def upload(self, session: Session, segment: Segment, now_ms: int) -> str | None:
+        """Put the local file in the object store and record its key on the row.
+
+        ``StoreUnavailable`` (and the file's OSError) pass to the caller, who retries. The row
+        is updated only after the store confirmed the object, so a key on a row always names
+        a complete object. Returns the key, or None if the purge destroyed the segment while
+        it was uploaded (the row gone or its key shredded): the new object is deleted at once.
+        """
+        assert self.store is not None, "upload without an object store"
+        assert segment.id is not None
+        key = self.key_for(segment.path)
+        path = self.local_path(segment)
+        self.store.put(key, path, md5=file_md5(path))
+        updated = session.execute(
+            update(Segment)
+            .where(col(Segment.id) == segment.id, col(Segment.sealed_key).is_not(None))
+            .values(object_key=key, uploaded_ms=now_ms)
+            .returning(col(Segment.id))
+        ).first()
+        if updated is None:
+            self.store.delete(key)
+            return None
+        segment.object_key, segment.uploaded_ms = key, now_ms
+        return key
+
+    def drop_local(self, session: Session, segment: Segment) -> int:
+        """Remove this node's file of an uploaded segment; returns the bytes freed.
+
+        The row says ``local_copy = false`` first (committed by the caller before the unlink
+        would be safer still, but a file without the flag is only an extra copy: fsck removes
+        it), then the file goes.
+        """
+        if segment.object_key is None:
+            raise ValueError(f"segment {segment.id} is not uploaded; its file is the only copy")
+        session.execute(
+            update(Segment).where(col(Segment.id) == segment.id).values(local_copy=False)
+        )
+        session.commit()
+        segment.local_copy = False
+        path = self.local_path(segment)
+        try:
+            size = path.stat().st_size
+            path.unlink()
+        except FileNotFoundError:
+            return 0
+        return size
+
+    def destroy(self, path: str, object_key: str | None) -> None:
+        """Step 2 of the purge for one segment whose key is already shredded: the local file
+        (the caller unlinks and fsyncs by directory), the object and the cached copy."""
+        if object_key is not None and self.store is not None:
+            self.store.delete(object_key)
+        if object_key is not None and self.cache is not None:
+            self.cache.discard(object_key)
