@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import shutil
 import statistics
 import tempfile
 import time
@@ -197,6 +198,7 @@ def main() -> None:
     args = parser.parse_args()
     sections = args.only or ["upload", "ttfb"]
     root = Path(tempfile.mkdtemp(prefix="bench-scale-"))
+    tempfile.tempdir = str(root)  # the section's scratch dirs go inside, removed at the end
     print(f"bench.scale: {load()}; preparing {args.segments} segments ...")
     ctx = prepare(root, args.segments)
     swift = SwiftServer.start(root / "swift")
@@ -210,6 +212,7 @@ def main() -> None:
     finally:
         swift.stop()
         ctx.close()
+        shutil.rmtree(root, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -15,9 +15,11 @@ directory must be on a file system with user xattrs (ext4, XFS, btrfs; tmpfs onl
 
 from __future__ import annotations
 
+import ctypes
 import os
 import pwd
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -60,6 +62,12 @@ def check_xattrs(directory: Path) -> None:
         ) from exc
     finally:
         probe.unlink()
+
+
+def _die_with_parent() -> None:
+    """In the child: SIGTERM when the test process dies (a killed pytest leaves no Swift)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 def _free_port() -> int:
@@ -184,12 +192,14 @@ class SwiftServer:
             ],
             stdout=log,
             stderr=log,
+            preexec_fn=_die_with_parent,  # prctl only: safe in a forked child
         )
         process = subprocess.Popen(
             [SWIFT_PYTHON, "-P", str(_LAUNCHER), str(conf)],
             stdout=subprocess.PIPE,
             stderr=log,
             cwd=root,
+            preexec_fn=_die_with_parent,  # prctl only: safe in a forked child
         )
         server = cls(
             root=root,
