@@ -25,6 +25,7 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from appliance.storage import S3Credentials, S3Store
 
@@ -34,7 +35,9 @@ __all__ = [
     "SwiftServer",
     "check_xattrs",
     "new_store",
+    "storage_section",
     "swift_available",
+    "write_credentials",
 ]
 
 SWIFT_PYTHON = "/usr/bin/python3"
@@ -257,3 +260,26 @@ def new_store(server: SwiftServer) -> S3Store:
     )
     store.ensure_bucket()
     return store
+
+
+def write_credentials(path: Path) -> Path:
+    """The test account's S3 key as ``storage.object_credentials_file`` wants it (mode 0600)."""
+    path.write_text(
+        f'access_key_id = "{SWIFT_ACCESS_KEY}"\nsecret_access_key = "{SWIFT_SECRET_KEY}"\n'
+    )
+    path.chmod(0o600)
+    return path
+
+
+def storage_section(
+    server: SwiftServer, store: S3Store, credentials: Path, **extra: Any
+) -> dict[str, Any]:
+    """The ``[storage]`` keys that put an appliance's segments in ``store``'s bucket (merge
+    them into a config's ``storage`` table; ``extra``: e.g. ``local_copy``)."""
+    return {
+        "backend": "s3",
+        "object_endpoint": server.endpoint,
+        "object_bucket": store.bucket,
+        "object_credentials_file": str(credentials),
+        **extra,
+    }
