@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import shutil
 import statistics
 import tempfile
 import time
@@ -206,6 +207,7 @@ def main() -> None:
         if not sections:
             return
     root = Path(tempfile.mkdtemp(prefix="bench-scale-"))
+    tempfile.tempdir = str(root)  # the section's scratch dirs go inside, removed at the end
     print(f"bench.scale: {load()}; preparing {args.segments} segments ...")
     ctx = prepare(root, args.segments)
     swift = SwiftServer.start(root / "swift")
@@ -219,6 +221,7 @@ def main() -> None:
     finally:
         swift.stop()
         ctx.close()
+        shutil.rmtree(root, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -103,6 +103,9 @@ def _reconcile_camera(
                 select(Segment.path).where(
                     col(Segment.camera_id) == camera_dir.name,
                     col(Segment.sealed_key).is_not(None),
+                    # A copy dropped after upload lives in the object store (issue 19); a
+                    # file still here for such a row is an extra copy, deleted as an orphan.
+                    col(Segment.local_copy),
                 )
             ).all()
         )

@@ -18,7 +18,7 @@ from appliance.context import AppContext
 from appliance.settings import Settings
 from tests.support.config import SettingsFactory, base_config
 from tests.support.postgres import PostgresServer
-from tests.support.swift import SwiftServer
+from tests.support.swift import SwiftServer, swift_available
 
 
 @pytest.fixture
@@ -74,6 +74,8 @@ def pg_url(pg_server: PostgresServer) -> str:
 @pytest.fixture(scope="session")
 def swift_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SwiftServer]:
     """One all-in-one OpenStack Swift with s3api on loopback for the session (marker swift)."""
+    if not swift_available():
+        pytest.fail("Debian's swift and memcached packages are missing: scripts/setup.sh")
     server = SwiftServer.start(tmp_path_factory.mktemp("swift"))
     yield server
     server.stop()

@@ -15,6 +15,7 @@ from appliance.storage.cache import ReadCache
 from appliance.storage.credentials import S3Credentials, load_credentials
 from appliance.storage.files import SegmentFiles
 from appliance.storage.local import LocalDirStore
+from appliance.storage.pressure import drop_uploaded_copies
 from appliance.storage.s3 import S3Store
 from appliance.storage.uploader import Uploader, UploadPass
 
@@ -30,6 +31,7 @@ __all__ = [
     "StoreUnavailable",
     "UploadPass",
     "Uploader",
+    "drop_uploaded_copies",
     "open_segment_files",
 ]
 

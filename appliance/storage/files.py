@@ -111,9 +111,9 @@ class SegmentFiles:
     def drop_local(self, session: Session, segment: Segment) -> int:
         """Remove this node's file of an uploaded segment; returns the bytes freed.
 
-        The row says ``local_copy = false`` first (committed by the caller before the unlink
-        would be safer still, but a file without the flag is only an extra copy: fsck removes
-        it), then the file goes.
+        The row's ``local_copy = false`` is committed first, then the file is unlinked: a crash
+        in between leaves only an extra copy of an object (the recorder's reconcile deletes
+        it at the next start), never a row that claims a file that is gone.
         """
         if segment.object_key is None:
             raise ValueError(f"segment {segment.id} is not uploaded; its file is the only copy")

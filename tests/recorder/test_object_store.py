@@ -32,18 +32,9 @@ from tests.support.recorder import (
     sim_kwargs,
     wait_for,
 )
-from tests.support.swift import SWIFT_ACCESS_KEY, SWIFT_SECRET_KEY, SwiftServer, new_store
+from tests.support.swift import SwiftServer, new_store, storage_section, write_credentials
 
 OpenCtx = Callable[[dict[str, Any]], AppContext]
-
-
-def _credentials(tmp_path: Path) -> Path:
-    path = tmp_path / "s3.toml"
-    path.write_text(
-        f'access_key_id = "{SWIFT_ACCESS_KEY}"\nsecret_access_key = "{SWIFT_SECRET_KEY}"\n'
-    )
-    path.chmod(0o600)
-    return path
 
 
 @pytest.mark.swift
@@ -55,12 +46,13 @@ def test_record_upload_play_from_the_store_fsck_and_purge(
         cameras = [camera_entry("cam01", sim.url("cam1")), camera_entry("cam02", sim.url("cam2"))]
         data = recorder_config(tmp_path, cameras)
         data["storage"].update(
-            backend="s3",
-            object_endpoint=swift_server.endpoint,
-            object_bucket=store.bucket,
-            object_credentials_file=str(_credentials(tmp_path)),
-            local_copy="drop_after_upload",
-            cache_max_bytes=64 * 1024**2,
+            storage_section(
+                swift_server,
+                store,
+                write_credentials(tmp_path / "s3.toml"),
+                local_copy="drop_after_upload",
+                cache_max_bytes=64 * 1024**2,
+            )
         )
         ctx = open_recorder_ctx(data)
         service = RecorderDaemon(ctx)

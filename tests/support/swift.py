@@ -15,14 +15,17 @@ directory must be on a file system with user xattrs (ext4, XFS, btrfs; tmpfs onl
 
 from __future__ import annotations
 
+import ctypes
 import os
 import pwd
 import shutil
+import signal
 import socket
 import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from appliance.storage import S3Credentials, S3Store
 
@@ -32,7 +35,9 @@ __all__ = [
     "SwiftServer",
     "check_xattrs",
     "new_store",
+    "storage_section",
     "swift_available",
+    "write_credentials",
 ]
 
 SWIFT_PYTHON = "/usr/bin/python3"
@@ -60,6 +65,12 @@ def check_xattrs(directory: Path) -> None:
         ) from exc
     finally:
         probe.unlink()
+
+
+def _die_with_parent() -> None:
+    """In the child: SIGTERM when the test process dies (a killed pytest leaves no Swift)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 def _free_port() -> int:
@@ -184,12 +195,14 @@ class SwiftServer:
             ],
             stdout=log,
             stderr=log,
+            preexec_fn=_die_with_parent,  # prctl only: safe in a forked child
         )
         process = subprocess.Popen(
             [SWIFT_PYTHON, "-P", str(_LAUNCHER), str(conf)],
             stdout=subprocess.PIPE,
             stderr=log,
             cwd=root,
+            preexec_fn=_die_with_parent,  # prctl only: safe in a forked child
         )
         server = cls(
             root=root,
@@ -247,3 +260,26 @@ def new_store(server: SwiftServer) -> S3Store:
     )
     store.ensure_bucket()
     return store
+
+
+def write_credentials(path: Path) -> Path:
+    """The test account's S3 key as ``storage.object_credentials_file`` wants it (mode 0600)."""
+    path.write_text(
+        f'access_key_id = "{SWIFT_ACCESS_KEY}"\nsecret_access_key = "{SWIFT_SECRET_KEY}"\n'
+    )
+    path.chmod(0o600)
+    return path
+
+
+def storage_section(
+    server: SwiftServer, store: S3Store, credentials: Path, **extra: Any
+) -> dict[str, Any]:
+    """The ``[storage]`` keys that put an appliance's segments in ``store``'s bucket (merge
+    them into a config's ``storage`` table; ``extra``: e.g. ``local_copy``)."""
+    return {
+        "backend": "s3",
+        "object_endpoint": server.endpoint,
+        "object_bucket": store.bucket,
+        "object_credentials_file": str(credentials),
+        **extra,
+    }

@@ -18,6 +18,7 @@ from appliance.storage import (
     S3Store,
     SegmentFiles,
     Uploader,
+    drop_uploaded_copies,
     open_segment_files,
 )
 from tests.support.retention import CtxFactory
@@ -85,6 +86,13 @@ def test_upload_retry_purge_race_store_away_and_fsck(
         session.execute(update(Segment).where(col(Segment.path) == made[0].path).values(
             sealed_key=b"x" * 80
         ))  # fmt: skip
+
+    # Disk pressure on this node: the oldest uploaded local copies go first, footage stays.
+    assert drop_uploaded_copies(ctx.db, ctx.segment_files, 5000) == (2, 8192)
+    with ctx.db.session() as session:
+        located = {s.path: s.location for s in session.exec(select(Segment)).all()}
+    assert [located[m.path] for m in made] == ["local", "object", "object", "both", "both", "both"]
+    assert not (ctx.settings.segments_dir / made[1].path).exists()
 
     # fsck merges objects and rows in byte order (PostgreSQL: COLLATE "C").
     report = fsck(ctx, verify_hash=False)
