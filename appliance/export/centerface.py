@@ -88,8 +88,9 @@ def _decode(
     if rows.size == 0:
         return []
     scores = heat[0, 0, rows, cols]
-    h = np.exp(scale[0, 0, rows, cols]) * 4
-    w = np.exp(scale[0, 1, rows, cols]) * 4
+    # A stray activation can overflow exp(): clamp to the largest face the input can hold.
+    h = np.exp(np.clip(scale[0, 0, rows, cols], -8.0, 8.0)) * 4
+    w = np.exp(np.clip(scale[0, 1, rows, cols], -8.0, 8.0)) * 4
     cy = (rows + offset[0, 0, rows, cols] + 0.5) * 4
     cx = (cols + offset[0, 1, rows, cols] + 0.5) * 4
     x0, y0 = cx - w / 2, cy - h / 2
