@@ -50,15 +50,23 @@ def model_bytes() -> bytes:
 
 
 class CenterFace:
-    """One network instance; ``detect`` is serialised (an OpenCV ``Net`` is not re-entrant)."""
+    """The model with one OpenCV ``Net`` per input size: a ``Net`` reshaped to another size
+    keeps stale layer shapes and returns garbage (measured: thousands of boxes), so each size
+    gets its own. ``detect`` is serialised (a ``Net`` is not re-entrant)."""
 
     def __init__(self, *, threshold: float = 0.35) -> None:
         if not 0.0 < threshold < 1.0:
             raise MediaError("the face score threshold must lie in (0, 1)")
-        buffer = np.frombuffer(model_bytes(), np.uint8)
-        self._net = cv2.dnn.readNetFromONNX(buffer)
         self._threshold = threshold
+        self._nets: dict[tuple[int, int], Any] = {}
         self._lock = threading.Lock()
+
+    def _net(self, size: tuple[int, int]) -> Any:
+        net = self._nets.get(size)
+        if net is None:
+            net = cv2.dnn.readNetFromONNX(np.frombuffer(model_bytes(), np.uint8))
+            self._nets[size] = net
+        return net
 
     def detect(self, image: Image, width: int) -> list[tuple[Box, float]]:
         """Faces of a BGR (or grey) ``image`` as full-size pixel boxes with their scores; the
@@ -71,8 +79,9 @@ class CenterFace:
         small = cv2.resize(image, (in_w, in_h), interpolation=cv2.INTER_AREA)
         blob = cv2.dnn.blobFromImage(small, 1.0, (in_w, in_h), (0, 0, 0), swapRB=True)
         with self._lock:
-            self._net.setInput(blob)
-            heat, scale, offset, _ = self._net.forward(_OUTPUTS)
+            net = self._net((in_w, in_h))
+            net.setInput(blob)
+            heat, scale, offset, _ = net.forward(_OUTPUTS)
         return _decode(heat, scale, offset, self._threshold, full_width / in_w, height / in_h)
 
 

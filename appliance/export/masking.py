@@ -83,7 +83,7 @@ class MaskingOptions:
     face_detect_width: int = 640  # coarse pass: the frame is scaled to this width
     face_fine_every_n: int = 24  # fine pass for small faces (0: none)
     face_fine_width: int = 1280
-    face_fine_max_px: int = 64  # fine-pass boxes at least this wide are the coarse pass's job
+    face_fine_max_px: int = 4096  # fine-pass boxes at least this wide are left to the coarse pass
     face_threshold: float = 0.3  # CenterFace score
     face_scale_factor: float = 1.15  # Haar only
     face_min_neighbors: int = 4  # Haar only
