@@ -175,31 +175,31 @@ def _render(
     patch = cv2.resize(crop, (out_w, out_h), interpolation=cv2.INTER_AREA)
     face = (round((fx - x0) * scale), round((fy - y0) * scale), size, round(fh * scale))
     alpha = np.full(patch.shape[:2], 255, np.uint8)
-    patch = np.asarray(patch, np.float32)
+    work = np.asarray(patch, np.float32)
     if category == "dim":
-        patch *= rng.uniform(0.3, 0.45)
+        work *= rng.uniform(0.3, 0.45)
     if category == "blurred":
         sigma = size * rng.uniform(0.04, 0.07)
-        patch = cv2.GaussianBlur(patch, (0, 0), sigma)
+        work = np.asarray(cv2.GaussianBlur(work, (0, 0), sigma), np.float32)
     if category == "covered":
         x, y, w, h = face
         kind = int(rng.integers(0, 3))
         colour = tuple(float(c) for c in rng.uniform(30, 220, 3))
         if kind == 0:  # a medical mask over mouth and nose
-            cv2.rectangle(patch, (x, y + h * 5 // 8), (x + w, y + h), colour, -1)
+            cv2.rectangle(work, (x, y + h * 5 // 8), (x + w, y + h), colour, -1)
         elif kind == 1:  # a hand or a phone over one side
-            cv2.rectangle(patch, (x, y + h // 3), (x + w // 3, y + h), colour, -1)
+            cv2.rectangle(work, (x, y + h // 3), (x + w // 3, y + h), colour, -1)
         else:  # a door edge or a pillar over the other side
-            cv2.rectangle(patch, (x + w * 2 // 3, y), (x + w, y + h), colour, -1)
+            cv2.rectangle(work, (x + w * 2 // 3, y), (x + w, y + h), colour, -1)
     if category == "rotated":
         angle = float(rng.uniform(8, 20) * rng.choice([-1, 1]))
         x, y, w, h = face
         centre = (x + w / 2, y + h / 2)
         matrix = cv2.getRotationMatrix2D(centre, angle, 1.0)
-        size_wh = (patch.shape[1], patch.shape[0])
-        patch = cv2.warpAffine(patch, matrix, size_wh, flags=cv2.INTER_LINEAR)
+        size_wh = (work.shape[1], work.shape[0])
+        work = np.asarray(cv2.warpAffine(work, matrix, size_wh, flags=cv2.INTER_LINEAR), np.float32)
         alpha = cv2.warpAffine(alpha, matrix, size_wh, flags=cv2.INTER_LINEAR)
-    return np.clip(patch, 0, 255).astype(np.uint8), alpha, face
+    return np.clip(work, 0, 255).astype(np.uint8), alpha, face
 
 
 def _paste(frame: Image, patch: Image, alpha: Image, x: int, y: int) -> None:
@@ -261,10 +261,10 @@ def _scene(
     images: list[Image] = []
     for f in range(frames):
         frame = background.copy()
-        for label, patch, alpha, face, x, y, vx, vy in placed:
+        for label, patch, alpha, face, x_start, y_start, vx, vy in placed:
             jitter = rng.integers(-1, 2, 2)  # a person standing still still sways
-            px = round(x + vx * f) + int(jitter[0])
-            py = round(y + vy * f) + int(jitter[1])
+            px = round(x_start + vx * f) + int(jitter[0])
+            py = round(y_start + vy * f) + int(jitter[1])
             _paste(frame, patch, alpha, px, py)
             label.boxes.append((px + face[0], py + face[1], face[2], face[3]))
         noise = rng.normal(0, 3.0, frame.shape)

@@ -47,7 +47,7 @@ def test_obscured_pixels_differ_from_the_source(scene: Scene) -> None:
         boxes[index] = [b for _kind, b in found]
 
     masked = mask_video(clip, MaskPlan(options=MaskingOptions(people=False)), observe=observe)
-    with av.open(io.BytesIO(clip)) as a, av.open(io.BytesIO(masked.mp4)) as b:
+    with av.open(io.BytesIO(clip), "r") as a, av.open(io.BytesIO(masked.mp4), "r") as b:
         pairs = zip(a.decode(video=0), b.decode(video=0), strict=True)
         for index, (src, out) in enumerate(pairs):
             before = np.asarray(src.to_ndarray(format="gray"), np.float32)
