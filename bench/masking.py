@@ -219,7 +219,8 @@ def main() -> None:
                 print(name, "leaked:", *t.leaked[:60], sep="\n  ")
     speed_scenes = list(build_set(args.speed_scenes, args.frames))
     for label, (w, h) in {"720p": (1280, 720), "1080p": (1920, 1080)}.items():
-        speed(speed_scenes, label, w, h)
+        if speed_scenes:
+            speed(speed_scenes, label, w, h)
     print(f"load {os.getloadavg()[0]:.2f} at the end")
 
 
