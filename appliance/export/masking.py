@@ -15,8 +15,7 @@ from __future__ import annotations
 import hashlib
 import io
 from collections import deque
-from collections.abc import Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from fractions import Fraction
@@ -28,7 +27,7 @@ import numpy as np
 import numpy.typing as npt
 
 from appliance.errors import MediaError, ValidationFailed
-from appliance.export.detect import BoxMemory, FaceDetector, PersonDetector
+from appliance.export.detect import PersonDetector
 from appliance.export.regions import (
     Box,
     MaskKind,
@@ -38,8 +37,11 @@ from appliance.export.regions import (
     overlaps,
     regions_at,
 )
+from appliance.export.schedule import DetectFrame, DetectionSchedule, FaceFinder
 
 __all__ = [
+    "FaceModel",
+    "FrameObserver",
     "MaskMethod",
     "MaskPlan",
     "MaskSummary",
@@ -51,6 +53,9 @@ __all__ = [
 ]
 
 Plane = npt.NDArray[np.uint8]
+#: Told, for each output frame, its index and every box obscured on it (the evaluation in
+#: bench/masking.py checks these against labelled faces).
+FrameObserver = Callable[[int, list[tuple[MaskKind, Box]]], None]
 
 
 class MaskMethod(StrEnum):
@@ -58,19 +63,31 @@ class MaskMethod(StrEnum):
     gaussian = "gaussian"  # a blur with a kernel half the box size, applied twice
 
 
+class FaceModel(StrEnum):
+    centerface = "centerface"  # a CNN run by OpenCV's DNN module (appliance.export.centerface)
+    haar = "haar"  # OpenCV's frontal-face Haar cascade (kept for comparison)
+
+
 @dataclass(frozen=True)
 class MaskingOptions:
-    """Detector and encoder settings; recorded in the manifest."""
+    """Detector and encoder settings; recorded in the manifest (appliance.export.schedule
+    says how the passes run)."""
 
     faces: bool = True
     people: bool = True
     method: MaskMethod = MaskMethod.pixelate
     blocks_across: int = 6  # pixelation: blocks along the box's shorter side
-    face_every_n: int = 2
-    face_hold_frames: int = 5  # frames after a detection that its box stays (covers flicker)
-    face_scale_factor: float = 1.15
-    face_min_neighbors: int = 4
-    face_margin: float = 0.25
+    face_model: FaceModel = FaceModel.centerface
+    face_every_n: int = 2  # coarse pass
+    face_hold_frames: int = 6  # frames after a detection that its box stays (covers flicker)
+    face_detect_width: int = 640  # coarse pass: the frame is scaled to this width
+    face_fine_every_n: int = 24  # fine pass for small faces (0: none)
+    face_fine_width: int = 1280
+    face_fine_max_px: int = 4096  # fine-pass boxes at least this wide are left to the coarse pass
+    face_threshold: float = 0.3  # CenterFace score
+    face_scale_factor: float = 1.15  # Haar only
+    face_min_neighbors: int = 4  # Haar only
+    face_margin: float = 0.3
     person_every_n: int = 5
     person_hold_frames: int = 10
     person_margin: float = 0.1
@@ -79,15 +96,21 @@ class MaskingOptions:
     crf: int = 23
 
     def __post_init__(self) -> None:
-        if self.face_every_n < 1 or self.person_every_n < 1:
+        if self.face_every_n < 1 or self.person_every_n < 1 or self.face_fine_every_n < 0:
             raise ValidationFailed("detection intervals must be at least 1 frame")
         if (
             self.face_hold_frames < self.face_every_n
             or self.person_hold_frames < self.person_every_n
         ):
             raise ValidationFailed("a hold must cover the detection interval")
+        if self.face_fine_every_n and self.face_fine_every_n % self.face_every_n:
+            raise ValidationFailed("the fine pass interval must be a multiple of face_every_n")
         if self.blocks_across < 1 or self.blocks_across > 32:
             raise ValidationFailed("blocks_across must be in 1..32")
+        if not 0.05 <= self.face_threshold <= 0.95:
+            raise ValidationFailed("face_threshold must be in 0.05..0.95")
+        if min(self.face_detect_width, self.face_fine_width) < 64:
+            raise ValidationFailed("detection widths must be at least 64 px")
 
 
 @dataclass(frozen=True)
@@ -182,58 +205,6 @@ def _clipped(boxes: Sequence[Box], width: int, height: int) -> list[Box]:
     return [c for c in (clip_box(b, width, height) for b in boxes) if c is not None]
 
 
-class _Detections:
-    """Runs the detectors on a worker thread while the caller decodes and encodes (OpenCV and
-    libx264 release the GIL), and feeds the results to the box memories in frame order."""
-
-    def __init__(self, plan: MaskPlan, summary: MaskSummary) -> None:
-        opts = plan.options
-        self._opts = opts
-        self._summary = summary
-        self._faces = FaceDetector(
-            scale_factor=opts.face_scale_factor, min_neighbors=opts.face_min_neighbors
-        )
-        self._people = PersonDetector(detect_width=opts.person_detect_width)
-        self.faces = BoxMemory(back=opts.face_every_n - 1, forward=opts.face_hold_frames)
-        self.people = BoxMemory(back=opts.person_every_n - 1, forward=opts.person_hold_frames)
-        # A frame is encoded once every detection whose window may reach back to it has run.
-        self.lag = max(self.faces.back if opts.faces else 0, self.people.back if opts.people else 0)
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mask-detect")
-        self._queue: deque[tuple[int, Future[tuple[list[Box], list[Box]]]]] = deque()
-
-    def _detect(self, grey: Plane, faces: bool, people: bool) -> tuple[list[Box], list[Box]]:
-        opts = self._opts
-        found_faces = self._faces.detect(grey) if faces else []
-        found_people = self._people.detect(grey) if people else []
-        return (
-            [expand_box(b, opts.face_margin) for b in found_faces],
-            [expand_box(b, opts.person_margin) for b in found_people],
-        )
-
-    def submit(self, index: int, grey: Plane) -> None:
-        """Detect on frame ``index``; ``grey`` must not change until it is resolved."""
-        opts = self._opts
-        faces = opts.faces and index % opts.face_every_n == 0
-        people = opts.people and index % opts.person_every_n == 0
-        if faces or people:
-            self._queue.append((index, self._pool.submit(self._detect, grey, faces, people)))
-
-    def resolve_through(self, index: int) -> None:
-        """Wait for every detection up to frame ``index`` and remember its boxes."""
-        while self._queue and self._queue[0][0] <= index:
-            frame, future = self._queue.popleft()
-            faces, people = future.result()
-            if self._opts.faces and frame % self._opts.face_every_n == 0:
-                self.faces.add(frame, faces)
-                self._summary.detections[MaskKind.face.value] += len(faces)
-            if self._opts.people and frame % self._opts.person_every_n == 0:
-                self.people.add(frame, people)
-                self._summary.detections[MaskKind.person.value] += len(people)
-
-    def close(self) -> None:
-        self._pool.shutdown(wait=True, cancel_futures=True)
-
-
 @dataclass
 class _Pending:
     index: int
@@ -243,15 +214,28 @@ class _Pending:
     planes: _Planes
 
 
-def detect_frame(grey: Plane, options: MaskingOptions) -> list[tuple[MaskKind, Box]]:
+def detect_frame(image: Plane, options: MaskingOptions) -> list[tuple[MaskKind, Box]]:
     """What the masking pipeline would obscure on this one frame, margins included (the mask
-    editor shows it on a sample frame); the detectors' settings are ``options``'."""
+    editor shows it on a sample frame): both face passes and the people detector, with
+    ``options``' settings. ``image`` is grey or BGR (CenterFace sees colour when it has it)."""
     found: list[tuple[MaskKind, Box]] = []
-    height, width = grey.shape[:2]
+    height, width = image.shape[:2]
+    grey = (
+        image if image.ndim == 2 else np.asarray(cv2.cvtColor(image, cv2.COLOR_BGR2GRAY), np.uint8)
+    )
     if options.faces:
-        faces = FaceDetector(
-            scale_factor=options.face_scale_factor, min_neighbors=options.face_min_neighbors
-        ).detect(grey)
+        finder = FaceFinder(options)
+        if image.ndim == 2:
+            frame = DetectFrame(np.ascontiguousarray(grey, np.uint8))
+        else:
+            ycrcb = np.asarray(cv2.cvtColor(image, cv2.COLOR_BGR2YCrCb), np.uint8)
+            half = (width // 2, height // 2)
+            u = np.asarray(cv2.resize(ycrcb[:, :, 2], half, interpolation=cv2.INTER_AREA), np.uint8)
+            v = np.asarray(cv2.resize(ycrcb[:, :, 1], half, interpolation=cv2.INTER_AREA), np.uint8)
+            frame = DetectFrame(np.ascontiguousarray(ycrcb[:, :, 0]), u, v)
+        faces = finder.coarse(frame)
+        if finder.has_fine_pass(width, height):
+            faces += [f for f in finder.fine(frame) if not any(_iou(f, c) > 0.3 for c in faces)]
         found += [(MaskKind.face, expand_box(b, options.face_margin)) for b in faces]
     if options.people:
         people = PersonDetector(detect_width=options.person_detect_width).detect(grey)
@@ -263,6 +247,15 @@ def detect_frame(grey: Plane, options: MaskingOptions) -> list[tuple[MaskKind, B
     ]
 
 
+def _iou(a: Box, b: Box) -> float:
+    width = min(a.x + a.w, b.x + b.w) - max(a.x, b.x)
+    height = min(a.y + a.h, b.y + b.h) - max(a.y, b.y)
+    if width <= 0 or height <= 0:
+        return 0.0
+    inter = width * height
+    return inter / (a.area + b.area - inter)
+
+
 def mask_video(
     source: bytes,
     plan: MaskPlan,
@@ -270,11 +263,13 @@ def mask_video(
     origin_ms: int = 0,
     start_ms: int | None = None,
     end_ms: int | None = None,
+    observe: FrameObserver | None = None,
 ) -> MaskedVideo:
     """Mask the first video stream of the MP4 ``source`` into a new in-memory H.264 MP4.
 
     ``origin_ms`` is the wall-clock time (UTC ms) of the first decoded frame; time-bounded
     regions and the ``start_ms``/``end_ms`` trim are in that clock. Audio is never exported.
+    ``observe`` is told every output frame's obscured boxes (for evaluation).
     """
     opts = plan.options
     summary = MaskSummary(
@@ -283,7 +278,7 @@ def mask_video(
         options={k: (v.value if isinstance(v, StrEnum) else v) for k, v in asdict(opts).items()},
     )
     out_buffer = io.BytesIO()
-    detections = _Detections(plan, summary)
+    detections: DetectionSchedule | None = None
     try:
         with av.open(io.BytesIO(source), "r") as container:
             if not container.streams.video:
@@ -295,6 +290,7 @@ def mask_video(
             if width % 2 or height % 2:
                 raise MediaError(f"odd frame size {width}x{height} is not supported")
             summary.width, summary.height = width, height
+            detections = DetectionSchedule(opts, summary, width, height)
             with av.open(out_buffer, "w", format="mp4") as output:
                 encoder = output.add_stream("libx264", rate=rate)
                 encoder.width, encoder.height, encoder.pix_fmt = width, height, "yuv420p"
@@ -307,14 +303,11 @@ def mask_video(
 
                 def emit(item: _Pending) -> None:
                     nonlocal kept_first_pts
+                    assert detections is not None
+                    found = detections.at(item.index)
                     masked = _mask_frame(
                         item.planes,
-                        {
-                            MaskKind.face: _clipped(detections.faces.at(item.index), width, height),
-                            MaskKind.person: _clipped(
-                                detections.people.at(item.index), width, height
-                            ),
-                        },
+                        {kind: _clipped(boxes, width, height) for kind, boxes in found.items()},
                         _clipped(
                             regions_at(plan.officer_regions, item.t_ms, width, height),
                             width,
@@ -325,6 +318,8 @@ def mask_video(
                         ),
                         opts,
                         summary,
+                        item.index,
+                        observe,
                     )
                     summary.frames_masked += int(masked)
                     out = av.VideoFrame.from_ndarray(item.planes.array, format="yuv420p")
@@ -351,7 +346,7 @@ def mask_video(
                         frame = frame.reformat(format="yuv420p")
                     planes = _Planes(np.asarray(frame.to_ndarray(), np.uint8), width, height)
                     n = summary.frames
-                    detections.submit(n, planes.y)
+                    detections.submit(n, planes.y, planes.u, planes.v)
                     summary.frames += 1
                     if summary.first_ms is None:
                         summary.first_ms = t_ms
@@ -369,7 +364,8 @@ def mask_video(
     except av.error.FFmpegError as exc:
         raise MediaError(f"masking failed: {exc}") from exc
     finally:
-        detections.close()
+        if detections is not None:
+            detections.close()
     if summary.frames == 0:
         raise MediaError("no frame of the source lies in the requested range")
     return MaskedVideo(out_buffer.getvalue(), summary)
@@ -382,6 +378,8 @@ def _mask_frame(
     exempt: list[Box],
     opts: MaskingOptions,
     summary: MaskSummary,
+    index: int = 0,
+    observe: FrameObserver | None = None,
 ) -> bool:
     """Obscure one frame in place; count the boxes; return whether anything was masked."""
     saved = [
@@ -405,4 +403,7 @@ def _mask_frame(
         for plane, b in planes.boxes(box):
             obscure(plane, b, opts.method, opts.blocks_across)
         any_box = True
+    if observe is not None:
+        shown = [(kind, b) for kind, boxes in detected.items() for b in boxes]
+        observe(index, shown + [(MaskKind.officer, b) for b in officer])
     return any_box

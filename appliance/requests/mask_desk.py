@@ -149,8 +149,8 @@ class MaskDesk:
                 continue
             t_ms, bgr = frame
             height, width = bgr.shape[:2]
-            grey = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
-            found = detect_frame(np.ascontiguousarray(grey, np.uint8), plan.options)
+            # In colour: CenterFace sees what the masking pipeline gives it (YUV -> BGR).
+            found = detect_frame(np.ascontiguousarray(bgr, np.uint8), plan.options)
             stills.append(
                 Still(
                     camera_id=camera_id,
