@@ -72,6 +72,15 @@ def pg_url(pg_server: PostgresServer) -> str:
 
 
 @pytest.fixture(scope="session")
+def playwright() -> Iterator[Any]:
+    """One Playwright driver for the session: the sync API allows one per thread at a time."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as driver:
+        yield driver
+
+
+@pytest.fixture(scope="session")
 def swift_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SwiftServer]:
     """One all-in-one OpenStack Swift with s3api on loopback for the session (marker swift)."""
     if not swift_available():

@@ -23,6 +23,7 @@ import sys
 import time
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -111,50 +112,45 @@ def _import_ca(home: Path, ca: Path) -> None:
     )  # fmt: skip
 
 
-def _play_over_https(ctx: AppContext, home: Path, staff: int) -> None:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, args=CHROMIUM_ARGS, env={**os.environ, "HOME": str(home)}
+def _play_over_https(playwright: Any, ctx: AppContext, home: Path, staff: int) -> None:
+    browser = playwright.chromium.launch(
+        executable_path=CHROMIUM, args=CHROMIUM_ARGS, env={**os.environ, "HOME": str(home)}
+    )
+    try:
+        context = browser.new_context(
+            base_url=f"https://localhost:{staff}", ignore_https_errors=False, locale="ko-KR"
         )
-        try:
-            context = browser.new_context(
-                base_url=f"https://localhost:{staff}", ignore_https_errors=False, locale="ko-KR"
-            )
-            page = context.new_page()
-            page.set_default_timeout(20_000)
-            first = page.goto("/view?camera=cam01")  # a certificate error would raise here
-            assert first is not None and first.headers["strict-transport-security"] == HSTS
-            page.wait_for_url("**/login**")
-            page.fill("#username", "guard")
-            page.fill("#password", PASSWORD)
-            with page.expect_response("**/api/auth/login") as login:
-                page.click("#login-form button[type=submit]")
-            assert login.value.status == 200
-            page.wait_for_url("**/view?camera=cam01")
-            (cookie,) = [c for c in context.cookies() if c["name"] == COOKIE_NAME]
-            assert cookie["secure"] and cookie["httpOnly"] and cookie["sameSite"] == "Strict"
+        page = context.new_page()
+        page.set_default_timeout(20_000)
+        first = page.goto("/view?camera=cam01")  # a certificate error would raise here
+        assert first is not None and first.headers["strict-transport-security"] == HSTS
+        page.wait_for_url("**/login**")
+        page.fill("#username", "guard")
+        page.fill("#password", PASSWORD)
+        with page.expect_response("**/api/auth/login") as login:
+            page.click("#login-form button[type=submit]")
+        assert login.value.status == 200
+        page.wait_for_url("**/view?camera=cam01")
+        (cookie,) = [c for c in context.cookies() if c["name"] == COOKIE_NAME]
+        assert cookie["secure"] and cookie["httpOnly"] and cookie["sameSite"] == "Strict"
 
-            zone = ctx.settings.zone
-            start = datetime.fromtimestamp(segments_of(ctx, "cam01")[0].start_ms / 1000, zone)
-            now = datetime.now(zone)
-            page.fill("#day", now.date().isoformat())
-            page.fill(
-                "#from", start.strftime("%H:%M:%S") if start.date() == now.date() else "00:00:00"
-            )
-            page.fill("#to", now.strftime("%H:%M:%S"))
-            page.select_option("#category", "incident")
-            page.fill("#purpose-text", "TLS 설치 확인")
-            page.click("#open-viewing")
-            page.wait_for_selector("#viewing:not([hidden])")
-            page.wait_for_function(PLAYING, arg="#video-cam01", timeout=30_000)
-            src = page.evaluate("() => document.querySelector('#video-cam01').currentSrc")
-            assert src.startswith(f"https://localhost:{staff}/api/viewing/")
-            page.click("#end-viewing")
-            page.wait_for_selector("#ended:not([hidden])")
-        finally:
-            browser.close()
+        zone = ctx.settings.zone
+        start = datetime.fromtimestamp(segments_of(ctx, "cam01")[0].start_ms / 1000, zone)
+        now = datetime.now(zone)
+        page.fill("#day", now.date().isoformat())
+        page.fill("#from", start.strftime("%H:%M:%S") if start.date() == now.date() else "00:00:00")
+        page.fill("#to", now.strftime("%H:%M:%S"))
+        page.select_option("#category", "incident")
+        page.fill("#purpose-text", "TLS 설치 확인")
+        page.click("#open-viewing")
+        page.wait_for_selector("#viewing:not([hidden])")
+        page.wait_for_function(PLAYING, arg="#video-cam01", timeout=30_000)
+        src = page.evaluate("() => document.querySelector('#video-cam01').currentSrc")
+        assert src.startswith(f"https://localhost:{staff}/api/viewing/")
+        page.click("#end-viewing")
+        page.wait_for_selector("#ended:not([hidden])")
+    finally:
+        browser.close()
 
 
 def _hang_and_recover(
@@ -189,7 +185,9 @@ def _hang_and_recover(
     wait_for(lambda: len(segments_of(ctx, "cam01")) > indexed + 1, 30, "recording again")
 
 
-def test_appliance_behind_nginx_under_the_notify_protocol(tmp_path: Path, pg_url: str) -> None:
+def test_appliance_behind_nginx_under_the_notify_protocol(
+    tmp_path: Path, pg_url: str, playwright: Any
+) -> None:
     if not (Path(CHROMIUM).exists() and Path(NGINX).exists()):
         pytest.skip("needs Debian's chromium and nginx (scripts/setup.sh)")
     if os.geteuid() != 0:
@@ -248,7 +246,7 @@ def test_appliance_behind_nginx_under_the_notify_protocol(tmp_path: Path, pg_url
             _check_tls(ca, staff_port, plain_port, app_port)
             home = tmp_path / "home"
             _import_ca(home, ca)
-            _play_over_https(ctx, home, staff_port)
+            _play_over_https(playwright, ctx, home, staff_port)
 
             # Pinged every 1.5 s (half of WatchdogSec = 3 s) all along, cam02 away or not:
             # never a gap in which systemd would have restarted the service.
