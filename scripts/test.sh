@@ -8,4 +8,5 @@ echo "== ruff check";         .venv/bin/ruff check "${PATHS[@]}"
 echo "== ruff format --check"; .venv/bin/ruff format --check "${PATHS[@]}"
 echo "== mypy --strict";      .venv/bin/mypy --strict "${PATHS[@]}"
 echo "== pytest"
-exec .venv/bin/pytest "$@"
+# Two workers (CI has 2 cores; many tests wait on real-time cameras), whole modules each.
+exec .venv/bin/pytest -n 2 --dist loadfile "$@"

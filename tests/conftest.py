@@ -5,6 +5,12 @@ Real parts only: SQLite files in tmp_path, a real PostgreSQL server (``pg_url``)
 
 from __future__ import annotations
 
+import os
+
+# The CLI's rich console takes its width once, at import: tests read whole table rows, so the
+# terminal is wide whatever the worker's (pytest-xdist workers have no terminal).
+os.environ["COLUMNS"] = "200"
+
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,6 +25,13 @@ from appliance.settings import Settings
 from tests.support.config import SettingsFactory, base_config
 from tests.support.postgres import PostgresServer
 from tests.support.swift import SwiftServer, swift_available
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The modules with a slow test first: with ``--dist loadfile`` the two workers then share
+    out the long files before the short ones, instead of one worker ending on a long file."""
+    slow = {item.path for item in items if item.get_closest_marker("slow") is not None}
+    items.sort(key=lambda item: item.path not in slow)
 
 
 @pytest.fixture

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from sqlmodel import select
 
 from api.web import translations
@@ -110,6 +111,7 @@ def _export_of(site: Site, rid: int) -> RequestExport:
     return export
 
 
+@pytest.mark.slow  # three requests walked end to end in both languages (~35 s)
 def test_the_desk_walks_three_requests(site: Site, open_tab: Any) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
     ctx = site.ctx

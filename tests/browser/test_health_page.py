@@ -63,6 +63,7 @@ def _sign_in(page: Any, username: str) -> None:
     page.wait_for_url("**/health")
 
 
+@pytest.mark.slow  # waits for a real camera to be declared down (~20 s)
 def test_the_admin_watches_a_camera_go_dark_and_acknowledges_its_alarm(
     box: HealthSite, chromium: Any
 ) -> None:
