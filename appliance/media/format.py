@@ -3,23 +3,25 @@
 One module because it is one file format: the writer, the reader and the check share its
 constants and record encodings and must change together (hence its length).
 
-Layout of format version 2, written since issue 3's second session (all integers little-endian;
+Layout of format version 3, written since issue 19's TTFB work (all integers little-endian;
 design/storage.md has the byte-by-byte table)::
 
     file header      8  magic b"\\x89CCTVSG\\n"
-                     1  format version (2)
+                     1  format version (3)
                      1  cipher: 1 AES-256-GCM, 2 XChaCha20-Poly1305-IETF (no AES hardware)
                      2  reserved, zero
     records          4  u32: ciphertext length L (> 0), bit 31 set on the final message
                      L  message i (i = 0, 1, ...): AEAD of the plaintext, nonce = u64 i | u32
                         final, associated data = the 12-byte file header. HEAD first,
-                        SAMPLES..., TRAILER last (final)
+                        SAMPLES..., INDEX, TRAILER last (final)
     end marker       4  u32 0
-    footer           F  plaintext JSON summary (what the DB row holds, for re-indexing)
+    footer           F  plaintext JSON summary (what the DB row holds, for re-indexing) and
+                        where the INDEX message is (``index_at``, ``index_no``)
                      4  u32 F
                      8  magic b"\\x89CCTVND\\n"
 
-The digest of a version 2 file is SHA-256 of all its bytes ("sha256:<hex>").
+The digest of a version 2 or 3 file is SHA-256 of all its bytes ("sha256:<hex>"). Version 2
+(read only) has no INDEX message and no locator in its footer.
 
 Version 1 (read only: footage recorded before) differs in the header (3 reserved bytes, then the
 24-byte libsodium secretstream header), in its messages (one secretstream, TAG_FINAL on the
@@ -28,7 +30,9 @@ last, the file header as associated data of the first only) and in its digest (B
 
 Every message's plaintext starts with its type byte. HEAD carries the streams (codec, time base,
 size, a tiny MP4 init per stream) and the wall-clock anchor; SAMPLES carries whole samples (a
-table of records, then the payloads); TRAILER repeats the summary, authenticated. A message's
+table of records, then the payloads); INDEX lists the SAMPLES messages that hold a video key
+frame (offset, message number, the key frame's pts), so ``SegmentReader.seek`` starts
+decrypting at the wanted key frame; TRAILER repeats the summary, authenticated. A message's
 index and final flag are in its nonce: a message removed, repeated, moved or cut off at the end
 fails, and so does a changed header byte (it is the associated data of every message).
 """
@@ -73,6 +77,7 @@ __all__ = [
     "DATA_OFFSET",
     "FILE_HEADER",
     "ByteStream",
+    "RandomSource",
     "Sample",
     "SegmentHead",
     "SegmentReader",
@@ -84,12 +89,14 @@ __all__ = [
     "file_digest",
     "hash_file",
     "inspect_segment_file",
+    "seek_ranges",
 ]
 
 MAGIC = b"\x89CCTVSG\n"
 END_MAGIC = b"\x89CCTVND\n"
-VERSION = 2
+VERSION = 3
 _V1 = 1
+_V2 = 2
 CIPHER_AES256GCM = 1
 CIPHER_XCHACHA20POLY1305 = 2
 HEADER_BYTES = len(MAGIC) + 4
@@ -107,7 +114,16 @@ CHUNK_TARGET_BYTES = 128 * 1024
 # A single message never exceeds this (a sample larger than it is refused: no camera sends one).
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 
-_MSG_HEAD, _MSG_SAMPLES, _MSG_TRAILER = 1, 2, 3
+_MSG_HEAD, _MSG_SAMPLES, _MSG_TRAILER, _MSG_INDEX = 1, 2, 3, 4
+# INDEX entry: byte offset of the message's length word u64, message number u32, pts of its
+# first video key frame i64
+_ENTRY = struct.Struct("<QIq")
+# Clear footer keys that locate the INDEX message (not part of the summary).
+_LOCATOR = ("index_at", "index_no")
+# What ``seek`` reads first: the head of the file and its tail (HEAD and INDEX fit in these
+# unless a camera has an unusually large MP4 init or a segment hours long; then more is read).
+_PREFIX_BYTES = 16 * 1024
+_TAIL_BYTES = 16 * 1024
 # stream index u8, flags u8 (bit 0: key frame), size u32, pts i64, dts i64, duration u32
 _RECORD = struct.Struct("<BBIqqI")
 _U32 = struct.Struct("<I")
@@ -117,7 +133,8 @@ _HASHES: dict[str, Callable[[], Any]] = {
     "sha256": hashlib.sha256,
     "blake2b": lambda: hashlib.blake2b(digest_size=32),
 }
-_DIGEST_NAMES = {_V1: "blake2b", VERSION: "sha256"}  # the digest of each format version
+# The digest of each format version.
+_DIGEST_NAMES = {_V1: "blake2b", _V2: "sha256", VERSION: "sha256"}
 
 
 class ByteStream(Protocol):
@@ -130,8 +147,27 @@ class ByteStream(Protocol):
     def close(self) -> None: ...
 
 
-def file_header(cipher: int) -> bytes:
-    return MAGIC + bytes([VERSION, cipher, 0, 0])
+class RandomSource(Protocol):
+    """A segment file's bytes by offset, for ``SegmentReader.seek``: the local file, or an
+    object in the store (``appliance.storage``). ``stream_from`` hands its resources to the
+    stream it returns (the reader closes that); ``close`` is for when no stream was taken."""
+
+    size: int
+
+    def read_at(self, start: int, end: int) -> bytes:
+        """Bytes ``[start, end)`` (fewer only if the file ends)."""
+        ...
+
+    def stream_from(self, start: int, upto: int | None = None) -> ByteStream:
+        """Bytes from ``start`` to the end; ``upto`` says the reader will want at least the
+        bytes before it at once (a remote source asks for them in its first request)."""
+        ...
+
+    def close(self) -> None: ...
+
+
+def file_header(cipher: int, version: int = VERSION) -> bytes:
+    return MAGIC + bytes([version, cipher, 0, 0])
 
 
 # The header of a current file with the default cipher (tests and tools use it for offsets).
@@ -265,7 +301,10 @@ class SegmentSummary:
     @classmethod
     def from_json(cls, raw: bytes) -> SegmentSummary:
         try:
-            return cls(**json.loads(raw))
+            values = json.loads(raw)
+            for name in _LOCATOR:  # a version 3 footer's locator
+                values.pop(name, None)
+            return cls(**values)
         except (ValueError, TypeError) as exc:
             raise FootageCorrupt(f"bad segment summary: {exc}") from exc
 
@@ -321,16 +360,21 @@ class SegmentWriter:
         *,
         chunk_bytes: int = CHUNK_TARGET_BYTES,
         cipher: int | None = None,
+        version: int = VERSION,
     ) -> None:
+        """``version`` 2 writes the previous format, without the INDEX (tests of old footage)."""
         if not head.streams or head.streams[0].kind != "video":
             raise MediaError("a segment's stream 0 must be video")
+        if version not in (_V2, VERSION):
+            raise MediaError(f"cannot write segment format version {version}")
+        self.version = version
         self.cipher = best_cipher() if cipher is None else cipher
         if self.cipher == CIPHER_AES256GCM and not _AES:
             raise MediaError("AES-256-GCM needs AES instructions this CPU does not have")
         self._encrypt = _CIPHERS[self.cipher][0]
         self._fd = fd
         self._key = key
-        self._header = file_header(self.cipher)
+        self._header = file_header(self.cipher, version)
         # AES-GCM straight into a reused buffer (appliance.media._aead says why).
         self._sealer = AesGcmSealer(key, self._header) if self.cipher == CIPHER_AES256GCM else None
         self._hash = hashlib.sha256()
@@ -340,6 +384,8 @@ class SegmentWriter:
         self._records: list[bytes] = []
         self._payloads: list[bytes] = []
         self._pending = 0
+        self._key_pts: int | None = None  # first video key frame of the buffered samples
+        self._entries: list[bytes] = []  # the INDEX
         self._write(self._header)
         self._push(_encode_head(head))
         self.samples = 0
@@ -383,6 +429,8 @@ class SegmentWriter:
             _RECORD.pack(stream_index, _FLAG_KEY if is_key else 0, size, pts, dts, duration)
         )
         self._payloads.append(data)
+        if is_key and stream_index == 0 and self._key_pts is None:
+            self._key_pts = pts
         self._pending += size + _RECORD.size
         self.samples += 1
         self.payload_bytes += size
@@ -396,15 +444,26 @@ class SegmentWriter:
         plain = b"".join(
             [bytes([_MSG_SAMPLES]), _U32.pack(len(self._records)), *self._records, *self._payloads]
         )
-        self._records, self._payloads, self._pending = [], [], 0
+        if self._key_pts is not None:
+            self._entries.append(_ENTRY.pack(self._size, self._index, self._key_pts))
+        self._records, self._payloads, self._pending, self._key_pts = [], [], 0, None
         self._push(plain)
 
     def finish(self, summary: SegmentSummary) -> tuple[int, str]:
-        """Write the final message and the footer; return (size in bytes, "sha256:<hex>")."""
+        """Write the INDEX, the final message and the footer; return (size in bytes,
+        "sha256:<hex>")."""
         self.flush()
+        index_at, index_no = self._size, self._index
+        if self.version >= VERSION:
+            entries = b"".join(self._entries)
+            self._push(bytes([_MSG_INDEX]) + _U32.pack(len(self._entries)) + entries)
         summary_json = summary.to_json()
         self._push(bytes([_MSG_TRAILER]) + summary_json, final=True)
-        self._write(_U32.pack(0) + summary_json + _U32.pack(len(summary_json)) + END_MAGIC)
+        raw = summary_json
+        if self.version >= VERSION:
+            footer = {**asdict(summary), **dict(zip(_LOCATOR, (index_at, index_no), strict=True))}
+            raw = json.dumps(footer, sort_keys=True, separators=(",", ":")).encode()
+        self._write(_U32.pack(0) + raw + _U32.pack(len(raw)) + END_MAGIC)
         self.finished = True
         self._key = b""
         if self._sealer is not None:
@@ -512,6 +571,8 @@ class SegmentReader:
             kind = plain[0] if plain else 0
             if kind == _MSG_SAMPLES and not final:
                 yield from self._samples(plain, head)
+            elif kind == _MSG_INDEX and not final and self.version >= VERSION:
+                continue
             elif kind == _MSG_TRAILER and final:
                 self.summary = SegmentSummary.from_json(plain[1:])
                 self._check_end()
@@ -548,6 +609,89 @@ class SegmentReader:
         if self._expected is not None and digest != self._expected:
             raise FootageCorrupt(f"{self.path}: the file's digest differs from the index")
 
+    @classmethod
+    def seek(
+        cls,
+        source: RandomSource,
+        key: bytes,
+        at_ms: int,
+        *,
+        expected_digest: str | None = None,
+        name: str = "",
+    ) -> SegmentReader:
+        """A reader whose samples start at the message holding the last video key frame at or
+        before the wall time ``at_ms`` (every sample from there on, in file order), without
+        decrypting what comes before it.
+
+        The clear footer says where the INDEX message is; that message, and every message
+        read after the jump, is authenticated under its own number as in a sequential read,
+        so a wrong locator or a moved message fails (FootageCorrupt). The file's digest cannot
+        be checked from the middle (``expected_digest`` is then not used). A file without an
+        index (format 1 or 2), or a time before its first key frame, is read from the start.
+        """
+        try:
+            prefix = source.read_at(0, min(source.size, _PREFIX_BYTES))
+            head_bytes = _Buffer(prefix)
+            try:
+                reader = cls(head_bytes, key, expected_digest=expected_digest, name=name)
+            except FootageCorrupt:
+                if len(prefix) >= source.size:
+                    raise
+                # The HEAD is longer than the prefix read: read from the start instead.
+                return cls(source.stream_from(0), key, expected_digest=expected_digest, name=name)
+            jump = reader._find(source, at_ms) if reader.version >= VERSION else None
+        except BaseException:
+            source.close()
+            raise
+        if jump is None:
+            reader._file = source.stream_from(head_bytes.position)
+        else:
+            offset, reader._index, upto = jump
+            reader._file = source.stream_from(offset, upto)
+            reader._expected = None
+        return reader
+
+    def _find(self, source: RandomSource, at_ms: int) -> tuple[int, int, int] | None:
+        """(offset, message number) of the last indexed key frame at or before ``at_ms``, and
+        the offset of the next one (what a reader needs at least: the key frame's group)."""
+        size = source.size
+        tail = source.read_at(max(0, size - _TAIL_BYTES), size)
+        if len(tail) < 16 or tail[-8:] != END_MAGIC:
+            raise FootageCorrupt(f"{self.path}: bad footer")
+        (footer_len,) = _U32.unpack_from(tail, len(tail) - 12)
+        if footer_len + 12 > len(tail):
+            tail = source.read_at(max(0, size - footer_len - 12), size)
+        try:
+            footer = json.loads(tail[len(tail) - 12 - footer_len : len(tail) - 12])
+            index_at, number = int(footer["index_at"]), int(footer["index_no"])
+        except (ValueError, KeyError, TypeError) as exc:
+            raise FootageCorrupt(f"{self.path}: the footer does not locate the index") from exc
+        tail_at = size - len(tail)
+        if not tail_at <= index_at <= size - 4:
+            tail, tail_at = source.read_at(index_at, size), index_at
+        (word,) = _U32.unpack_from(tail, index_at - tail_at)
+        length = word & ~_FINAL_BIT
+        start = index_at - tail_at + 4
+        if word & _FINAL_BIT or start + length > len(tail):
+            raise FootageCorrupt(f"{self.path}: the footer does not locate the index")
+        try:
+            plain = self._decrypt(
+                tail[start : start + length], self._header, _NONCE.pack(number, 0), self._key
+            )
+        except CryptoError as exc:
+            raise FootageCorrupt(f"{self.path}: altered index or wrong key") from exc
+        if not plain or plain[0] != _MSG_INDEX:
+            raise FootageCorrupt(f"{self.path}: the footer does not locate the index")
+        (count,) = _U32.unpack_from(plain, 1)
+        found: tuple[int, int, int] | None = None
+        for offset, message, pts in _ENTRY.iter_unpack(plain[5 : 5 + count * _ENTRY.size]):
+            if found is not None:
+                found = (found[0], found[1], offset)
+            if self.head.wall_ms(0, pts) > at_ms:
+                break
+            found = (offset, message, index_at)
+        return found
+
     def close(self) -> None:
         self._file.close()
 
@@ -561,6 +705,29 @@ class SegmentReader:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def seek_ranges(size: int) -> tuple[tuple[int, int], tuple[int, int]]:
+    """The byte ranges ``SegmentReader.seek`` reads first from a file of ``size`` bytes (its
+    head and its tail): a remote source can fetch both at once."""
+    return (0, min(size, _PREFIX_BYTES)), (max(0, size - _TAIL_BYTES), size)
+
+
+class _Buffer:
+    """Bytes already read, as a ``ByteStream`` that knows how far it was read."""
+
+    def __init__(self, data: bytes) -> None:
+        self._data = data
+        self.position = 0
+
+    def read(self, size: int = -1, /) -> bytes:
+        end = len(self._data) if size < 0 else self.position + size
+        chunk = self._data[self.position : end]
+        self.position += len(chunk)
+        return chunk
+
+    def close(self) -> None:
+        self._data = b""
 
 
 def hash_file(path: Path, algorithm: str) -> tuple[str, int]:

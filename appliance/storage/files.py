@@ -17,10 +17,12 @@ from sqlalchemy import update
 from sqlmodel import Session, col
 
 from appliance.errors import FootageCorrupt
-from appliance.media.format import ByteStream
+from appliance.media.format import ByteStream, RandomSource
+from appliance.media.playback import FileSource
 from appliance.models.media import Segment
 from appliance.storage.base import ObjectMissing, SegmentStore
 from appliance.storage.cache import ReadCache
+from appliance.storage.remote import StoreSource
 from appliance.storage.s3 import file_md5
 
 __all__ = ["SegmentFiles"]
@@ -80,6 +82,26 @@ class SegmentFiles:
         if self.cache is None:
             return fetch()
         return self.cache.open(key, segment.size_bytes, segment.digest, fetch)
+
+    def open_random(self, segment: Segment) -> RandomSource:
+        """The segment's ciphertext by offset (a seek, ``SegmentReader.seek``): this node's
+        file, else the read cache's copy, else the object itself (not cached: a seek reads
+        only part of it, and the cache keeps whole verified objects only)."""
+        try:
+            return FileSource(self.local_path(segment))
+        except FootageCorrupt:
+            pass
+        key = segment.object_key
+        if key is None or self.store is None:
+            raise FootageCorrupt(f"segment file {segment.path} is missing")
+        cache = self.cache
+        cached = cache.cached_path(key) if cache is not None else None
+        if cache is not None and cached is not None:
+            try:
+                return FileSource(cached)
+            except FootageCorrupt:  # evicted meanwhile
+                cache.discard(key)
+        return StoreSource(self.store, key, segment.size_bytes)
 
     # -- writing ----------------------------------------------------------------------------
 
