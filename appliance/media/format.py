@@ -31,10 +31,11 @@ last, the file header as associated data of the first only) and in its digest (B
 Every message's plaintext starts with its type byte. HEAD carries the streams (codec, time base,
 size, a tiny MP4 init per stream) and the wall-clock anchor; SAMPLES carries whole samples (a
 table of records, then the payloads); INDEX lists the SAMPLES messages that hold a video key
-frame (offset, message number, the key frame's pts), so ``SegmentReader.seek`` starts
-decrypting at the wanted key frame; TRAILER repeats the summary, authenticated. A message's
-index and final flag are in its nonce: a message removed, repeated, moved or cut off at the end
-fails, and so does a changed header byte (it is the associated data of every message).
+frame (offset, message number, the key frame's pts) and repeats the HEAD, so
+``SegmentReader.seek`` reads the file's tail and then decrypts from the wanted key frame;
+TRAILER repeats the summary, authenticated. A message's index and final flag are in its nonce:
+a message removed, repeated, moved or cut off at the end fails, and so does a changed header
+byte (it is the associated data of every message).
 """
 
 from __future__ import annotations
@@ -120,9 +121,8 @@ _MSG_HEAD, _MSG_SAMPLES, _MSG_TRAILER, _MSG_INDEX = 1, 2, 3, 4
 _ENTRY = struct.Struct("<QIq")
 # Clear footer keys that locate the INDEX message (not part of the summary).
 _LOCATOR = ("index_at", "index_no")
-# What ``seek`` reads first: the head of the file and its tail (HEAD and INDEX fit in these
-# unless a camera has an unusually large MP4 init or a segment hours long; then more is read).
-_PREFIX_BYTES = 16 * 1024
+# What ``seek`` reads first: the file's tail (footer, TRAILER and INDEX fit unless a segment
+# is hours long or a camera's MP4 init unusually large; then more is read).
 _TAIL_BYTES = 16 * 1024
 # stream index u8, flags u8 (bit 0: key frame), size u32, pts i64, dts i64, duration u32
 _RECORD = struct.Struct("<BBIqqI")
@@ -387,7 +387,8 @@ class SegmentWriter:
         self._key_pts: int | None = None  # first video key frame of the buffered samples
         self._entries: list[bytes] = []  # the INDEX
         self._write(self._header)
-        self._push(_encode_head(head))
+        self._head_plain = _encode_head(head)  # repeated in the INDEX (a seek reads only that)
+        self._push(self._head_plain)
         self.samples = 0
         self.payload_bytes = 0
         self.finished = False
@@ -455,8 +456,8 @@ class SegmentWriter:
         self.flush()
         index_at, index_no = self._size, self._index
         if self.version >= VERSION:
-            entries = b"".join(self._entries)
-            self._push(bytes([_MSG_INDEX]) + _U32.pack(len(self._entries)) + entries)
+            count = _U32.pack(len(self._entries))
+            self._push(b"".join([bytes([_MSG_INDEX]), count, *self._entries, self._head_plain]))
         summary_json = summary.to_json()
         self._push(bytes([_MSG_TRAILER]) + summary_json, final=True)
         raw = summary_json
@@ -621,76 +622,33 @@ class SegmentReader:
     ) -> SegmentReader:
         """A reader whose samples start at the message holding the last video key frame at or
         before the wall time ``at_ms`` (every sample from there on, in file order), without
-        decrypting what comes before it.
+        reading or decrypting what comes before it.
 
-        The clear footer says where the INDEX message is; that message, and every message
-        read after the jump, is authenticated under its own number as in a sequential read,
-        so a wrong locator or a moved message fails (FootageCorrupt). The file's digest cannot
-        be checked from the middle (``expected_digest`` is then not used). A file without an
-        index (format 1 or 2), or a time before its first key frame, is read from the start.
+        The clear footer says where the INDEX message is; it carries a copy of the HEAD, so the
+        file's tail is all a seek reads before it jumps (one request to an object store). The
+        INDEX, and every message read after the jump, is authenticated under its own number
+        with the file header as associated data, as in a sequential read: a wrong locator or a
+        moved message fails (FootageCorrupt). The file's digest cannot be checked from the
+        middle (``expected_digest`` is then not used). A file without an index (format 1 or
+        2), or a time before its first key frame, is read from the start.
         """
+        path = Path(name or "<stream>")
         try:
-            prefix = source.read_at(0, min(source.size, _PREFIX_BYTES))
-            head_bytes = _Buffer(prefix)
-            try:
-                reader = cls(head_bytes, key, expected_digest=expected_digest, name=name)
-            except FootageCorrupt:
-                if len(prefix) >= source.size:
-                    raise
-                # The HEAD is longer than the prefix read: read from the start instead.
+            index = _read_index(source, key, path)
+            jump = None if index is None else index.find(at_ms)
+            if index is None or jump is None:
                 return cls(source.stream_from(0), key, expected_digest=expected_digest, name=name)
-            jump = reader._find(source, at_ms) if reader.version >= VERSION else None
         except BaseException:
             source.close()
             raise
-        if jump is None:
-            reader._file = source.stream_from(head_bytes.position)
-        else:
-            offset, reader._index, upto = jump
-            reader._file = source.stream_from(offset, upto)
-            reader._expected = None
+        offset, number, upto = jump
+        reader = cls.__new__(cls)
+        reader.path, reader._key, reader._expected = path, key, None
+        reader.version, reader._header, reader._decrypt = VERSION, index.header, index.decrypt
+        reader._hash = hashlib.sha256()  # not compared: a digest needs the whole file
+        reader._index, reader._ended, reader.head, reader.summary = number, False, index.head, None
+        reader._file = source.stream_from(offset, upto)
         return reader
-
-    def _find(self, source: RandomSource, at_ms: int) -> tuple[int, int, int] | None:
-        """(offset, message number) of the last indexed key frame at or before ``at_ms``, and
-        the offset of the next one (what a reader needs at least: the key frame's group)."""
-        size = source.size
-        tail = source.read_at(max(0, size - _TAIL_BYTES), size)
-        if len(tail) < 16 or tail[-8:] != END_MAGIC:
-            raise FootageCorrupt(f"{self.path}: bad footer")
-        (footer_len,) = _U32.unpack_from(tail, len(tail) - 12)
-        if footer_len + 12 > len(tail):
-            tail = source.read_at(max(0, size - footer_len - 12), size)
-        try:
-            footer = json.loads(tail[len(tail) - 12 - footer_len : len(tail) - 12])
-            index_at, number = int(footer["index_at"]), int(footer["index_no"])
-        except (ValueError, KeyError, TypeError) as exc:
-            raise FootageCorrupt(f"{self.path}: the footer does not locate the index") from exc
-        tail_at = size - len(tail)
-        if not tail_at <= index_at <= size - 4:
-            tail, tail_at = source.read_at(index_at, size), index_at
-        (word,) = _U32.unpack_from(tail, index_at - tail_at)
-        length = word & ~_FINAL_BIT
-        start = index_at - tail_at + 4
-        if word & _FINAL_BIT or start + length > len(tail):
-            raise FootageCorrupt(f"{self.path}: the footer does not locate the index")
-        try:
-            plain = self._decrypt(
-                tail[start : start + length], self._header, _NONCE.pack(number, 0), self._key
-            )
-        except CryptoError as exc:
-            raise FootageCorrupt(f"{self.path}: altered index or wrong key") from exc
-        if not plain or plain[0] != _MSG_INDEX:
-            raise FootageCorrupt(f"{self.path}: the footer does not locate the index")
-        (count,) = _U32.unpack_from(plain, 1)
-        found: tuple[int, int, int] | None = None
-        for offset, message, pts in _ENTRY.iter_unpack(plain[5 : 5 + count * _ENTRY.size]):
-            if found is not None:
-                found = (found[0], found[1], offset)
-            if self.head.wall_ms(0, pts) > at_ms:
-                break
-            found = (offset, message, index_at)
-        return found
 
     def close(self) -> None:
         self._file.close()
@@ -707,27 +665,85 @@ class SegmentReader:
         self.close()
 
 
-def seek_ranges(size: int) -> tuple[tuple[int, int], tuple[int, int]]:
+def seek_ranges(size: int) -> tuple[tuple[int, int], ...]:
     """The byte ranges ``SegmentReader.seek`` reads first from a file of ``size`` bytes (its
-    head and its tail): a remote source can fetch both at once."""
-    return (0, min(size, _PREFIX_BYTES)), (max(0, size - _TAIL_BYTES), size)
+    tail): a remote source can ask for them as soon as it is opened."""
+    return ((max(0, size - _TAIL_BYTES), size),)
 
 
-class _Buffer:
-    """Bytes already read, as a ``ByteStream`` that knows how far it was read."""
+@dataclass(frozen=True)
+class _Index:
+    """A version 3 file's decrypted INDEX message."""
 
-    def __init__(self, data: bytes) -> None:
-        self._data = data
-        self.position = 0
+    header: bytes
+    decrypt: _Aead
+    head: SegmentHead
+    entries: list[tuple[int, int, int]]  # (offset, message number, key frame pts)
+    index_at: int
 
-    def read(self, size: int = -1, /) -> bytes:
-        end = len(self._data) if size < 0 else self.position + size
-        chunk = self._data[self.position : end]
-        self.position += len(chunk)
-        return chunk
+    def find(self, at_ms: int) -> tuple[int, int, int] | None:
+        """(offset, message number) of the last key frame at or before ``at_ms``, and the
+        offset of the next one (what a reader needs at once: that key frame's group)."""
+        found: tuple[int, int, int] | None = None
+        for offset, number, pts in self.entries:
+            if found is not None:
+                found = (found[0], found[1], offset)
+            if self.head.wall_ms(0, pts) > at_ms:
+                break
+            found = (offset, number, self.index_at)
+        return found
 
-    def close(self) -> None:
-        self._data = b""
+
+def _read_index(source: RandomSource, key: bytes, path: Path) -> _Index | None:
+    """The INDEX of a version 3 file, read from its tail; None for a file without one."""
+    size = source.size
+    tail_at = max(0, size - _TAIL_BYTES)
+    tail = source.read_at(tail_at, size)
+    if len(tail) < 16 or tail[-8:] != END_MAGIC:
+        raise FootageCorrupt(f"{path}: bad footer")
+    (footer_len,) = _U32.unpack_from(tail, len(tail) - 12)
+    if footer_len + 12 > len(tail) and footer_len + 12 <= size:
+        tail_at = size - footer_len - 12
+        tail = source.read_at(tail_at, size)
+    lost = FootageCorrupt(f"{path}: the footer does not locate the index")
+    try:
+        footer = json.loads(tail[len(tail) - 12 - footer_len : len(tail) - 12])
+        if "index_at" not in footer:
+            return None  # format 1 or 2
+        index_at, number = int(footer["index_at"]), int(footer["index_no"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise lost from exc
+    if not 0 <= index_at <= size - 4 or number < 1:
+        raise lost
+    if index_at < tail_at:
+        tail_at, tail = index_at, source.read_at(index_at, size)
+    (word,) = _U32.unpack_from(tail, index_at - tail_at)
+    start = index_at - tail_at + 4
+    length = word & ~_FINAL_BIT
+    if word & _FINAL_BIT or start + length > len(tail):
+        raise lost
+    message, nonce = tail[start : start + length], _NONCE.pack(number, 0)
+    # The cipher byte is in the file's first bytes, not read here: the header is the
+    # associated data, so only the right one opens the message.
+    for cipher in (CIPHER_AES256GCM, CIPHER_XCHACHA20POLY1305):
+        if cipher == CIPHER_AES256GCM and not _AES:
+            continue
+        header, decrypt = file_header(cipher), _CIPHERS[cipher][1]
+        try:
+            plain = decrypt(message, header, nonce, key)
+            break
+        except CryptoError:
+            continue
+    else:
+        raise FootageCorrupt(f"{path}: altered index or wrong key")
+    if len(plain) < 5 or plain[0] != _MSG_INDEX:
+        raise lost
+    (count,) = _U32.unpack_from(plain, 1)
+    end = 5 + count * _ENTRY.size
+    if len(plain) <= end or plain[end] != _MSG_HEAD:
+        raise FootageCorrupt(f"{path}: bad index")
+    entries = [(int(o), int(n), int(p)) for o, n, p in _ENTRY.iter_unpack(plain[5:end])]
+    return _Index(header, decrypt, _decode_head(plain[end:]), entries, index_at)
 
 
 def hash_file(path: Path, algorithm: str) -> tuple[str, int]:

@@ -10,7 +10,7 @@ store through the read cache).
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from fractions import Fraction
 from pathlib import Path
 from typing import Protocol, TypeAlias
@@ -40,6 +40,10 @@ class SegmentOpener(Protocol):
 
     def open_random(self, segment: Segment) -> RandomSource:
         """The file's bytes by offset (a seek); FootageCorrupt if it is nowhere."""
+        ...
+
+    def prefetch(self, segments: Sequence[Segment]) -> None:
+        """Start fetching these segments (about to be read) where that helps; never blocks."""
         ...
 
 
@@ -162,6 +166,16 @@ def build_fmp4(
     )
     if not chosen:
         raise NotFound("no recording in that range")
+    prefetched = 0  # segments of ``chosen`` whose read-ahead was asked for
+
+    def ahead(number: int) -> None:
+        """Once segment ``number`` has sent its first bytes (the viewer is served), have the
+        source fetch the next one while this one plays (an object store: into the cache)."""
+        nonlocal prefetched
+        if prefetched <= number + 1 and not isinstance(segments_dir, Path):
+            prefetched = number + 2
+            segments_dir.prefetch(chosen[number + 1 : number + 2])
+
     muxer: Fmp4Muxer | None = None
     base = Fraction(1)  # output time base (the first segment's video time base)
     shift = 0
@@ -192,6 +206,7 @@ def build_fmp4(
                             data = muxer.feed_audio(sample, int(out_s / tb), tb)
                             if data:
                                 yield data
+                                ahead(number)
                         continue
                     pts, dts = sample.pts, sample.dts
                     if scale != 1:
@@ -215,6 +230,7 @@ def build_fmp4(
                     last_dts, last_duration = out_dts, duration
                     if data:
                         yield data
+                        ahead(number)
         if muxer is None or muxer.frames == 0:
             raise NotFound("no frames in that range")
         yield muxer.close()

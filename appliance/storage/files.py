@@ -11,12 +11,15 @@ step 2 for one segment: file, object and cache entry.
 from __future__ import annotations
 
 import logging
+import threading
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from sqlalchemy import update
 from sqlmodel import Session, col
 
-from appliance.errors import FootageCorrupt
+from appliance.errors import ApplianceError, FootageCorrupt
 from appliance.media.format import ByteStream, RandomSource
 from appliance.media.playback import FileSource
 from appliance.models.media import Segment
@@ -28,6 +31,9 @@ from appliance.storage.s3 import file_md5
 __all__ = ["SegmentFiles"]
 
 log = logging.getLogger(__name__)
+
+# Read-ahead downloads into the cache (``SegmentFiles.prefetch``): a few at a time per process.
+_READ_AHEAD = ThreadPoolExecutor(max_workers=2, thread_name_prefix="segment-read-ahead")
 
 
 class SegmentFiles:
@@ -47,6 +53,8 @@ class SegmentFiles:
         self.prefix = prefix
         self.cache = cache
         self.drop_after_upload = drop_after_upload
+        self._fetching: set[str] = set()  # keys being read ahead
+        self._lock = threading.Lock()
 
     @property
     def remote(self) -> bool:
@@ -102,6 +110,40 @@ class SegmentFiles:
             except FootageCorrupt:  # evicted meanwhile
                 cache.discard(key)
         return StoreSource(self.store, key, segment.size_bytes)
+
+    def prefetch(self, segments: Sequence[Segment]) -> None:
+        """Download these segments' objects into the read cache in the background: the
+        read-ahead of a viewing range (playback asks for the next segment once the current one
+        has sent its first bytes, so it is local when the viewer reaches it). Nothing to do
+        without a cache, for a segment this node has or that is cached or already coming."""
+        cache = self.cache
+        if cache is None or self.store is None:
+            return
+        for segment in segments:
+            key = segment.object_key
+            if key is None or key in cache or segment.size_bytes > cache.max_bytes:
+                continue
+            if self.local_path(segment).exists():
+                continue
+            with self._lock:
+                if key in self._fetching:
+                    continue
+                self._fetching.add(key)
+            _READ_AHEAD.submit(self._read_ahead, segment, key)
+
+    def _read_ahead(self, segment: Segment, key: str) -> None:
+        try:
+            stream = self.open_bytes(segment)  # through the cache: kept once whole and verified
+            try:
+                while stream.read(1 << 20):
+                    pass
+            finally:
+                stream.close()
+        except (ApplianceError, OSError) as exc:  # the viewer will read it then, or fail then
+            log.info("read-ahead of %s failed: %s", key, exc)
+        finally:
+            with self._lock:
+                self._fetching.discard(key)
 
     # -- writing ----------------------------------------------------------------------------
 
