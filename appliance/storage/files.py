@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 from sqlalchemy import update
@@ -53,7 +53,7 @@ class SegmentFiles:
         self.prefix = prefix
         self.cache = cache
         self.drop_after_upload = drop_after_upload
-        self._fetching: set[str] = set()  # keys being read ahead
+        self._fetching: dict[str, Future[None]] = {}  # keys being read ahead
         self._lock = threading.Lock()
 
     @property
@@ -72,6 +72,9 @@ class SegmentFiles:
 
     def open_bytes(self, segment: Segment) -> ByteStream:
         """The segment's ciphertext: this node's file if it has one, else the object."""
+        return self._open_bytes(segment, wait=True)
+
+    def _open_bytes(self, segment: Segment, *, wait: bool) -> ByteStream:
         try:
             return self.local_path(segment).open("rb")
         except FileNotFoundError:
@@ -89,6 +92,11 @@ class SegmentFiles:
 
         if self.cache is None:
             return fetch()
+        with self._lock:
+            coming = self._fetching.get(key) if wait else None
+        if coming is not None:
+            # Being read ahead: wait for it rather than download it twice (then a cache hit).
+            coming.result()
         return self.cache.open(key, segment.size_bytes, segment.digest, fetch)
 
     def open_random(self, segment: Segment) -> RandomSource:
@@ -126,14 +134,13 @@ class SegmentFiles:
             if self.local_path(segment).exists():
                 continue
             with self._lock:
-                if key in self._fetching:
-                    continue
-                self._fetching.add(key)
-            _READ_AHEAD.submit(self._read_ahead, segment, key)
+                if key not in self._fetching:
+                    self._fetching[key] = _READ_AHEAD.submit(self._read_ahead, segment, key)
 
     def _read_ahead(self, segment: Segment, key: str) -> None:
         try:
-            stream = self.open_bytes(segment)  # through the cache: kept once whole and verified
+            # Through the cache: kept once whole and verified.
+            stream = self._open_bytes(segment, wait=False)
             try:
                 while stream.read(1 << 20):
                     pass
@@ -143,7 +150,7 @@ class SegmentFiles:
             log.info("read-ahead of %s failed: %s", key, exc)
         finally:
             with self._lock:
-                self._fetching.discard(key)
+                self._fetching.pop(key, None)
 
     # -- writing ----------------------------------------------------------------------------
 
