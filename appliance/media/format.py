@@ -124,6 +124,9 @@ _LOCATOR = ("index_at", "index_no")
 # What ``seek`` reads first: the file's tail (footer, TRAILER and INDEX fit unless a segment
 # is hours long or a camera's MP4 init unusually large; then more is read).
 _TAIL_BYTES = 16 * 1024
+# How far past the next key frame's message start a seek asks to read at once (that message:
+# a 128 KiB chunk and the key frame that ends it).
+_NEXT_KEY_BYTES = 256 * 1024
 # stream index u8, flags u8 (bit 0: key frame), size u32, pts i64, dts i64, duration u32
 _RECORD = struct.Struct("<BBIqqI")
 _U32 = struct.Struct("<I")
@@ -682,12 +685,13 @@ class _Index:
     index_at: int
 
     def find(self, at_ms: int) -> tuple[int, int, int] | None:
-        """(offset, message number) of the last key frame at or before ``at_ms``, and the
-        offset of the next one (what a reader needs at once: that key frame's group)."""
+        """(offset, message number) of the last key frame at or before ``at_ms``, and where
+        what a player needs at once ends: that key frame's group and the message of the next
+        key frame, which closes the first fragment."""
         found: tuple[int, int, int] | None = None
         for offset, number, pts in self.entries:
             if found is not None:
-                found = (found[0], found[1], offset)
+                found = (found[0], found[1], min(offset + _NEXT_KEY_BYTES, self.index_at))
             if self.head.wall_ms(0, pts) > at_ms:
                 break
             found = (offset, number, self.index_at)

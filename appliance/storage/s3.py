@@ -75,14 +75,19 @@ class _Body:
 class _Windows:
     """Bytes ``[start, end)`` of an object as consecutive ranged GETs, consumed in order.
 
-    The first window is small (or what the caller said it needs at once: a seek asks for the
-    key frame's group of pictures) and streamed as it arrives (time to first byte is one short
-    request: through Swift a 256 KiB range answered in 5-8 ms where a whole 30 MB object took
-    15-20 ms to its first byte, bench/RESULTS.md). Each later window is fetched whole by the
-    store's pool, ``read_ahead`` of them in flight while the reader decrypts the current one,
-    growing to ``window`` bytes; memory is bounded by ``read_ahead * window``. The read-ahead
-    starts once half the first window is read, so a reader that stops early (a probe, a viewer
-    who closed at once) costs the store no more than that window. Later windows
+    The first window (or what the caller said it needs at once: a seek asks for the key
+    frame's group of pictures) is streamed as it arrives; each later window is fetched whole
+    by the store's pool, ``read_ahead`` of them in flight while the reader decrypts the
+    current one; memory is bounded by ``read_ahead * window``. Why these sizes: through Swift
+    the first byte of a ranged GET came later the larger the range (10 ms for 16 KiB to
+    1 MiB, 23 ms for 4 MiB, 15-20 ms for a whole 30 MB object), and a first window of 1.5 MiB
+    holds a 4 Mbit/s camera's first 2 s group of pictures and the key frame that closes it, so
+    the first fragment needs one request (measured: 19 ms to it against 51 ms with a 256 KiB
+    first window and 76 ms with 4 MiB later windows). The read-ahead
+    starts once three quarters of the first window are read: a reader that stops early (a
+    probe, a viewer who closed at once) costs the store no more than that window, and the
+    first bytes do not compete with read-ahead GETs (with Swift on the same cores they did:
+    bench/RESULTS.md). Later windows
     carry ``If-Match`` with the first answer's ETag, so an object replaced mid-read fails
     instead of mixing two versions.
     """
@@ -102,7 +107,7 @@ class _Windows:
         self._next = min(first_end, self._end)  # where the next window starts
         self._size = store.first_window
         self._pending: deque[Future[bytes]] = deque()
-        self._until_fill = (first_end - start) // 2  # bytes to read before the read-ahead
+        self._until_fill = (first_end - start) * 3 // 4  # bytes read before the read-ahead
 
     def _fill(self) -> None:
         while len(self._pending) < self._store.read_ahead and self._next < self._end:
@@ -173,9 +178,9 @@ class S3Store:
         region: str = "us-east-1",
         timeout_s: float = 30.0,
         connections: int = 16,
-        first_window: int = 256 * 1024,
-        window: int = 4 * 1024 * 1024,
-        read_ahead: int = 2,
+        first_window: int = 1536 * 1024,
+        window: int = 1024 * 1024,
+        read_ahead: int = 3,
     ) -> None:
         """``first_window``, ``window`` and ``read_ahead`` shape reads (``_Windows``)."""
         self.endpoint = endpoint
