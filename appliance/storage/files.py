@@ -25,7 +25,7 @@ from appliance.media.playback import FileSource
 from appliance.models.media import Segment
 from appliance.storage.base import ObjectMissing, SegmentStore
 from appliance.storage.cache import ReadCache
-from appliance.storage.remote import StoreSource
+from appliance.storage.remote import StoreSource, TailCache
 from appliance.storage.s3 import file_md5
 
 __all__ = ["SegmentFiles"]
@@ -54,6 +54,7 @@ class SegmentFiles:
         self.cache = cache
         self.drop_after_upload = drop_after_upload
         self._fetching: dict[str, Future[None]] = {}  # keys being read ahead
+        self._tails = TailCache()  # the tails of objects sought lately (in memory)
         self._lock = threading.Lock()
 
     @property
@@ -117,7 +118,7 @@ class SegmentFiles:
                 return FileSource(cached)
             except FootageCorrupt:  # evicted meanwhile
                 cache.discard(key)
-        return StoreSource(self.store, key, segment.size_bytes)
+        return StoreSource(self.store, key, segment.size_bytes, self._tails)
 
     def prefetch(self, segments: Sequence[Segment]) -> None:
         """Download these segments' objects into the read cache in the background: the
@@ -208,3 +209,5 @@ class SegmentFiles:
             self.store.delete(object_key)
         if object_key is not None and self.cache is not None:
             self.cache.discard(object_key)
+        if object_key is not None:
+            self._tails.discard(object_key)

@@ -163,6 +163,13 @@ def test_a_seek_reads_the_tail_and_the_key_frame_on_and_the_next_segment_comes_a
     assert second.object_key in cache and first.object_key not in cache
     assert (cache.misses, cache.hits) == (1, 1)
     assert not [k for k, _, _ in recording.asked if k == third.object_key]
+    # A second seek into the first segment (the viewing service's first-frame probe, then its
+    # stream; a viewer scrubbing) finds its tail in memory: one request, not two.
+    before = len(recording.asked)
+    probe = build_fmp4(segments, first.start_ms + 1500, first.start_ms + 1800, opener, files)
+    assert b"".join(probe)
+    ((key, start, end),) = recording.asked[before:]
+    assert key == first.object_key and 0 < start < jump[0] and end is None
     # A seek into a cached segment reads the cached copy: the store is asked only for the
     # third segment, read ahead.
     before = len(recording.asked)
