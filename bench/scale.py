@@ -14,11 +14,13 @@ Sections:
   code costs without the network and Swift. A camera at 4 Mbit/s writes 0.5 MB/s: the figure
   divided by 0.5 is how many cameras one node's uploader keeps up with.
 - ``ttfb``: playback time to first byte (``build_fmp4`` until its first fMP4 bytes: open the
-  ciphertext, decrypt from the start to the enclosing key frame, mux the first fragment), of a
-  segment whose local copy was dropped, read from Swift (no cache), from the read cache, and
-  from local disk (baseline; target: object store under 2 x local). Two positions: the start
-  of a segment and a random position (decryption runs from the segment start, so a late
-  position reads most of the 30 MB object first).
+  ciphertext, seek to the enclosing key frame (format 3's INDEX), decrypt to the asked time,
+  mux the first sample) and to the first media fragment (``moof``: the first picture a player
+  can show), of a segment whose local copy was dropped, read from Swift (no cache), from the
+  read cache, and from local disk (baseline; target: object store under 2 x local). Two
+  positions: the start of a segment and a random position. For reference, in the same run:
+  local disk read from the segment start (no seek, what format 2 did), and the floor of any
+  read from the store, one ranged GET of 1 byte.
 
 - ``nodes`` (``--only nodes``; not in the default run, it takes minutes): the most cameras two
   recorder nodes on this machine record with no lost frame (``bench/scale_nodes.py``).
@@ -137,16 +139,34 @@ def section_upload(ctx: AppContext, swift: SwiftServer, rounds: int) -> S3Store:
     return store
 
 
-def _ttfb(make: Callable[[], Iterator[bytes]]) -> float:
+def _ttfb(make: Callable[[], Iterator[bytes]]) -> tuple[float, float]:
+    """Milliseconds to the first bytes and to the first media fragment (``moof``)."""
     began = time.perf_counter()
     stream = make()
     first = next(stream)
     elapsed = time.perf_counter() - began
     assert first
+    chunk = first
+    while b"moof" not in chunk:
+        chunk = next(stream)
+    fragment = time.perf_counter() - began
     close = getattr(stream, "close", None)
     if close is not None:
         close()  # the generator's finally: the segment's stream is closed
-    return elapsed * 1000
+    time.sleep(0.05)  # let the store finish what a closed read had in flight
+    return elapsed * 1000, fragment * 1000
+
+
+def _get_floor(store: S3Store, key: str, repeats: int) -> float:
+    """Median ms of a ranged GET of one byte: what any read from the store costs at least."""
+    values = []
+    for _ in range(repeats):
+        began = time.perf_counter()
+        stream = store.open_range(key, 0, 1)
+        stream.read()
+        stream.close()
+        values.append((time.perf_counter() - began) * 1000)
+    return statistics.median(values)
 
 
 def section_ttfb(ctx: AppContext, store: S3Store, repeats: int) -> None:
@@ -167,28 +187,48 @@ def section_ttfb(ctx: AppContext, store: S3Store, repeats: int) -> None:
     for segment in segments:  # fill the cache (and the page cache for the local copies)
         for chunk in build_fmp4([segment], segment.start_ms, segment.end_ms, opener, warm):
             del chunk
+    local = sources["local disk"]
+    runs: dict[str, Callable[[Segment, int], tuple[float, float]]] = {
+        name: partial(_run, files, opener) for name, files in sources.items()
+    }
+    runs["local, no seek"] = partial(_run, local, opener, seek=False)
     rng = random.Random(19)
     for where in ("segment start", "random position"):
-        results: dict[str, list[float]] = {name: [] for name in sources}
+        results: dict[str, list[tuple[float, float]]] = {name: [] for name in runs}
         for _ in range(repeats):
             segment = rng.choice(segments)
             if where == "segment start":
                 at = segment.start_ms
             else:
                 at = rng.randrange(segment.start_ms, segment.end_ms - 2000)
-            for name, files in sources.items():
-                results[name].append(
-                    _ttfb(partial(build_fmp4, [segment], at, at + 10_000, opener, files))
+            for name, run in runs.items():
+                results[name].append(run(segment, at))
+        print(f"-- {where} ({repeats} requests, 60 s segments of 30 MB; {load()})")
+        for metric, label in ((0, "first byte"), (1, "first fragment")):
+            base = statistics.median(v[metric] for v in results["local disk"])
+            for name, pairs in results.items():
+                values = sorted(v[metric] for v in pairs)
+                med = statistics.median(values)
+                p95 = values[int(0.95 * (len(values) - 1))]
+                print(
+                    f"{label:>14} {name:>14}: median {med:7.1f} ms  p95 {p95:7.1f} ms  "
+                    f"{med / base:5.2f} x local (target < {TARGET_TTFB_RATIO:.0f} x)"
                 )
-        base = statistics.median(results["local disk"])
-        print(f"-- {where} ({repeats} requests, 60 s segments of 30 MB)")
-        for name, values in results.items():
-            med = statistics.median(values)
-            p95 = sorted(values)[int(0.95 * (len(values) - 1))]
-            print(
-                f"{name:>13}: median {med:7.1f} ms  p95 {p95:7.1f} ms  "
-                f"{med / base:5.2f} x local (target < {TARGET_TTFB_RATIO:.0f} x)"
-            )
+    floor = _get_floor(store, segments[0].object_key or "", repeats)
+    print(
+        f"one ranged GET of 1 byte from the store (the floor of any uncached read): {floor:.1f} ms"
+    )
+
+
+def _run(
+    files: SegmentFiles,
+    opener: PrivateKeyFileOpener,
+    segment: Segment,
+    at: int,
+    *,
+    seek: bool = True,
+) -> tuple[float, float]:
+    return _ttfb(partial(build_fmp4, [segment], at, at + 10_000, opener, files, seek=seek))
 
 
 def main() -> None:

@@ -177,8 +177,11 @@ def make_export(
             no_footage.append(camera_id)
             continue
         origin = first_frame_ms(segments[0], start_ms, ctx.vault, ctx.segment_files)
+        # An export reads every segment from its start (seek=False): evidence is hashed whole.
         source = b"".join(
-            build_fmp4(segments, start_ms, end_ms, ctx.vault, ctx.segment_files, keep_gaps=True)
+            build_fmp4(
+                segments, start_ms, end_ms, ctx.vault, ctx.segment_files, keep_gaps=True, seek=False
+            )
         )
         camera_plan = (plans or {}).get(camera_id, plan)
         masked = mask_video(source, camera_plan, origin_ms=origin, start_ms=start_ms, end_ms=end_ms)

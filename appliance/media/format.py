@@ -3,23 +3,25 @@
 One module because it is one file format: the writer, the reader and the check share its
 constants and record encodings and must change together (hence its length).
 
-Layout of format version 2, written since issue 3's second session (all integers little-endian;
+Layout of format version 3, written since issue 19's TTFB work (all integers little-endian;
 design/storage.md has the byte-by-byte table)::
 
     file header      8  magic b"\\x89CCTVSG\\n"
-                     1  format version (2)
+                     1  format version (3)
                      1  cipher: 1 AES-256-GCM, 2 XChaCha20-Poly1305-IETF (no AES hardware)
                      2  reserved, zero
     records          4  u32: ciphertext length L (> 0), bit 31 set on the final message
                      L  message i (i = 0, 1, ...): AEAD of the plaintext, nonce = u64 i | u32
                         final, associated data = the 12-byte file header. HEAD first,
-                        SAMPLES..., TRAILER last (final)
+                        SAMPLES..., INDEX, TRAILER last (final)
     end marker       4  u32 0
-    footer           F  plaintext JSON summary (what the DB row holds, for re-indexing)
+    footer           F  plaintext JSON summary (what the DB row holds, for re-indexing) and
+                        where the INDEX message is (``index_at``, ``index_no``)
                      4  u32 F
                      8  magic b"\\x89CCTVND\\n"
 
-The digest of a version 2 file is SHA-256 of all its bytes ("sha256:<hex>").
+The digest of a version 2 or 3 file is SHA-256 of all its bytes ("sha256:<hex>"). Version 2
+(read only) has no INDEX message and no locator in its footer.
 
 Version 1 (read only: footage recorded before) differs in the header (3 reserved bytes, then the
 24-byte libsodium secretstream header), in its messages (one secretstream, TAG_FINAL on the
@@ -28,9 +30,12 @@ last, the file header as associated data of the first only) and in its digest (B
 
 Every message's plaintext starts with its type byte. HEAD carries the streams (codec, time base,
 size, a tiny MP4 init per stream) and the wall-clock anchor; SAMPLES carries whole samples (a
-table of records, then the payloads); TRAILER repeats the summary, authenticated. A message's
-index and final flag are in its nonce: a message removed, repeated, moved or cut off at the end
-fails, and so does a changed header byte (it is the associated data of every message).
+table of records, then the payloads); INDEX lists the SAMPLES messages that hold a video key
+frame (offset, message number, the key frame's pts) and repeats the HEAD, so
+``SegmentReader.seek`` reads the file's tail and then decrypts from the wanted key frame;
+TRAILER repeats the summary, authenticated. A message's index and final flag are in its nonce:
+a message removed, repeated, moved or cut off at the end fails, and so does a changed header
+byte (it is the associated data of every message).
 """
 
 from __future__ import annotations
@@ -73,6 +78,7 @@ __all__ = [
     "DATA_OFFSET",
     "FILE_HEADER",
     "ByteStream",
+    "RandomSource",
     "Sample",
     "SegmentHead",
     "SegmentReader",
@@ -84,12 +90,14 @@ __all__ = [
     "file_digest",
     "hash_file",
     "inspect_segment_file",
+    "seek_ranges",
 ]
 
 MAGIC = b"\x89CCTVSG\n"
 END_MAGIC = b"\x89CCTVND\n"
-VERSION = 2
+VERSION = 3
 _V1 = 1
+_V2 = 2
 CIPHER_AES256GCM = 1
 CIPHER_XCHACHA20POLY1305 = 2
 HEADER_BYTES = len(MAGIC) + 4
@@ -107,7 +115,18 @@ CHUNK_TARGET_BYTES = 128 * 1024
 # A single message never exceeds this (a sample larger than it is refused: no camera sends one).
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 
-_MSG_HEAD, _MSG_SAMPLES, _MSG_TRAILER = 1, 2, 3
+_MSG_HEAD, _MSG_SAMPLES, _MSG_TRAILER, _MSG_INDEX = 1, 2, 3, 4
+# INDEX entry: byte offset of the message's length word u64, message number u32, pts of its
+# first video key frame i64
+_ENTRY = struct.Struct("<QIq")
+# Clear footer keys that locate the INDEX message (not part of the summary).
+_LOCATOR = ("index_at", "index_no")
+# What ``seek`` reads first: the file's tail (footer, TRAILER and INDEX fit unless a segment
+# is hours long or a camera's MP4 init unusually large; then more is read).
+_TAIL_BYTES = 16 * 1024
+# How far past the next key frame's message start a seek asks to read at once (that message:
+# a 128 KiB chunk and the key frame that ends it).
+_NEXT_KEY_BYTES = 256 * 1024
 # stream index u8, flags u8 (bit 0: key frame), size u32, pts i64, dts i64, duration u32
 _RECORD = struct.Struct("<BBIqqI")
 _U32 = struct.Struct("<I")
@@ -117,7 +136,8 @@ _HASHES: dict[str, Callable[[], Any]] = {
     "sha256": hashlib.sha256,
     "blake2b": lambda: hashlib.blake2b(digest_size=32),
 }
-_DIGEST_NAMES = {_V1: "blake2b", VERSION: "sha256"}  # the digest of each format version
+# The digest of each format version.
+_DIGEST_NAMES = {_V1: "blake2b", _V2: "sha256", VERSION: "sha256"}
 
 
 class ByteStream(Protocol):
@@ -130,8 +150,27 @@ class ByteStream(Protocol):
     def close(self) -> None: ...
 
 
-def file_header(cipher: int) -> bytes:
-    return MAGIC + bytes([VERSION, cipher, 0, 0])
+class RandomSource(Protocol):
+    """A segment file's bytes by offset, for ``SegmentReader.seek``: the local file, or an
+    object in the store (``appliance.storage``). ``stream_from`` hands its resources to the
+    stream it returns (the reader closes that); ``close`` is for when no stream was taken."""
+
+    size: int
+
+    def read_at(self, start: int, end: int) -> bytes:
+        """Bytes ``[start, end)`` (fewer only if the file ends)."""
+        ...
+
+    def stream_from(self, start: int, upto: int | None = None) -> ByteStream:
+        """Bytes from ``start`` to the end; ``upto`` says the reader will want at least the
+        bytes before it at once (a remote source asks for them in its first request)."""
+        ...
+
+    def close(self) -> None: ...
+
+
+def file_header(cipher: int, version: int = VERSION) -> bytes:
+    return MAGIC + bytes([version, cipher, 0, 0])
 
 
 # The header of a current file with the default cipher (tests and tools use it for offsets).
@@ -265,7 +304,10 @@ class SegmentSummary:
     @classmethod
     def from_json(cls, raw: bytes) -> SegmentSummary:
         try:
-            return cls(**json.loads(raw))
+            values = json.loads(raw)
+            for name in _LOCATOR:  # a version 3 footer's locator
+                values.pop(name, None)
+            return cls(**values)
         except (ValueError, TypeError) as exc:
             raise FootageCorrupt(f"bad segment summary: {exc}") from exc
 
@@ -321,16 +363,21 @@ class SegmentWriter:
         *,
         chunk_bytes: int = CHUNK_TARGET_BYTES,
         cipher: int | None = None,
+        version: int = VERSION,
     ) -> None:
+        """``version`` 2 writes the previous format, without the INDEX (tests of old footage)."""
         if not head.streams or head.streams[0].kind != "video":
             raise MediaError("a segment's stream 0 must be video")
+        if version not in (_V2, VERSION):
+            raise MediaError(f"cannot write segment format version {version}")
+        self.version = version
         self.cipher = best_cipher() if cipher is None else cipher
         if self.cipher == CIPHER_AES256GCM and not _AES:
             raise MediaError("AES-256-GCM needs AES instructions this CPU does not have")
         self._encrypt = _CIPHERS[self.cipher][0]
         self._fd = fd
         self._key = key
-        self._header = file_header(self.cipher)
+        self._header = file_header(self.cipher, version)
         # AES-GCM straight into a reused buffer (appliance.media._aead says why).
         self._sealer = AesGcmSealer(key, self._header) if self.cipher == CIPHER_AES256GCM else None
         self._hash = hashlib.sha256()
@@ -340,8 +387,11 @@ class SegmentWriter:
         self._records: list[bytes] = []
         self._payloads: list[bytes] = []
         self._pending = 0
+        self._key_pts: int | None = None  # first video key frame of the buffered samples
+        self._entries: list[bytes] = []  # the INDEX
         self._write(self._header)
-        self._push(_encode_head(head))
+        self._head_plain = _encode_head(head)  # repeated in the INDEX (a seek reads only that)
+        self._push(self._head_plain)
         self.samples = 0
         self.payload_bytes = 0
         self.finished = False
@@ -383,6 +433,8 @@ class SegmentWriter:
             _RECORD.pack(stream_index, _FLAG_KEY if is_key else 0, size, pts, dts, duration)
         )
         self._payloads.append(data)
+        if is_key and stream_index == 0 and self._key_pts is None:
+            self._key_pts = pts
         self._pending += size + _RECORD.size
         self.samples += 1
         self.payload_bytes += size
@@ -396,15 +448,26 @@ class SegmentWriter:
         plain = b"".join(
             [bytes([_MSG_SAMPLES]), _U32.pack(len(self._records)), *self._records, *self._payloads]
         )
-        self._records, self._payloads, self._pending = [], [], 0
+        if self._key_pts is not None:
+            self._entries.append(_ENTRY.pack(self._size, self._index, self._key_pts))
+        self._records, self._payloads, self._pending, self._key_pts = [], [], 0, None
         self._push(plain)
 
     def finish(self, summary: SegmentSummary) -> tuple[int, str]:
-        """Write the final message and the footer; return (size in bytes, "sha256:<hex>")."""
+        """Write the INDEX, the final message and the footer; return (size in bytes,
+        "sha256:<hex>")."""
         self.flush()
+        index_at, index_no = self._size, self._index
+        if self.version >= VERSION:
+            count = _U32.pack(len(self._entries))
+            self._push(b"".join([bytes([_MSG_INDEX]), count, *self._entries, self._head_plain]))
         summary_json = summary.to_json()
         self._push(bytes([_MSG_TRAILER]) + summary_json, final=True)
-        self._write(_U32.pack(0) + summary_json + _U32.pack(len(summary_json)) + END_MAGIC)
+        raw = summary_json
+        if self.version >= VERSION:
+            footer = {**asdict(summary), **dict(zip(_LOCATOR, (index_at, index_no), strict=True))}
+            raw = json.dumps(footer, sort_keys=True, separators=(",", ":")).encode()
+        self._write(_U32.pack(0) + raw + _U32.pack(len(raw)) + END_MAGIC)
         self.finished = True
         self._key = b""
         if self._sealer is not None:
@@ -512,6 +575,8 @@ class SegmentReader:
             kind = plain[0] if plain else 0
             if kind == _MSG_SAMPLES and not final:
                 yield from self._samples(plain, head)
+            elif kind == _MSG_INDEX and not final and self.version >= VERSION:
+                continue
             elif kind == _MSG_TRAILER and final:
                 self.summary = SegmentSummary.from_json(plain[1:])
                 self._check_end()
@@ -548,6 +613,46 @@ class SegmentReader:
         if self._expected is not None and digest != self._expected:
             raise FootageCorrupt(f"{self.path}: the file's digest differs from the index")
 
+    @classmethod
+    def seek(
+        cls,
+        source: RandomSource,
+        key: bytes,
+        at_ms: int,
+        *,
+        expected_digest: str | None = None,
+        name: str = "",
+    ) -> SegmentReader:
+        """A reader whose samples start at the message holding the last video key frame at or
+        before the wall time ``at_ms`` (every sample from there on, in file order), without
+        reading or decrypting what comes before it.
+
+        The clear footer says where the INDEX message is; it carries a copy of the HEAD, so the
+        file's tail is all a seek reads before it jumps (one request to an object store). The
+        INDEX, and every message read after the jump, is authenticated under its own number
+        with the file header as associated data, as in a sequential read: a wrong locator or a
+        moved message fails (FootageCorrupt). The file's digest cannot be checked from the
+        middle (``expected_digest`` is then not used). A file without an index (format 1 or
+        2), or a time before its first key frame, is read from the start.
+        """
+        path = Path(name or "<stream>")
+        try:
+            index = _read_index(source, key, path)
+            jump = None if index is None else index.find(at_ms)
+            if index is None or jump is None:
+                return cls(source.stream_from(0), key, expected_digest=expected_digest, name=name)
+        except BaseException:
+            source.close()
+            raise
+        offset, number, upto = jump
+        reader = cls.__new__(cls)
+        reader.path, reader._key, reader._expected = path, key, None
+        reader.version, reader._header, reader._decrypt = VERSION, index.header, index.decrypt
+        reader._hash = hashlib.sha256()  # not compared: a digest needs the whole file
+        reader._index, reader._ended, reader.head, reader.summary = number, False, index.head, None
+        reader._file = source.stream_from(offset, upto)
+        return reader
+
     def close(self) -> None:
         self._file.close()
 
@@ -561,6 +666,88 @@ class SegmentReader:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def seek_ranges(size: int) -> tuple[tuple[int, int], ...]:
+    """The byte ranges ``SegmentReader.seek`` reads first from a file of ``size`` bytes (its
+    tail): a remote source can ask for them as soon as it is opened."""
+    return ((max(0, size - _TAIL_BYTES), size),)
+
+
+@dataclass(frozen=True)
+class _Index:
+    """A version 3 file's decrypted INDEX message."""
+
+    header: bytes
+    decrypt: _Aead
+    head: SegmentHead
+    entries: list[tuple[int, int, int]]  # (offset, message number, key frame pts)
+    index_at: int
+
+    def find(self, at_ms: int) -> tuple[int, int, int] | None:
+        """(offset, message number) of the last key frame at or before ``at_ms``, and where
+        what a player needs at once ends: that key frame's group and the message of the next
+        key frame, which closes the first fragment."""
+        found: tuple[int, int, int] | None = None
+        for offset, number, pts in self.entries:
+            if found is not None:
+                found = (found[0], found[1], min(offset + _NEXT_KEY_BYTES, self.index_at))
+            if self.head.wall_ms(0, pts) > at_ms:
+                break
+            found = (offset, number, self.index_at)
+        return found
+
+
+def _read_index(source: RandomSource, key: bytes, path: Path) -> _Index | None:
+    """The INDEX of a version 3 file, read from its tail; None for a file without one."""
+    size = source.size
+    tail_at = max(0, size - _TAIL_BYTES)
+    tail = source.read_at(tail_at, size)
+    if len(tail) < 16 or tail[-8:] != END_MAGIC:
+        raise FootageCorrupt(f"{path}: bad footer")
+    (footer_len,) = _U32.unpack_from(tail, len(tail) - 12)
+    if footer_len + 12 > len(tail) and footer_len + 12 <= size:
+        tail_at = size - footer_len - 12
+        tail = source.read_at(tail_at, size)
+    lost = FootageCorrupt(f"{path}: the footer does not locate the index")
+    try:
+        footer = json.loads(tail[len(tail) - 12 - footer_len : len(tail) - 12])
+        if "index_at" not in footer:
+            return None  # format 1 or 2
+        index_at, number = int(footer["index_at"]), int(footer["index_no"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise lost from exc
+    if not 0 <= index_at <= size - 4 or number < 1:
+        raise lost
+    if index_at < tail_at:
+        tail_at, tail = index_at, source.read_at(index_at, size)
+    (word,) = _U32.unpack_from(tail, index_at - tail_at)
+    start = index_at - tail_at + 4
+    length = word & ~_FINAL_BIT
+    if word & _FINAL_BIT or start + length > len(tail):
+        raise lost
+    message, nonce = tail[start : start + length], _NONCE.pack(number, 0)
+    # The cipher byte is in the file's first bytes, not read here: the header is the
+    # associated data, so only the right one opens the message.
+    for cipher in (CIPHER_AES256GCM, CIPHER_XCHACHA20POLY1305):
+        if cipher == CIPHER_AES256GCM and not _AES:
+            continue
+        header, decrypt = file_header(cipher), _CIPHERS[cipher][1]
+        try:
+            plain = decrypt(message, header, nonce, key)
+            break
+        except CryptoError:
+            continue
+    else:
+        raise FootageCorrupt(f"{path}: altered index or wrong key")
+    if len(plain) < 5 or plain[0] != _MSG_INDEX:
+        raise lost
+    (count,) = _U32.unpack_from(plain, 1)
+    end = 5 + count * _ENTRY.size
+    if len(plain) <= end or plain[end] != _MSG_HEAD:
+        raise FootageCorrupt(f"{path}: bad index")
+    entries = [(int(o), int(n), int(p)) for o, n, p in _ENTRY.iter_unpack(plain[5:end])]
+    return _Index(header, decrypt, _decode_head(plain[end:]), entries, index_at)
 
 
 def hash_file(path: Path, algorithm: str) -> tuple[str, int]:

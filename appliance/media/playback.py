@@ -9,18 +9,26 @@ store through the read cache).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+import os
+from collections.abc import Iterable, Iterator, Sequence
 from fractions import Fraction
 from pathlib import Path
 from typing import Protocol, TypeAlias
 
 from appliance.errors import FootageCorrupt, MediaError, NotFound
-from appliance.media.format import ByteStream, Sample, SegmentReader
+from appliance.media.format import ByteStream, RandomSource, Sample, SegmentReader
 from appliance.media.mp4 import Fmp4Muxer
 from appliance.media.sealing import SegmentKeyOpener
 from appliance.models.media import Segment
 
-__all__ = ["SegmentOpener", "SegmentSource", "build_fmp4", "iter_packets", "open_segment"]
+__all__ = [
+    "FileSource",
+    "SegmentOpener",
+    "SegmentSource",
+    "build_fmp4",
+    "iter_packets",
+    "open_segment",
+]
 
 
 class SegmentOpener(Protocol):
@@ -30,14 +38,51 @@ class SegmentOpener(Protocol):
         """The whole file's bytes; FootageCorrupt if it is nowhere."""
         ...
 
+    def open_random(self, segment: Segment) -> RandomSource:
+        """The file's bytes by offset (a seek); FootageCorrupt if it is nowhere."""
+        ...
+
+    def prefetch(self, segments: Sequence[Segment]) -> None:
+        """Start fetching these segments (about to be read) where that helps; never blocks."""
+        ...
+
+
+class FileSource:
+    """A local segment file as a ``RandomSource``."""
+
+    def __init__(self, path: Path) -> None:
+        try:
+            self._file = path.open("rb")
+        except FileNotFoundError as exc:
+            raise FootageCorrupt(f"segment file {path} is missing") from exc
+        self.size = os.fstat(self._file.fileno()).st_size
+
+    def read_at(self, start: int, end: int) -> bytes:
+        return os.pread(self._file.fileno(), max(0, end - start), start)
+
+    def stream_from(self, start: int, upto: int | None = None) -> ByteStream:
+        self._file.seek(start)
+        return self._file
+
+    def close(self) -> None:
+        self._file.close()
+
 
 SegmentSource: TypeAlias = Path | SegmentOpener
 
 
 def open_segment(
-    segment: Segment, key_opener: SegmentKeyOpener, segments_dir: SegmentSource
+    segment: Segment,
+    key_opener: SegmentKeyOpener,
+    segments_dir: SegmentSource,
+    *,
+    at_ms: int | None = None,
 ) -> SegmentReader:
     """A reader over the segment's file, checked against the row's hash as it is read.
+
+    With ``at_ms`` after the segment's start, the reader starts at the message holding the
+    last key frame at or before it (``SegmentReader.seek``: nothing before it is read or
+    decrypted; every message read is authenticated, the whole file's hash is not checked).
 
     The file's authenticated head must name the row's camera: a row relabelled, or pointed at
     another camera's file (path, key and digest swapped in the database), is refused, so a
@@ -46,7 +91,16 @@ def open_segment(
     if segment.sealed_key is None:
         raise NotFound(f"segment {segment.id} was destroyed (its key is shredded)")
     key = key_opener.open_segment_key(segment.vault_key_id, segment.sealed_key)
-    if isinstance(segments_dir, Path):
+    if at_ms is not None and at_ms > segment.start_ms:
+        source = (
+            FileSource(segments_dir / segment.path)
+            if isinstance(segments_dir, Path)
+            else segments_dir.open_random(segment)
+        )
+        reader = SegmentReader.seek(
+            source, key, at_ms, expected_digest=segment.digest, name=segment.path
+        )
+    elif isinstance(segments_dir, Path):
         reader = SegmentReader(segments_dir / segment.path, key, expected_digest=segment.digest)
     else:
         reader = SegmentReader(
@@ -91,6 +145,7 @@ def build_fmp4(
     *,
     keep_gaps: bool = False,
     audio: bool = False,
+    seek: bool = True,
 ) -> Iterator[bytes]:
     """A fragmented MP4 of [start_ms, end_ms) of one camera, across segment boundaries.
 
@@ -99,6 +154,9 @@ def build_fmp4(
     the previous one) unless ``keep_gaps``, which keeps the wall-clock spacing. With ``audio``,
     stored audio (groups that allow it) becomes a second track (declare ``mp4a`` to MSE then).
     Yields the MP4 bytes as fragments are completed (one per key frame), so a long range streams.
+    With ``seek`` the first segment is read from the message holding that key frame
+    (``open_segment``'s ``at_ms``); without it every segment is read from its start and its
+    whole hash checked when it is read to its end.
     """
     if end_ms <= start_ms:
         raise MediaError("empty time range")
@@ -108,6 +166,16 @@ def build_fmp4(
     )
     if not chosen:
         raise NotFound("no recording in that range")
+    prefetched = 0  # segments of ``chosen`` whose read-ahead was asked for
+
+    def ahead(number: int) -> None:
+        """Once segment ``number`` has sent its first bytes (the viewer is served), have the
+        source fetch the next one while this one plays (an object store: into the cache)."""
+        nonlocal prefetched
+        if prefetched <= number + 1 and not isinstance(segments_dir, Path):
+            prefetched = number + 2
+            segments_dir.prefetch(chosen[number + 1 : number + 2])
+
     muxer: Fmp4Muxer | None = None
     base = Fraction(1)  # output time base (the first segment's video time base)
     shift = 0
@@ -115,8 +183,9 @@ def build_fmp4(
     last_dts: int | None = None
     last_duration = 0
     try:
-        for segment in chosen:
-            with open_segment(segment, key_opener, segments_dir) as reader:
+        for number, segment in enumerate(chosen):
+            at_ms = start_ms if seek and number == 0 else None
+            with open_segment(segment, key_opener, segments_dir, at_ms=at_ms) as reader:
                 head = reader.head
                 video = head.video
                 if muxer is None:
@@ -137,6 +206,7 @@ def build_fmp4(
                             data = muxer.feed_audio(sample, int(out_s / tb), tb)
                             if data:
                                 yield data
+                                ahead(number)
                         continue
                     pts, dts = sample.pts, sample.dts
                     if scale != 1:
@@ -160,6 +230,7 @@ def build_fmp4(
                     last_dts, last_duration = out_dts, duration
                     if data:
                         yield data
+                        ahead(number)
         if muxer is None or muxer.frames == 0:
             raise NotFound("no frames in that range")
         yield muxer.close()

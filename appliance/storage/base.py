@@ -56,11 +56,14 @@ class SegmentStore(Protocol):
         """
         ...
 
-    def open_range(self, key: str, start: int = 0, end: int | None = None) -> ByteStream:
+    def open_range(
+        self, key: str, start: int = 0, end: int | None = None, *, first_end: int | None = None
+    ) -> ByteStream:
         """A stream of bytes ``[start, end)`` of the object (``end`` None: to its end).
 
         The caller closes it. Bytes arrive as the store sends them (time to first byte is one
-        request, not the whole object).
+        request, not the whole object). ``first_end``: the caller will read at least up to
+        there at once (a remote store asks for that much in its first request).
         """
         ...
 

@@ -94,6 +94,20 @@ class ReadCache:
             log.warning("read cache %s unusable; reading %s uncached", self.root, key)
             return source
 
+    def cached_path(self, key: str) -> Path | None:
+        """The cached copy's path (counted as a use, a hit), or None if there is none."""
+        if self.max_bytes <= 0:
+            return None
+        with self._lock:
+            if key not in self._entries:
+                return None
+            self._entries.move_to_end(key)
+        path = self._path(key)
+        with contextlib.suppress(OSError):
+            os.utime(path)
+        self.hits += 1
+        return path
+
     def discard(self, key: str) -> None:
         """Drop the entry (the purge, or a damaged copy)."""
         with self._lock:

@@ -11,21 +11,29 @@ step 2 for one segment: file, object and cache entry.
 from __future__ import annotations
 
 import logging
+import threading
+from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 from sqlalchemy import update
 from sqlmodel import Session, col
 
-from appliance.errors import FootageCorrupt
-from appliance.media.format import ByteStream
+from appliance.errors import ApplianceError, FootageCorrupt
+from appliance.media.format import ByteStream, RandomSource
+from appliance.media.playback import FileSource
 from appliance.models.media import Segment
 from appliance.storage.base import ObjectMissing, SegmentStore
 from appliance.storage.cache import ReadCache
+from appliance.storage.remote import StoreSource, TailCache
 from appliance.storage.s3 import file_md5
 
 __all__ = ["SegmentFiles"]
 
 log = logging.getLogger(__name__)
+
+# Read-ahead downloads into the cache (``SegmentFiles.prefetch``): a few at a time per process.
+_READ_AHEAD = ThreadPoolExecutor(max_workers=2, thread_name_prefix="segment-read-ahead")
 
 
 class SegmentFiles:
@@ -45,6 +53,9 @@ class SegmentFiles:
         self.prefix = prefix
         self.cache = cache
         self.drop_after_upload = drop_after_upload
+        self._fetching: dict[str, Future[None]] = {}  # keys being read ahead
+        self._tails = TailCache()  # the tails of objects sought lately (in memory)
+        self._lock = threading.Lock()
 
     @property
     def remote(self) -> bool:
@@ -62,6 +73,9 @@ class SegmentFiles:
 
     def open_bytes(self, segment: Segment) -> ByteStream:
         """The segment's ciphertext: this node's file if it has one, else the object."""
+        return self._open_bytes(segment, wait=True)
+
+    def _open_bytes(self, segment: Segment, *, wait: bool) -> ByteStream:
         try:
             return self.local_path(segment).open("rb")
         except FileNotFoundError:
@@ -79,7 +93,65 @@ class SegmentFiles:
 
         if self.cache is None:
             return fetch()
+        with self._lock:
+            coming = self._fetching.get(key) if wait else None
+        if coming is not None:
+            # Being read ahead: wait for it rather than download it twice (then a cache hit).
+            coming.result()
         return self.cache.open(key, segment.size_bytes, segment.digest, fetch)
+
+    def open_random(self, segment: Segment) -> RandomSource:
+        """The segment's ciphertext by offset (a seek, ``SegmentReader.seek``): this node's
+        file, else the read cache's copy, else the object itself (not cached: a seek reads
+        only part of it, and the cache keeps whole verified objects only)."""
+        try:
+            return FileSource(self.local_path(segment))
+        except FootageCorrupt:
+            pass
+        key = segment.object_key
+        if key is None or self.store is None:
+            raise FootageCorrupt(f"segment file {segment.path} is missing")
+        cache = self.cache
+        cached = cache.cached_path(key) if cache is not None else None
+        if cache is not None and cached is not None:
+            try:
+                return FileSource(cached)
+            except FootageCorrupt:  # evicted meanwhile
+                cache.discard(key)
+        return StoreSource(self.store, key, segment.size_bytes, self._tails)
+
+    def prefetch(self, segments: Sequence[Segment]) -> None:
+        """Download these segments' objects into the read cache in the background: the
+        read-ahead of a viewing range (playback asks for the next segment once the current one
+        has sent its first bytes, so it is local when the viewer reaches it). Nothing to do
+        without a cache, for a segment this node has or that is cached or already coming."""
+        cache = self.cache
+        if cache is None or self.store is None:
+            return
+        for segment in segments:
+            key = segment.object_key
+            if key is None or key in cache or segment.size_bytes > cache.max_bytes:
+                continue
+            if self.local_path(segment).exists():
+                continue
+            with self._lock:
+                if key not in self._fetching:
+                    self._fetching[key] = _READ_AHEAD.submit(self._read_ahead, segment, key)
+
+    def _read_ahead(self, segment: Segment, key: str) -> None:
+        try:
+            # Through the cache: kept once whole and verified.
+            stream = self._open_bytes(segment, wait=False)
+            try:
+                while stream.read(1 << 20):
+                    pass
+            finally:
+                stream.close()
+        except (ApplianceError, OSError) as exc:  # the viewer will read it then, or fail then
+            log.info("read-ahead of %s failed: %s", key, exc)
+        finally:
+            with self._lock:
+                self._fetching.pop(key, None)
 
     # -- writing ----------------------------------------------------------------------------
 
@@ -137,3 +209,5 @@ class SegmentFiles:
             self.store.delete(object_key)
         if object_key is not None and self.cache is not None:
             self.cache.discard(object_key)
+        if object_key is not None:
+            self._tails.discard(object_key)

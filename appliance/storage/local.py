@@ -66,7 +66,9 @@ class LocalDirStore:
         except OSError as exc:
             raise StoreUnavailable(f"{key}: {exc}") from exc
 
-    def open_range(self, key: str, start: int = 0, end: int | None = None) -> ByteStream:
+    def open_range(
+        self, key: str, start: int = 0, end: int | None = None, *, first_end: int | None = None
+    ) -> ByteStream:
         try:
             handle = self._path(key).open("rb")
         except FileNotFoundError as exc:

@@ -37,8 +37,10 @@ def samples_in_range(
         raise NotFound("no recording in that range")
     pending: list[TimedSample] = []  # the GOP that contains start_ms, until start_ms is passed
     started = False
-    for segment in chosen:
-        with open_segment(segment, keys, segments_dir) as reader:
+    for number, segment in enumerate(chosen):
+        # The first segment is read from the key frame before start_ms (a seek), not its start.
+        at_ms = start_ms if number == 0 else None
+        with open_segment(segment, keys, segments_dir, at_ms=at_ms) as reader:
             video = reader.head.video
             for sample in reader:
                 if sample.stream_index != 0:

@@ -79,7 +79,7 @@ def test_round_trip_keeps_every_sample(
         assert digest == "blake2b:" + hashlib.blake2b(raw, digest_size=32).hexdigest()
     else:
         assert digest == "sha256:" + hashlib.sha256(raw).hexdigest()
-        assert raw[8:10] == bytes([2, 1 if fmt == "aes256gcm" else 2])
+        assert raw[8:10] == bytes([3, 1 if fmt == "aes256gcm" else 2])
     assert file_digest(path) == digest
     assert hash_file(path, digest.partition(":")[0]) == (digest, size)
     with SegmentReader(path, key, expected_digest=digest) as reader:
