@@ -10,7 +10,7 @@ store through the read cache).
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from fractions import Fraction
 from pathlib import Path
 from typing import Protocol, TypeAlias
@@ -146,6 +146,7 @@ def build_fmp4(
     keep_gaps: bool = False,
     audio: bool = False,
     seek: bool = True,
+    on_first_frame: Callable[[int], None] | None = None,
 ) -> Iterator[bytes]:
     """A fragmented MP4 of [start_ms, end_ms) of one camera, across segment boundaries.
 
@@ -156,7 +157,9 @@ def build_fmp4(
     Yields the MP4 bytes as fragments are completed (one per key frame), so a long range streams.
     With ``seek`` the first segment is read from the message holding that key frame
     (``open_segment``'s ``at_ms``); without it every segment is read from its start and its
-    whole hash checked when it is read to its end.
+    whole hash checked when it is read to its end. ``on_first_frame`` is called with the wall
+    time of the first frame (the pre-roll's key frame) before any byte is yielded, so a viewer's
+    span is corrected without reading the footage twice.
     """
     if end_ms <= start_ms:
         raise MediaError("empty time range")
@@ -214,6 +217,8 @@ def build_fmp4(
                     if offset_s is None:
                         if last_dts is None:
                             shift, first_wall_ms = -dts, sample.wall_ms
+                            if on_first_frame is not None:
+                                on_first_frame(sample.wall_ms)
                         else:
                             target = last_dts + max(last_duration, 1)
                             if keep_gaps:

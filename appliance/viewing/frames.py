@@ -10,7 +10,7 @@ from appliance.media import Sample, SegmentSource, StreamInfo, open_segment
 from appliance.media.sealing import SegmentKeyOpener
 from appliance.models import Segment
 
-__all__ = ["TimedSample", "first_frame_ms", "samples_in_range"]
+__all__ = ["TimedSample", "samples_in_range"]
 
 
 @dataclass(frozen=True)
@@ -62,22 +62,3 @@ def samples_in_range(
                     yield item
     if not started:
         yield from pending
-
-
-def first_frame_ms(
-    segments: Iterable[Segment],
-    start_ms: int,
-    end_ms: int,
-    keys: SegmentKeyOpener,
-    segments_dir: SegmentSource,
-) -> int:
-    """Wall time of the first frame a pass-through stream of [start_ms, end_ms) shows: the key
-    frame at or before ``start_ms`` (the pre-roll), else the first key frame after it."""
-    items = samples_in_range(segments, start_ms, end_ms, keys, segments_dir)
-    try:
-        first = next(items, None)
-    finally:
-        items.close()
-    if first is None:
-        raise NotFound("no frames in that range")
-    return first.sample.wall_ms

@@ -29,7 +29,7 @@ from appliance.models import Camera
 from appliance.models.access import ViewingSession, ViewingSpan
 from appliance.nodes import live_location
 from appliance.settings import Settings
-from appliance.viewing.frames import first_frame_ms, samples_in_range
+from appliance.viewing.frames import samples_in_range
 from appliance.viewing.limits import Slot, StreamSlots
 from appliance.viewing.live import LiveFeed, LiveHub, live_fmp4
 from appliance.viewing.live_transcode import LiveTranscodes
@@ -283,9 +283,13 @@ class ViewingService:
             else:
                 # The stream starts at the key frame at or before the asked start: that
                 # pre-roll is shown too, so the span (and the closing entry) starts there.
-                first = first_frame_ms(segments, *span_range, self.keys, self.segments_dir)
-                mark_first_frame(self.db, span_id, first)
-                source = build_fmp4(segments, *span_range, self.keys, self.segments_dir)
+                source = build_fmp4(
+                    segments,
+                    *span_range,
+                    self.keys,
+                    self.segments_dir,
+                    on_first_frame=lambda first: mark_first_frame(self.db, span_id, first),
+                )
         except BaseException:
             finish(0, "refused")
             raise
