@@ -30,7 +30,7 @@ def test_masking_hides_the_face(face_clip: bytes, method: MaskMethod) -> None:
         assert not covers(find_faces(frame), FACE_CENTRE)
     summary = masked.summary
     assert summary.frames == 10 and summary.frames_masked == 10
-    assert summary.detections["face"] >= 5  # found on every sampled frame
+    assert summary.detections["face"] >= 3  # found on every sampled frame (0, 4, 8)
     assert summary.boxes["face"] >= 10  # and masked on every frame
     assert (summary.width, summary.height) == (512, 512)
 
