@@ -78,12 +78,12 @@ class MaskingOptions:
     method: MaskMethod = MaskMethod.pixelate
     blocks_across: int = 6  # pixelation: blocks along the box's shorter side
     face_model: FaceModel = FaceModel.centerface
-    face_every_n: int = 4  # coarse pass
-    face_hold_frames: int = 6  # frames after a detection that its box stays (covers flicker)
+    face_every_n: int = 8  # coarse pass
+    face_hold_frames: int = 8  # frames after a detection that its box stays (covers flicker)
     face_detect_width: int = 640  # coarse pass: the frame is scaled to this width
     face_tile_px: int = 640  # tile pass at full resolution: tile size (0: no tile pass)
     face_tile_overlap: int = 64  # more than the largest face the coarse pass may miss
-    face_tile_every_n: int = 8  # one tile every this many frames (after the first cover)
+    face_tile_every_n: int = 16  # one tile every this many frames (after the first cover)
     face_tile_scale: float = 1.5  # tiles enlarged: a 22 px face is 33 px to the network
     face_threshold: float = 0.3  # CenterFace score
     face_scale_factor: float = 1.15  # Haar only

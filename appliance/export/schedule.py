@@ -18,7 +18,7 @@ Faces (CenterFace, ``appliance.export.centerface``) are looked for in two passes
   present from the start) and forwards until it is lost. Only run when the coarse pass
   scales the frame down.
 
-Export is not live: frames wait in a buffer (``lag`` frames: 24 at 1080p, about 75 MB) until
+Export is not live: frames wait in a buffer (``lag`` frames: 32 at 1080p, about 100 MB) until
 every pass that can reach back to them has run. The Haar cascade (``face_model = haar``) is
 kept for comparison (bench/masking.py), not as a fallback: on the evaluation set it adds no
 recall to CenterFace (design/export.md).
@@ -188,7 +188,7 @@ class DetectionSchedule:
         self.tile_faces = BoxMemory(back=every, forward=every)
         # Back over the first cover of the frame, and over a few tile slots later on (a face
         # that came in is found when its changed tile comes up).
-        reach = min(max(self._planner.first_cover, 3 * every), MAX_REACH) if tiles else 0
+        reach = min(max(self._planner.first_cover, 2 * every), MAX_REACH) if tiles else 0
         self.tracks = TemplateTracks(reach)
         self.people = BoxMemory(back=opts.person_every_n - 1, forward=opts.person_hold_frames)
         backs = [self.faces.back if opts.faces else 0, reach, self.tile_faces.back if tiles else 0]
