@@ -13,7 +13,7 @@ Faces (CenterFace, ``appliance.export.centerface``) are looked for in two passes
   the start of the clip (one every other frame), then one tile every ``face_tile_every_n``
   frames (half-way between coarse passes), changed tiles first, then the stalest; every
   tile again on the last frame if it changed since its scan. Each box it finds masks the
-  ``face_tile_every_n`` frames either side, and a track (``appliance.export.track``,
+  ``TILE_HOLD`` = 4 frames either side, and a track (``appliance.export.track``,
   template matching) follows the face back (to the first frame of the clip for a face
   present from the start) and forwards until it is lost. Only run when the coarse pass
   scales the frame down.
@@ -55,6 +55,8 @@ Plane = npt.NDArray[np.uint8]
 #: The tile pass follows a face this many frames back at most (frames wait in memory that
 #: long: 48 frames of 1080p are 150 MB).
 MAX_REACH = 48
+#: Frames either side of its scan that a tile box masks without a track.
+TILE_HOLD = 4
 
 
 def yuv_to_bgr(y: Plane, u: Plane, v: Plane, width: int, height: int) -> Plane:
@@ -183,13 +185,13 @@ class DetectionSchedule:
             back=opts.face_every_n - 1, forward=opts.face_hold_frames, interpolate=True
         )
         every = opts.face_tile_every_n
-        # Tile boxes mask the frames around their scan whatever happens, and are followed
-        # by template matching beyond that (back to the start of the clip at most ``reach``).
-        self.tile_faces = BoxMemory(back=every, forward=every)
+        # Tile boxes mask a few frames around their scan whatever happens (a track lost at
+        # once), and are followed by template matching beyond that (back at most ``reach``).
+        self.tile_faces = BoxMemory(back=TILE_HOLD, forward=TILE_HOLD)
         # Back over the first cover of the frame, and over a few tile slots later on (a face
         # that came in is found when its changed tile comes up).
         reach = min(max(self._planner.first_cover, 2 * every), MAX_REACH) if tiles else 0
-        self.tracks = TemplateTracks(reach)
+        self.tracks = TemplateTracks(reach, core=1 / (1 + 2 * opts.face_margin))
         self.people = BoxMemory(back=opts.person_every_n - 1, forward=opts.person_hold_frames)
         backs = [self.faces.back if opts.faces else 0, reach, self.tile_faces.back if tiles else 0]
         backs.append(self.people.back if opts.people else 0)

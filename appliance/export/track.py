@@ -65,6 +65,7 @@ def match(plane: Plane, template: Plane, near: Box, radius: int, threshold: floa
 @dataclass
 class _Track:
     template: Plane
+    offset: tuple[int, int]  # of the template inside the box
     found: int
     positions: dict[int, Box] = field(default_factory=dict)
     last: int = 0
@@ -76,8 +77,11 @@ class TemplateTracks:
     until lost. Grey planes come in frame order through ``see`` and are dropped once their
     frame is served by ``at`` (it is masked in place after that)."""
 
-    def __init__(self, reach: int, threshold: float = 0.6) -> None:
+    def __init__(self, reach: int, *, core: float = 1.0, threshold: float = 0.6) -> None:
         self.reach = reach
+        # The template is the middle ``core`` of each box: boxes come grown by a margin, and
+        # the background in the margin stays behind when the face moves.
+        self.core = core
         self.threshold = threshold
         self._planes: dict[int, Plane] = {}
         self._tracks: list[_Track] = []
@@ -94,18 +98,28 @@ class TemplateTracks:
             box = clip_box(found, width, height)
             if box is None or min(box.w, box.h) < 4:
                 continue
-            template = np.ascontiguousarray(y[box.y : box.y + box.h, box.x : box.x + box.w])
-            track = _Track(template, index, {index: box}, index)
-            position = box
+            cw, ch = max(4, round(box.w * self.core)), max(4, round(box.h * self.core))
+            ox, oy = (box.w - cw) // 2, (box.h - ch) // 2
+            template = np.ascontiguousarray(
+                y[box.y + oy : box.y + oy + ch, box.x + ox : box.x + ox + cw]
+            )
+            track = _Track(template, (ox, oy), index, {index: box}, index)
+            position: Box | None = box
             for j in range(index - 1, index - self.reach - 1, -1):
                 plane = self._planes.get(j)
-                if plane is None:
+                if plane is None or position is None:
                     break
-                moved = match(plane, template, position, _radius(box), self.threshold)
-                if moved is None:
-                    break
-                track.positions[j] = position = moved
+                position = self._follow(plane, track, position)
+                if position is not None:
+                    track.positions[j] = position
             self._tracks.append(track)
+
+    def _follow(self, plane: Plane, track: _Track, near: Box) -> Box | None:
+        ox, oy = track.offset
+        th, tw = track.template.shape[:2]
+        core = Box(near.x + ox, near.y + oy, tw, th)
+        found = match(plane, track.template, core, _radius(core), self.threshold)
+        return None if found is None else Box(found.x - ox, found.y - oy, near.w, near.h)
 
     def at(self, index: int) -> list[Box]:
         """Boxes that mask ``index`` (call in frame order)."""
@@ -114,13 +128,7 @@ class TemplateTracks:
         for track in self._tracks:
             box = track.positions.get(index)
             if box is None and track.open and index > track.last and plane is not None:
-                box = match(
-                    plane,
-                    track.template,
-                    track.positions[track.last],
-                    _radius(track.positions[track.last]),
-                    self.threshold,
-                )
+                box = self._follow(plane, track, track.positions[track.last])
                 if box is None:
                     track.open = False
                 else:
