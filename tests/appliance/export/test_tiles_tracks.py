@@ -70,3 +70,20 @@ def test_a_track_follows_a_face_back_and_forth_and_ends_when_it_leaves() -> None
     tracks.see(10, planes[0])
     tracks.add(10, [Box(100, 50, 30, 30)])
     assert tracks.at(10) == [Box(100, 50, 30, 30)]
+
+
+def test_a_track_matches_the_face_without_its_margin() -> None:
+    rng = np.random.default_rng(2)
+    wall = rng.integers(0, 255, (360, 640)).astype(np.uint8)  # textured: the margin differs
+    face = rng.integers(0, 255, (30, 30)).astype(np.uint8)
+    planes = []
+    for i in range(12):
+        plane = wall.copy()
+        plane[100:130, 100 + 8 * i : 130 + 8 * i] = face  # walking 8 px per frame
+        planes.append(plane)
+    tracks = TemplateTracks(reach=12, core=1 / 1.6)
+    for index, plane in enumerate(planes):
+        tracks.see(index, plane)
+    tracks.add(11, [Box(100 + 88 - 9, 100 - 9, 48, 48)])  # the face grown by 30 % a side
+    xs = [tracks.at(index)[0].x for index in range(12)]
+    assert xs == [100 + 8 * i - 9 for i in range(12)]
