@@ -50,22 +50,24 @@ def model_bytes() -> bytes:
 
 
 class CenterFace:
-    """The model with one OpenCV ``Net`` per input size: a ``Net`` reshaped to another size
-    keeps stale layer shapes and returns garbage (measured: thousands of boxes), so each size
-    gets its own. ``detect`` is serialised (a ``Net`` is not re-entrant)."""
+    """The model with one OpenCV ``Net`` per input size and per thread: a ``Net`` reshaped to
+    another size keeps stale layer shapes and returns garbage (measured: thousands of boxes),
+    and a ``Net`` is not re-entrant, so each thread runs its own (the masking schedule detects
+    on two threads at once; OpenCV's DNN uses one core per ``forward`` here)."""
 
     def __init__(self, *, threshold: float = 0.35) -> None:
         if not 0.0 < threshold < 1.0:
             raise MediaError("the face score threshold must lie in (0, 1)")
         self._threshold = threshold
-        self._nets: dict[tuple[int, int], Any] = {}
-        self._lock = threading.Lock()
+        self._local = threading.local()
 
     def _net(self, size: tuple[int, int]) -> Any:
-        net = self._nets.get(size)
+        nets: dict[tuple[int, int], Any] | None = getattr(self._local, "nets", None)
+        if nets is None:
+            nets = self._local.nets = {}
+        net = nets.get(size)
         if net is None:
-            net = cv2.dnn.readNetFromONNX(np.frombuffer(model_bytes(), np.uint8))
-            self._nets[size] = net
+            net = nets[size] = cv2.dnn.readNetFromONNX(np.frombuffer(model_bytes(), np.uint8))
         return net
 
     def detect(self, image: Image, width: int) -> list[tuple[Box, float]]:
@@ -78,10 +80,9 @@ class CenterFace:
         in_h = max(32, round(in_w * height / full_width / 32) * 32)
         small = cv2.resize(image, (in_w, in_h), interpolation=cv2.INTER_AREA)
         blob = cv2.dnn.blobFromImage(small, 1.0, (in_w, in_h), (0, 0, 0), swapRB=True)
-        with self._lock:
-            net = self._net((in_w, in_h))
-            net.setInput(blob)
-            heat, scale, offset, _ = net.forward(_OUTPUTS)
+        net = self._net((in_w, in_h))
+        net.setInput(blob)
+        heat, scale, offset, _ = net.forward(_OUTPUTS)
         return _decode(heat, scale, offset, self._threshold, full_width / in_w, height / in_h)
 
 

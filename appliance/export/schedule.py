@@ -1,23 +1,31 @@
 """When the detectors run during masking, at what size, and how their boxes reach every frame.
 
-Faces (CenterFace, ``appliance.export.centerface``) are looked for in two passes on a frame
-scaled down from the decoded YUV planes:
+Faces (CenterFace, ``appliance.export.centerface``) are looked for in two passes:
 
-- the *coarse* pass, ``face_detect_width`` wide (640), every ``face_every_n`` frames: faces
-  from about 30 px at 1080p, the ones that move fast and matter most;
-- the *fine* pass, ``face_fine_width`` wide (1280), every ``face_fine_every_n`` frames: the
-  small, distant faces the coarse pass cannot resolve (only boxes under
-  ``face_fine_max_px`` are kept from it, the coarse pass covers the rest).
+- the *coarse* pass, the whole frame scaled to ``face_detect_width`` (640) wide, every
+  ``face_every_n`` frames: faces from about 30 px at 1080p, the ones that move fast and
+  matter most. Its boxes feed a ``BoxMemory`` with two-way windows (a box masks the frames
+  back to the previous pass and holds ``face_hold_frames`` after it) and straight-line
+  interpolation between passes, so a miss on one pass or a face moving between passes never
+  shows;
+- the *tile* pass (``appliance.export.tiles``): tiles of about ``face_tile_px`` of the frame
+  at its own resolution, enlarged ``face_tile_scale`` times (small faces). Every tile once at
+  the start of the clip (one every other frame), then one tile every ``face_tile_every_n``
+  frames (half-way between coarse passes), changed tiles first, then the stalest; every
+  tile again on the last frame if it changed since its scan. Each box it finds masks the
+  ``TILE_HOLD`` = 4 frames either side, and a track (``appliance.export.track``,
+  template matching) follows the face back (to the first frame of the clip for a face
+  present from the start) and forwards until it is lost. Only run when the coarse pass
+  scales the frame down.
 
-Each pass feeds a ``BoxMemory`` with two-way windows (a box masks the frames back to the
-previous pass and holds ``face_hold_frames`` after it) and straight-line interpolation between
-passes, so a miss on one pass or a face moving between passes never shows. Export is not
-live: frames wait in a buffer until every pass that can reach back to them has run. The Haar
-cascade (``face_model = haar``) is kept for comparison (bench/masking.py), not as a fallback:
-on the evaluation set it adds no recall to CenterFace (design/export.md).
+Export is not live: frames wait in a buffer (``lag`` frames: 32 at 1080p, about 100 MB) until
+every pass that can reach back to them has run. The Haar cascade (``face_model = haar``) is
+kept for comparison (bench/masking.py), not as a fallback: on the evaluation set it adds no
+recall to CenterFace (design/export.md).
 
-People (HOG) run every ``person_every_n`` frames as before. All detection runs on one worker
-thread while the caller decodes and encodes (OpenCV and libx264 release the GIL).
+People (HOG) run every ``person_every_n`` frames. Detection runs on two worker threads (one
+OpenCV ``Net`` each) while the caller decodes and encodes (OpenCV and libx264 release the
+GIL): the coarse and tile passes of neighbouring frames overlap in time.
 """
 
 from __future__ import annotations
@@ -34,6 +42,8 @@ import numpy.typing as npt
 from appliance.export.centerface import CenterFace
 from appliance.export.detect import BoxMemory, FaceDetector, PersonDetector
 from appliance.export.regions import Box, MaskKind, expand_box
+from appliance.export.tiles import TilePlanner, thumbnail, tile_grid
+from appliance.export.track import TemplateTracks
 
 if TYPE_CHECKING:
     from appliance.export.masking import MaskingOptions, MaskSummary
@@ -41,6 +51,12 @@ if TYPE_CHECKING:
 __all__ = ["DetectFrame", "DetectionSchedule", "FaceFinder", "yuv_to_bgr"]
 
 Plane = npt.NDArray[np.uint8]
+
+#: The tile pass follows a face this many frames back at most (frames wait in memory that
+#: long: 48 frames of 1080p are 150 MB).
+MAX_REACH = 48
+#: Frames either side of its scan that a tile box masks without a track.
+TILE_HOLD = 4
 
 
 def yuv_to_bgr(y: Plane, u: Plane, v: Plane, width: int, height: int) -> Plane:
@@ -74,10 +90,20 @@ class DetectFrame:
             return np.asarray(cv2.cvtColor(grey, cv2.COLOR_GRAY2BGR), np.uint8)
         return yuv_to_bgr(self.y, self.u, self.v, width, height)
 
+    def crop(self, box: Box) -> DetectFrame:
+        """The planes of ``box`` (even-aligned for the chroma planes)."""
+        x0, y0 = box.x & ~1, box.y & ~1
+        x1, y1 = box.x + box.w, box.y + box.h
+        y = self.y[y0:y1, x0:x1]
+        if self.u is None or self.v is None:
+            return DetectFrame(y)
+        half = (slice(y0 // 2, (y1 + 1) // 2), slice(x0 // 2, (x1 + 1) // 2))
+        return DetectFrame(y, self.u[half], self.v[half])
+
 
 class FaceFinder:
-    """The configured face model with its two passes (one still in the mask editor uses both;
-    the masking pipeline calls them on its schedule)."""
+    """The configured face model with its two passes (a still in the mask editor gets both in
+    full; the masking pipeline calls them on its schedule)."""
 
     def __init__(self, opts: MaskingOptions) -> None:
         self._opts = opts
@@ -90,28 +116,34 @@ class FaceFinder:
         else:
             self._net = _shared_net(opts.face_threshold)
 
-    def has_fine_pass(self, width: int, height: int) -> bool:
+    def tiles(self, width: int, height: int) -> list[Box]:
+        """The tile pass's tiles, none when the coarse pass already sees the frame whole."""
         opts = self._opts
-        if self._net is None or opts.face_fine_every_n == 0:
-            return False
-        return (
-            _net_size(width, height, opts.face_fine_width)[0]
-            > _net_size(width, height, opts.face_detect_width)[0]
-        )
+        if self._net is None or opts.face_tile_px == 0:
+            return []
+        if _net_size(width, height, opts.face_detect_width)[0] >= width - 16:
+            return []
+        return tile_grid(width, height, opts.face_tile_px, opts.face_tile_overlap)
 
     def coarse(self, frame: DetectFrame) -> list[Box]:
         if self._haar is not None:
             return self._haar.detect(frame.y)
         return self._run(frame, self._opts.face_detect_width)
 
-    def fine(self, frame: DetectFrame) -> list[Box]:
-        limit = self._opts.face_fine_max_px
-        return [b for b in self._run(frame, self._opts.face_fine_width) if b.w < limit]
+    def tile(self, frame: DetectFrame, tile: Box) -> list[Box]:
+        """Faces in ``tile`` of the frame, at the frame's own resolution."""
+        part = frame.crop(tile)
+        x0, y0 = tile.x & ~1, tile.y & ~1
+        found = self._run(part, 0, scale=self._opts.face_tile_scale)
+        return [Box(b.x + x0, b.y + y0, b.w, b.h) for b in found]
 
-    def _run(self, frame: DetectFrame, want: int) -> list[Box]:
+    def _run(self, frame: DetectFrame, want: int, *, scale: float = 0.0) -> list[Box]:
         assert self._net is not None
         height, width = frame.y.shape[:2]
-        in_w, in_h = _net_size(width, height, want)
+        if scale:  # the tile enlarged by ``scale``, rounded up to the network's stride
+            in_w, in_h = -(-round(width * scale) // 32) * 32, -(-round(height * scale) // 32) * 32
+        else:
+            in_w, in_h = _net_size(width, height, want)
         found = self._net.detect(frame.bgr(in_w, in_h), in_w)
         sx, sy = width / in_w, height / in_h
         return [
@@ -124,23 +156,22 @@ _NETS: dict[float, CenterFace] = {}
 
 
 def _shared_net(threshold: float) -> CenterFace:
-    # Loading the network takes about 0.1 s; one per threshold per process is enough (its
-    # ``detect`` is serialised by a lock).
+    # Loading the network takes about 0.1 s; one per threshold per process is enough (each
+    # thread gets its own ``Net`` inside it).
     net = _NETS.get(threshold)
     if net is None:
         net = _NETS[threshold] = CenterFace(threshold=threshold)
     return net
 
 
-@dataclass
-class _Result:
-    coarse: list[Box] | None
-    fine: list[Box] | None
-    people: list[Box] | None
+class _Kind:
+    coarse = "coarse"
+    tile = "tile"
+    people = "people"
 
 
 class DetectionSchedule:
-    """Runs the passes due on each frame on a worker thread and feeds their boxes, in frame
+    """Runs the passes due on each frame on two worker threads and feeds their boxes, in frame
     order, to the box memories; ``at(index)`` is what masks frame ``index``."""
 
     def __init__(self, opts: MaskingOptions, summary: MaskSummary, width: int, height: int):
@@ -148,70 +179,88 @@ class DetectionSchedule:
         self._summary = summary
         self._finder = FaceFinder(opts) if opts.faces else None
         self._people = PersonDetector(detect_width=opts.person_detect_width)
-        fine = self._finder is not None and self._finder.has_fine_pass(width, height)
-        self._fine_every = opts.face_fine_every_n if fine else 0
+        tiles = self._finder.tiles(width, height) if self._finder is not None else []
+        self._planner = TilePlanner(tiles, opts.face_tile_every_n)
         self.faces = BoxMemory(
             back=opts.face_every_n - 1, forward=opts.face_hold_frames, interpolate=True
         )
-        self.small_faces = BoxMemory(
-            back=max(self._fine_every - 1, 0),
-            forward=max(self._fine_every, opts.face_hold_frames),
-            interpolate=True,
-        )
+        every = opts.face_tile_every_n
+        # Tile boxes mask a few frames around their scan whatever happens (a track lost at
+        # once), and are followed by template matching beyond that (back at most ``reach``).
+        self.tile_faces = BoxMemory(back=TILE_HOLD, forward=TILE_HOLD)
+        # Back over the first cover of the frame, and over a few tile slots later on (a face
+        # that came in is found when its changed tile comes up).
+        reach = min(max(self._planner.first_cover, 2 * every), MAX_REACH) if tiles else 0
+        self.tracks = TemplateTracks(reach, core=1 / (1 + 2 * opts.face_margin))
         self.people = BoxMemory(back=opts.person_every_n - 1, forward=opts.person_hold_frames)
-        backs = [self.faces.back if opts.faces else 0, self.small_faces.back]
+        backs = [self.faces.back if opts.faces else 0, reach, self.tile_faces.back if tiles else 0]
         backs.append(self.people.back if opts.people else 0)
         # A frame is encoded once every detection whose window may reach back to it has run.
         self.lag = max(backs)
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mask-detect")
-        self._queue: deque[tuple[int, Future[_Result]]] = deque()
+        self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="mask-detect")
+        self._queue: deque[tuple[int, str, Future[list[Box]]]] = deque()
+        self._last: tuple[int, DetectFrame, npt.NDArray[np.uint8]] | None = None
 
-    def _detect(self, frame: DetectFrame, coarse: bool, fine: bool, people: bool) -> _Result:
-        opts = self._opts
-        finder = self._finder
-        grow = opts.face_margin
-        return _Result(
-            coarse=[expand_box(b, grow) for b in finder.coarse(frame)]
-            if finder and coarse
-            else None,
-            fine=[expand_box(b, grow) for b in finder.fine(frame)] if finder and fine else None,
-            people=[expand_box(b, opts.person_margin) for b in self._people.detect(frame.y)]
-            if people
-            else None,
-        )
+    def _coarse(self, frame: DetectFrame) -> list[Box]:
+        assert self._finder is not None
+        return [expand_box(b, self._opts.face_margin) for b in self._finder.coarse(frame)]
+
+    def _tile(self, frame: DetectFrame, tile: Box) -> list[Box]:
+        assert self._finder is not None
+        return [expand_box(b, self._opts.face_margin) for b in self._finder.tile(frame, tile)]
+
+    def _persons(self, frame: DetectFrame) -> list[Box]:
+        margin = self._opts.person_margin
+        return [expand_box(b, margin) for b in self._people.detect(frame.y)]
 
     def submit(self, index: int, y: Plane, u: Plane | None = None, v: Plane | None = None) -> None:
         """Detect on frame ``index``; its planes must not change until it is resolved."""
         opts = self._opts
-        coarse = opts.faces and index % opts.face_every_n == 0
-        fine = bool(self._fine_every) and index % self._fine_every == 0
-        people = opts.people and index % opts.person_every_n == 0
-        if coarse or fine or people:
-            job = self._pool.submit(self._detect, DetectFrame(y, u, v), coarse, fine, people)
-            self._queue.append((index, job))
+        frame = DetectFrame(y, u, v)
+        pool, queue = self._pool, self._queue
+        if self._planner.tiles:
+            thumb = thumbnail(y)
+            self.tracks.see(index, y)
+            self._last = (index, frame, thumb)
+            tile = self._planner.due(index, thumb)
+            if tile is not None:
+                queue.append((index, _Kind.tile, pool.submit(self._tile, frame, tile)))
+        if opts.faces and index % opts.face_every_n == 0:
+            queue.append((index, _Kind.coarse, pool.submit(self._coarse, frame)))
+        if opts.people and index % opts.person_every_n == 0:
+            queue.append((index, _Kind.people, pool.submit(self._persons, frame)))
+
+    def finish(self) -> None:
+        """The clip has no more frames: scan the tiles not seen since they last changed on the
+        last frame (a short clip is still covered whole at full resolution)."""
+        if self._last is None:
+            return
+        index, frame, thumb = self._last
+        for tile in self._planner.remaining(index, thumb):
+            self._queue.append((index, _Kind.tile, self._pool.submit(self._tile, frame, tile)))
 
     def resolve_through(self, index: int) -> None:
         """Wait for every detection up to frame ``index`` and remember its boxes."""
         detections = self._summary.detections
         while self._queue and self._queue[0][0] <= index:
-            frame, future = self._queue.popleft()
-            result = future.result()
-            if result.coarse is not None:
-                self.faces.add(frame, result.coarse)
-                detections[MaskKind.face.value] += len(result.coarse)
-            if result.fine is not None:
-                self.small_faces.add(frame, result.fine)
-                detections[MaskKind.face.value] += len(result.fine)
-            if result.people is not None:
-                self.people.add(frame, result.people)
-                detections[MaskKind.person.value] += len(result.people)
+            frame, kind, future = self._queue.popleft()
+            boxes = future.result()
+            if kind == _Kind.people:
+                self.people.add(frame, boxes)
+                detections[MaskKind.person.value] += len(boxes)
+                continue
+            detections[MaskKind.face.value] += len(boxes)
+            if kind == _Kind.coarse:
+                self.faces.add(frame, boxes)
+            else:
+                self.tile_faces.add(frame, boxes)
+                self.tracks.add(frame, boxes)
 
     def at(self, index: int) -> dict[MaskKind, list[Box]]:
         """The detected boxes that mask frame ``index`` (call in frame order)."""
-        return {
-            MaskKind.face: self.faces.at(index) + self.small_faces.at(index),
-            MaskKind.person: self.people.at(index),
-        }
+        faces = self.faces.at(index) + self.tile_faces.at(index)
+        faces += [b for b in self.tracks.at(index) if b not in faces]
+        return {MaskKind.face: faces, MaskKind.person: self.people.at(index)}
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)

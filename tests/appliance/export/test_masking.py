@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
@@ -30,7 +32,8 @@ def test_masking_hides_the_face(face_clip: bytes, method: MaskMethod) -> None:
         assert not covers(find_faces(frame), FACE_CENTRE)
     summary = masked.summary
     assert summary.frames == 10 and summary.frames_masked == 10
-    assert summary.detections["face"] >= 5  # found on every sampled frame
+    # Found on every sampled frame (the coarse pass; the tile pass is off at 512 px).
+    assert summary.detections["face"] >= math.ceil(10 / MaskingOptions().face_every_n)
     assert summary.boxes["face"] >= 10  # and masked on every frame
     assert (summary.width, summary.height) == (512, 512)
 

@@ -1,0 +1,137 @@
+"""Small faces at full resolution at a bounded cost per frame: tiles scanned in turn.
+
+A face of 24..40 px in a 1080p frame is too small for the coarse pass (the frame scaled to
+640 px wide), and running the network on the whole frame at full size costs about a second
+of CPU. So the frame is cut into overlapping tiles (about 640 px, overlapping by more than
+the largest small face, so every small face lies whole in some tile), and tiles are scanned
+at full resolution or more (``TilePlanner``):
+
+- at the start of the clip, one tile every other frame until the whole frame has been seen
+  (16 frames at 1080p, 0.6 s);
+- then one tile every ``every_n`` frames: a tile whose picture changed since its last scan
+  (someone came in: *motion gating*) before one that did not, and among those the one
+  scanned longest ago;
+- at the end of the clip every tile not scanned since it last changed is scanned on the last
+  frame, so a short clip is still covered whole.
+
+A box found in a tile is then followed backwards and forwards by ``appliance.export.track``
+(template matching), so a face found on one scan of its tile is masked on every frame it stays in
+view. Whether a tile changed is a cheap difference of quarter-size grey thumbnails.
+"""
+
+from __future__ import annotations
+
+import math
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+from appliance.export.regions import Box
+
+__all__ = ["THUMB_SCALE", "TilePlanner", "changed", "thumbnail", "tile_grid"]
+
+Plane = npt.NDArray[np.uint8]
+
+#: Thumbnails are a quarter of the frame's width and height (a 24 px face is 6 px in them).
+THUMB_SCALE = 4
+#: A thumbnail pixel differing by more than this (grey levels) has changed: well above the
+#: sensor and compression noise left after averaging 4 x 4 pixels.
+_PIXEL_CHANGE = 16
+
+
+def tile_grid(width: int, height: int, size: int, overlap: int) -> list[Box]:
+    """Tiles of about ``size`` (at most the frame) covering the frame, spread evenly, each
+    side a multiple of 32 where the frame allows (the network's stride), neighbours
+    overlapping by at least ``overlap`` pixels; the last row and column are flush with the
+    frame's edge."""
+
+    def spans(total: int) -> list[tuple[int, int]]:
+        if total <= size:
+            return [(0, total)]
+        count = math.ceil((total - overlap) / (size - overlap))
+        tile = min(total, math.ceil(math.ceil((total + (count - 1) * overlap) / count) / 32) * 32)
+        step = (total - tile) / (count - 1)
+        return [(round(i * step) & ~1, tile) for i in range(count)]
+
+    return [Box(x, y, w, h) for y, h in spans(height) for x, w in spans(width)]
+
+
+def thumbnail(y: Plane) -> Plane:
+    """The grey plane at a quarter of its size (for change checks)."""
+    height, width = y.shape[:2]
+    size = (max(1, width // THUMB_SCALE), max(1, height // THUMB_SCALE))
+    return np.asarray(cv2.resize(y, size, interpolation=cv2.INTER_AREA), np.uint8)
+
+
+def _region(thumb: Plane, box: Box) -> Plane:
+    s = THUMB_SCALE
+    x0, y0 = max(box.x // s, 0), max(box.y // s, 0)
+    x1, y1 = max((box.x + box.w + s - 1) // s, x0 + 1), max((box.y + box.h + s - 1) // s, y0 + 1)
+    return thumb[y0:y1, x0:x1]
+
+
+def changed(a: Plane, b: Plane, box: Box, *, pixels: int = 3) -> bool:
+    """Whether more than ``pixels`` thumbnail pixels inside ``box`` (full-frame pixels)
+    differ clearly between thumbnails ``a`` and ``b``."""
+    ra, rb = _region(a, box), _region(b, box)
+    if ra.size == 0 or ra.shape != rb.shape:
+        return True
+    diff = cv2.absdiff(ra, rb)
+    return int(np.count_nonzero(diff > _PIXEL_CHANGE)) > pixels
+
+
+class TilePlanner:
+    """Which tile, if any, to scan on each frame (see the module's docstring)."""
+
+    def __init__(self, tiles: list[Box], every_n: int) -> None:
+        self.tiles = tiles
+        self.every_n = every_n
+        self._scanned_at: list[int | None] = [None] * len(tiles)
+        self._scanned_thumb: list[Plane | None] = [None] * len(tiles)
+
+    @property
+    def first_cover(self) -> int:
+        """Frames within which every tile has been scanned once from the start of the clip."""
+        return 2 * len(self.tiles)
+
+    def _changed(self, i: int, thumb: Plane) -> bool:
+        seen = self._scanned_thumb[i]
+        tile = self.tiles[i]
+        # Someone swaying in place changes a few thumbnail pixels; someone coming in, many.
+        pixels = tile.area // (THUMB_SCALE * THUMB_SCALE) // 200
+        return seen is None or changed(seen, thumb, tile, pixels=pixels)
+
+    def _mark(self, i: int, index: int, thumb: Plane) -> Box:
+        self._scanned_at[i] = index
+        self._scanned_thumb[i] = thumb
+        return self.tiles[i]
+
+    def due(self, index: int, thumb: Plane) -> Box | None:
+        """The tile to scan on frame ``index`` (whose thumbnail is ``thumb``), or None."""
+        if not self.tiles:
+            return None
+        fresh = [i for i, at in enumerate(self._scanned_at) if at is None]
+        if fresh:
+            # The start of the clip: a tile every other frame (odd frames: the coarse pass
+            # runs on multiples of its interval) until the whole frame has been seen.
+            return self._mark(fresh[0], index, thumb) if index % 2 == 1 else None
+        # Then half-way between coarse passes, so that two worker threads share the work.
+        if index % self.every_n != self.every_n // 2:
+            return None
+
+        def priority(i: int) -> tuple[bool, int]:
+            at = self._scanned_at[i]
+            assert at is not None
+            return self._changed(i, thumb), index - at
+
+        return self._mark(max(range(len(self.tiles)), key=priority), index, thumb)
+
+    def remaining(self, index: int, thumb: Plane) -> list[Box]:
+        """At the end of the clip (frame ``index``): the tiles never scanned or changed since
+        their last scan, marked as scanned now."""
+        return [
+            self._mark(i, index, thumb)
+            for i in range(len(self.tiles))
+            if self._scanned_at[i] != index and self._changed(i, thumb)
+        ]

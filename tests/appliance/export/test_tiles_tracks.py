@@ -1,0 +1,89 @@
+"""The tile pass's geometry and order, and template tracks (appliance.export.tiles, .track)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from appliance.export.regions import Box
+from appliance.export.tiles import TilePlanner, thumbnail, tile_grid
+from appliance.export.track import TemplateTracks
+
+
+def test_tiles_cover_the_frame_with_overlap() -> None:
+    for width, height in ((1920, 1080), (1280, 720), (3840, 2160), (512, 512)):
+        tiles = tile_grid(width, height, 640, 64)
+        covered = np.zeros((height, width), bool)
+        for t in tiles:
+            assert t.x >= 0 and t.y >= 0 and t.x + t.w <= width and t.y + t.h <= height
+            assert t.x % 2 == 0 and t.y % 2 == 0
+            covered[t.y : t.y + t.h, t.x : t.x + t.w] = True
+        assert covered.all()
+        # Any 64 x 64 square of the frame lies whole in one tile (a small face is never cut).
+        for x in range(0, width - 64, 37):
+            for y in range(0, height - 64, 41):
+                assert any(
+                    t.x <= x and x + 64 <= t.x + t.w and t.y <= y and y + 64 <= t.y + t.h
+                    for t in tiles
+                ), (width, height, x, y)
+    assert len(tile_grid(1920, 1080, 640, 64)) == 8
+    assert tile_grid(512, 512, 640, 64) == [Box(0, 0, 512, 512)]
+
+
+def test_planner_covers_first_then_prefers_changed_tiles() -> None:
+    tiles = tile_grid(1920, 1080, 640, 64)
+    planner = TilePlanner(tiles, every_n=8)
+    still = np.full((1080, 1920), 90, np.uint8)
+    thumb = thumbnail(still)
+    first = [planner.due(i, thumb) for i in range(16)]
+    assert [t for t in first if t is not None] == tiles  # every tile, every other frame
+    assert first[0] is None and first[1] == tiles[0]
+    assert all(planner.due(i, thumb) is None for i in range(16, 20))
+    assert planner.due(20, thumb) == tiles[0]  # nothing changed: the stalest
+    moved = still.copy()
+    last = tiles[-1]
+    moved[last.y + 300 : last.y + 400, last.x + 300 : last.x + 400] = 250  # someone came in
+    assert planner.due(28, thumbnail(moved)) == last
+    assert planner.remaining(40, thumbnail(moved)) == []  # scanned since it changed
+    moved[10:110, 10:110] = 250
+    assert planner.remaining(40, thumbnail(moved)) == [tiles[0]]
+
+
+def _frame(x: int, y: int, patch: np.ndarray) -> np.ndarray:
+    frame = np.full((360, 640), 100, np.uint8)
+    frame[y : y + patch.shape[0], x : x + patch.shape[1]] = patch
+    return frame
+
+
+def test_a_track_follows_a_face_back_and_forth_and_ends_when_it_leaves() -> None:
+    rng = np.random.default_rng(1)
+    face = rng.integers(0, 255, (30, 30)).astype(np.uint8)
+    tracks = TemplateTracks(reach=10)
+    # Walking right 5 px per frame over frames 0..7, gone from frame 8.
+    planes = [_frame(100 + 5 * i, 50, face) for i in range(8)] + [_frame(0, 0, face[:0])] * 2
+    for index, plane in enumerate(planes):
+        tracks.see(index, plane)
+    tracks.add(4, [Box(120, 50, 30, 30)])  # found on frame 4 only
+    shown = [tracks.at(index) for index in range(10)]
+    xs = [s[0].x if s else None for s in shown]
+    assert xs == [100, 105, 110, 115, 120, 125, 130, 135, None, None]
+    # Frames already served are masked in place: no later detection matches against them.
+    tracks.see(10, planes[0])
+    tracks.add(10, [Box(100, 50, 30, 30)])
+    assert tracks.at(10) == [Box(100, 50, 30, 30)]
+
+
+def test_a_track_matches_the_face_without_its_margin() -> None:
+    rng = np.random.default_rng(2)
+    wall = rng.integers(0, 255, (360, 640)).astype(np.uint8)  # textured: the margin differs
+    face = rng.integers(0, 255, (30, 30)).astype(np.uint8)
+    planes = []
+    for i in range(12):
+        plane = wall.copy()
+        plane[100:130, 100 + 8 * i : 130 + 8 * i] = face  # walking 8 px per frame
+        planes.append(plane)
+    tracks = TemplateTracks(reach=12, core=1 / 1.6)
+    for index, plane in enumerate(planes):
+        tracks.see(index, plane)
+    tracks.add(11, [Box(100 + 88 - 9, 100 - 9, 48, 48)])  # the face grown by 30 % a side
+    xs = [tracks.at(index)[0].x for index in range(12)]
+    assert xs == [100 + 8 * i - 9 for i in range(12)]
