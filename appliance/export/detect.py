@@ -112,7 +112,7 @@ class BoxMemory:
         for held in self._held:
             # The same face found again: the older box stops where the fresh one starts, so a
             # steady face is obscured once per frame, not once per remembered detection.
-            if any(_iou(held.box, new) >= 0.5 for new in boxes):
+            if any(held.box.iou(new) >= 0.5 for new in boxes):
                 held.last = min(held.last, first - 1)
         if self.interpolate and self._previous is not None:
             self._held.extend(_between(*self._previous, frame_index, boxes))
@@ -152,12 +152,3 @@ def _between(earlier: int, old: list[Box], later: int, new: list[Box]) -> Iterat
                 round(a.h + (best.h - a.h) * t),
             )
             yield _Held(earlier + step, earlier + step, box)
-
-
-def _iou(a: Box, b: Box) -> float:
-    width = min(a.x + a.w, b.x + b.w) - max(a.x, b.x)
-    height = min(a.y + a.h, b.y + b.h) - max(a.y, b.y)
-    if width <= 0 or height <= 0:
-        return 0.0
-    inter = width * height
-    return inter / (a.area + b.area - inter)

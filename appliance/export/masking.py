@@ -243,7 +243,7 @@ def detect_frame(image: Plane, options: MaskingOptions) -> list[tuple[MaskKind, 
             tiled = pool.map(lambda tile: finder.tile(frame, tile), finder.tiles(width, height))
             faces = finder.coarse(frame)
             for boxes in tiled:
-                faces += [f for f in boxes if not any(_iou(f, c) > 0.3 for c in faces)]
+                faces += [f for f in boxes if not any(f.iou(c) > 0.3 for c in faces)]
         found += [(MaskKind.face, expand_box(b, options.face_margin)) for b in faces]
     if options.people:
         people = PersonDetector(detect_width=options.person_detect_width).detect(grey)
@@ -253,15 +253,6 @@ def detect_frame(image: Plane, options: MaskingOptions) -> list[tuple[MaskKind, 
         for kind, box in found
         if (clipped := clip_box(box, width, height)) is not None
     ]
-
-
-def _iou(a: Box, b: Box) -> float:
-    width = min(a.x + a.w, b.x + b.w) - max(a.x, b.x)
-    height = min(a.y + a.h, b.y + b.h) - max(a.y, b.y)
-    if width <= 0 or height <= 0:
-        return 0.0
-    inter = width * height
-    return inter / (a.area + b.area - inter)
 
 
 def mask_video(

@@ -46,6 +46,15 @@ class Box:
     def area(self) -> int:
         return max(self.w, 0) * max(self.h, 0)
 
+    def iou(self, other: Box) -> float:
+        """Intersection over union: 1 for the same box, 0 for boxes that do not touch."""
+        width = min(self.x + self.w, other.x + other.w) - max(self.x, other.x)
+        height = min(self.y + self.h, other.y + other.h) - max(self.y, other.y)
+        if width <= 0 or height <= 0:
+            return 0.0
+        inter = width * height
+        return inter / (self.area + other.area - inter)
+
     def scaled(self, factor: float) -> Box:
         return Box(
             round(self.x * factor),

@@ -137,9 +137,7 @@ class TemplateTracks:
                 shown.append((track, box))
         # The same face followed by an older and a newer track: the newer template wins.
         for older, a in shown:
-            if any(
-                newer.found > older.found and _iou(a, b) >= _SAME_FACE_IOU for newer, b in shown
-            ):
+            if any(newer.found > older.found and a.iou(b) >= _SAME_FACE_IOU for newer, b in shown):
                 older.open = False
         for track in self._tracks:
             track.positions = {k: b for k, b in track.positions.items() if k >= index}
@@ -153,12 +151,3 @@ class TemplateTracks:
 def _radius(box: Box) -> int:
     # Walking across the frame: up to about a third of the face's width per frame.
     return max(12, min(box.w, box.h) // 3)
-
-
-def _iou(a: Box, b: Box) -> float:
-    width = min(a.x + a.w, b.x + b.w) - max(a.x, b.x)
-    height = min(a.y + a.h, b.y + b.h) - max(a.y, b.y)
-    if width <= 0 or height <= 0:
-        return 0.0
-    inter = width * height
-    return inter / (a.area + b.area - inter)
