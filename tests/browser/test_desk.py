@@ -46,8 +46,16 @@ def _local(site: Site, ms: int, fmt: str = "%Y-%m-%dT%H:%M:%S") -> str:
 
 
 def _submit_and_reload(page: Any, form: str) -> None:
-    with page.expect_navigation():
-        page.click(f"{form} button[type=submit]")
+    """Submit a desk form; the page reloads on success. A refusal stays on the page: say it."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    try:
+        # The call and the reload share two cores with the other test worker: room for both.
+        with page.expect_navigation(timeout=45_000):
+            page.click(f"{form} button[type=submit]")
+    except PlaywrightTimeout as exc:
+        shown = page.locator(f"{form} .form-error").all_inner_texts()
+        raise AssertionError(f"{form} did not reload the page; it shows {shown!r}") from exc
 
 
 def _states(site: Site, rid: int) -> list[str]:
