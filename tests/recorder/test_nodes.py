@@ -30,6 +30,7 @@ from tests.support.recorder import (
     segments_of,
     served_frames,
     sim_kwargs,
+    stop_processes,
     wait_for,
 )
 
@@ -75,14 +76,7 @@ def _recording_since(ctx: AppContext, cameras: set[str], since_ms: int) -> bool:
 def nodes_stopped() -> Iterator[list[subprocess.Popen[bytes]]]:
     procs: list[subprocess.Popen[bytes]] = []
     yield procs
-    for proc in procs:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-    for proc in procs:
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+    stop_processes(procs)
 
 
 @pytest.mark.slow

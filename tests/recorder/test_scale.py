@@ -43,6 +43,7 @@ from tests.support.recorder import (
     recorder_config,
     segments_of,
     sim_kwargs,
+    stop_processes,
     wait_for,
 )
 from tests.support.swift import SWIFT_ACCESS_KEY, SWIFT_SECRET_KEY, SwiftServer, new_store
@@ -73,14 +74,7 @@ def _uploaded_since(ctx: AppContext, camera_id: str, since_ms: int) -> Segment |
 def procs() -> Iterator[list[subprocess.Popen[bytes]]]:
     started: list[subprocess.Popen[bytes]] = []
     yield started
-    for proc in started:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-    for proc in started:
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+    stop_processes(started)
 
 
 @pytest.mark.slow

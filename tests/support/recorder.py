@@ -38,6 +38,7 @@ __all__ = [
     "segments_of",
     "served_frames",
     "sim_kwargs",
+    "stop_processes",
     "vcl_signature",
     "wait_for",
 ]
@@ -82,6 +83,18 @@ def recorder_config(
     )  # fmt: skip
     data["recorder"] = {"segment_target_s": 2, "reconnect_max_backoff_s": 1.0, **recorder}
     return data
+
+
+def stop_processes(procs: Sequence[subprocess.Popen[bytes]], timeout_s: float = 30) -> None:
+    """SIGTERM every process still running, then wait for each (SIGKILL past ``timeout_s``)."""
+    for proc in procs:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+    for proc in procs:
+        try:
+            proc.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            proc.kill()
 
 
 def wait_for(predicate: Callable[[], bool], timeout_s: float, what: str) -> None:
