@@ -20,14 +20,12 @@ Run: .venv/bin/python -m bench.masking [--scenes 25] [--frames 16] [--speed-scen
 from __future__ import annotations
 
 import argparse
-import io
 import os
 import time
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-import av
 import cv2
 import numpy as np
 
@@ -35,6 +33,7 @@ from appliance.export.masking import FaceModel, MaskingOptions, MaskPlan, detect
 from appliance.export.regions import Box, MaskKind
 from bench.export import REAL_TIME_FPS, cpu_s, transcode_only
 from bench.masking_set import CATEGORIES, FaceLabel, Image, Scene, build_set, resize_scene
+from tests.support.astronaut import encode_clip
 
 __all__ = ["Tally", "encode", "evaluate_scene", "main", "uncovered"]
 
@@ -46,20 +45,7 @@ MODELS = {
 
 def encode(frames: Sequence[Image], crf: int = 23) -> bytes:
     """An H.264 MP4 in memory from RGB frames (what a camera records)."""
-    height, width = frames[0].shape[:2]
-    buffer = io.BytesIO()
-    with av.open(buffer, "w", format="mp4") as out:
-        stream = out.add_stream("libx264", rate=25)
-        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-        stream.options = {"preset": "veryfast", "crf": str(crf)}
-        for index, image in enumerate(frames):
-            frame = av.VideoFrame.from_ndarray(image, format="rgb24")
-            frame.pts = index
-            for packet in stream.encode(frame):
-                out.mux(packet)
-        for packet in stream.encode(None):
-            out.mux(packet)
-    return buffer.getvalue()
+    return encode_clip(frames, crf=crf)
 
 
 def uncovered(centre: tuple[int, int, int, int], boxes: Sequence[Box]) -> int:

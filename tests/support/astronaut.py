@@ -5,6 +5,7 @@ face finder stricter than the masker to judge the result."""
 from __future__ import annotations
 
 import io
+from collections.abc import Sequence
 from pathlib import Path
 
 import av
@@ -89,14 +90,14 @@ def store_segment(
 Image = npt.NDArray[np.uint8]
 
 
-def encode_clip(frames: list[Image], rate: int = 25) -> bytes:
+def encode_clip(frames: Sequence[Image], rate: int = 25, crf: int = 18) -> bytes:
     """An H.264 MP4 in memory from RGB frames."""
     height, width = frames[0].shape[:2]
     buffer = io.BytesIO()
     with av.open(buffer, "w", format="mp4") as out:
         stream = out.add_stream("libx264", rate=rate)
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-        stream.options = {"preset": "veryfast", "crf": "18"}
+        stream.options = {"preset": "veryfast", "crf": str(crf)}
         for index, image in enumerate(frames):
             frame = av.VideoFrame.from_ndarray(image, format="rgb24")
             frame.pts = index
