@@ -48,12 +48,11 @@ from appliance.settings.operations import (
     MetricsConfig,
     RequestsConfig,
 )
+from appliance.settings.recording import NodeConfig, RecorderConfig
 from appliance.settings.sections import (
     DatabaseConfig,
     LedgerConfig,
-    NodeConfig,
     OfficerConfig,
-    RecorderConfig,
     RetentionConfig,
     ServerConfig,
     SiteConfig,
