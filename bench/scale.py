@@ -22,6 +22,9 @@ Sections:
   local disk read from the segment start (no seek, what format 2 did), and the floor of any
   read from the store, one ranged GET of 1 byte.
 
+- ``http``: the same comparison as a viewer gets it, ``GET /api/viewing/{id}/media`` from
+  ``appliance run --only web`` over loopback, local disk against the store with no read cache
+  (``bench/scale_http.py``).
 - ``nodes`` (``--only nodes``; not in the default run, it takes minutes): the most cameras two
   recorder nodes on this machine record with no lost frame (``bench/scale_nodes.py``).
 The machine's 2 cores are shared with other work: the load average is printed.
@@ -56,7 +59,7 @@ from appliance.storage import (
     SegmentStore,
     Uploader,
 )
-from bench import scale_nodes
+from bench import scale_http, scale_nodes
 from bench.playback import sim_clip
 from tests.support.config import base_config
 from tests.support.footage import store_clip
@@ -234,13 +237,13 @@ def _run(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0] if __doc__ else None)
     parser.add_argument(
-        "--only", action="append", choices=["upload", "ttfb", "nodes"], default=None
+        "--only", action="append", choices=["upload", "ttfb", "http", "nodes"], default=None
     )
     parser.add_argument("--segments", type=int, default=6, help="60 s segments to move")
     parser.add_argument("--rounds", type=int, default=3, help="upload passes per target")
     parser.add_argument("--repeats", type=int, default=15, help="TTFB requests per position")
     args = parser.parse_args()
-    sections = args.only or ["upload", "ttfb"]
+    sections = args.only or ["upload", "ttfb", "http"]
     if "nodes" in sections:  # two recorder nodes, no lost frame: bench/scale_nodes.py
         scale_nodes.main([])
         sections = [s for s in sections if s != "nodes"]
@@ -258,6 +261,8 @@ def main() -> None:
                 store = new_store(swift)
                 upload_once(ctx, store, "segments/")
             section_ttfb(ctx, store, args.repeats)
+        if "http" in sections:
+            scale_http.section_http(root, swift, args.repeats, load)
     finally:
         swift.stop()
         ctx.close()

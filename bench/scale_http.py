@@ -1,0 +1,122 @@
+"""Playback time to first byte as a viewer gets it, over HTTP: footage on local disk against
+footage read from the object store (issue 19; the ``http`` section of bench/scale.py).
+
+``bench.scale``'s ``ttfb`` section times ``build_fmp4`` alone, where local disk answers in 2-4 ms
+and any GET to the store costs more than that. This section times what a signed-in staff member
+waits for: ``GET /api/viewing/{id}/media`` of an open playback session, served by
+``appliance run --only web`` in its own process (session cookie and CSRF checks, the grant and
+span checks, the segment rows, the key unsealed, the fMP4 streamed), with the bench as the HTTP
+client on loopback, as bench/playback.py does.
+
+The site: 10 minutes of one camera's history (the simulator's 1080p H.264 clip, real encrypted
+60 s segments), uploaded to OpenStack Swift (s3api) on loopback; the web node's ``[storage]``
+names the bucket, with ``cache_max_bytes = 0`` (no read cache: every request reads the store).
+Two runs of the same requests (the same positions, in the same order):
+
+- *local disk* (baseline): the segment files are on this node's disk, where the recorder wrote
+  them (read first when present);
+- *object store*: the same node restarted after the local files were moved away, as on a web
+  node that never had them or a recorder node whose copies were dropped after upload.
+
+Positions: segment starts and random positions (each request asks for 10 s). First byte is the
+first body byte of the response (the fMP4 init); first picture is the first ``mdat``.
+Target: object store under 2 x local disk.
+"""
+
+from __future__ import annotations
+
+import random
+import shutil
+import statistics
+from collections.abc import Callable
+from pathlib import Path
+
+from appliance.clock import SystemClock
+from appliance.context import AppContext
+from appliance.settings import Settings
+from appliance.storage import SegmentFiles, Uploader
+from bench import playback
+from tests.support.config import to_toml
+from tests.support.swift import SwiftServer, new_store, storage_section, write_credentials
+
+__all__ = ["section_http"]
+
+TARGET_RATIO = 2.0
+SPAN_MS = 10_000
+
+
+def _upload(site: playback.Site, swift: SwiftServer) -> None:
+    """Every segment of the site into a fresh bucket; the config then names the bucket."""
+    store = new_store(swift)
+    storage = storage_section(
+        swift, store, write_credentials(site.root / "s3.toml"), cache_max_bytes=0
+    )
+    site.data["storage"].update(storage)
+    site.config.write_text(to_toml(site.data), encoding="utf-8")
+    ctx = AppContext.open(Settings(**site.data), SystemClock())
+    try:
+        files = SegmentFiles(ctx.settings.segments_dir, store, prefix="segments/")
+        result = Uploader(ctx.db, files, ctx.clock, workers=4).run_once()
+        if result.failed or not result.uploaded:
+            raise RuntimeError(f"upload: {result.uploaded} uploaded, {result.failed} failed")
+    finally:
+        ctx.close()
+
+
+def _positions(site: playback.Site, repeats: int) -> dict[str, list[int]]:
+    rng = random.Random(19)
+    span = playback.HISTORY_MIN * 60_000
+    starts = [site.history_start_ms + 60_000 * rng.randrange(0, playback.HISTORY_MIN - 1)]
+    while len(starts) < repeats:
+        starts.append(site.history_start_ms + 60_000 * rng.randrange(0, playback.HISTORY_MIN - 1))
+    anywhere = [
+        site.history_start_ms + rng.randrange(0, span - 2 * SPAN_MS) for _ in range(repeats)
+    ]
+    return {"segment start": starts, "random position": anywhere}
+
+
+def _measure(
+    site: playback.Site, positions: dict[str, list[int]]
+) -> dict[str, list[tuple[float, float]]]:
+    """(first byte, first picture) in ms for every position, one web process."""
+    proc = playback.start_appliance(site, ["web"])
+    try:
+        span = playback.HISTORY_MIN * 60_000
+        viewer = playback.Viewer(
+            site, site.viewers[0], "hist264", site.history_start_ms, site.history_start_ms + span
+        )
+        viewer.fetch(site.history_start_ms, site.history_start_ms + 1000, whole=False)  # warm
+        results: dict[str, list[tuple[float, float]]] = {}
+        for where, starts in positions.items():
+            results[where] = []
+            for at in starts:
+                got = viewer.fetch(at, at + SPAN_MS, whole=False)
+                results[where].append((got.first_byte_ms, got.first_picture_ms))
+        viewer.close()
+        return results
+    finally:
+        playback.stop_appliance(proc)
+
+
+def section_http(root: Path, swift: SwiftServer, repeats: int, load: Callable[[], str]) -> None:
+    print(f"\n== http: playback time to first byte through the API ({load()})")
+    site = playback.prepare(root / "http", None, cameras=1, viewers=1)
+    _upload(site, swift)
+    positions = _positions(site, repeats)
+    local = _measure(site, positions)
+    segments = Settings(**site.data).segments_dir
+    shutil.move(segments, segments.with_name("moved-away"))
+    segments.mkdir()
+    remote = _measure(site, positions)
+    for where in positions:
+        print(f"-- {where} ({repeats} requests of {SPAN_MS // 1000} s; {load()})")
+        for metric, label in ((0, "first byte"), (1, "first picture")):
+            base = statistics.median(v[metric] for v in local[where])
+            for name, pairs in (("local disk", local[where]), ("object store", remote[where])):
+                values = sorted(v[metric] for v in pairs)
+                med = statistics.median(values)
+                p95 = values[int(0.95 * (len(values) - 1))]
+                print(
+                    f"{label:>14} {name:>13}: median {med:7.1f} ms  p95 {p95:7.1f} ms  "
+                    f"{med / base:5.2f} x local (target < {TARGET_RATIO:.0f} x)"
+                )
