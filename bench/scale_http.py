@@ -18,8 +18,12 @@ Two runs of the same requests (the same positions, in the same order):
 - *object store*: the same node restarted after the local files were moved away, as on a web
   node that never had them or a recorder node whose copies were dropped after upload.
 
-Positions: segment starts and random positions (each request asks for 10 s). First byte is the
-first body byte of the response (the fMP4 init); first picture is the first ``mdat``.
+Positions: segment starts and random positions (each request asks for 10 s; the client stops
+reading at the first picture, as a viewer scrubbing the timeline does). First byte is the first
+body byte of the response (the fMP4 init); first picture is the first ``mdat``. Two paces:
+*back to back* (the next request as soon as the previous one is dropped: the store is still
+sending what the dropped read asked for, and Swift shares the two cores with the web node) and
+*0.3 s apart* (a person clicking the timeline; what was in flight has finished).
 Target: object store under 2 x local disk.
 """
 
@@ -28,6 +32,7 @@ from __future__ import annotations
 import random
 import shutil
 import statistics
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -43,6 +48,7 @@ __all__ = ["section_http"]
 
 TARGET_RATIO = 2.0
 SPAN_MS = 10_000
+PACES = {"back to back": 0.0, "0.3 s apart": 0.3}
 
 
 def _upload(site: playback.Site, swift: SwiftServer) -> None:
@@ -87,11 +93,13 @@ def _measure(
         )
         viewer.fetch(site.history_start_ms, site.history_start_ms + 1000, whole=False)  # warm
         results: dict[str, list[tuple[float, float]]] = {}
-        for where, starts in positions.items():
-            results[where] = []
-            for at in starts:
-                got = viewer.fetch(at, at + SPAN_MS, whole=False)
-                results[where].append((got.first_byte_ms, got.first_picture_ms))
+        for pace, pause_s in PACES.items():
+            for where, starts in positions.items():
+                results[f"{where}, {pace}"] = measured = []
+                for at in starts:
+                    time.sleep(pause_s)
+                    got = viewer.fetch(at, at + SPAN_MS, whole=False)
+                    measured.append((got.first_byte_ms, got.first_picture_ms))
         viewer.close()
         return results
     finally:
@@ -108,7 +116,7 @@ def section_http(root: Path, swift: SwiftServer, repeats: int, load: Callable[[]
     shutil.move(segments, segments.with_name("moved-away"))
     segments.mkdir()
     remote = _measure(site, positions)
-    for where in positions:
+    for where in local:
         print(f"-- {where} ({repeats} requests of {SPAN_MS // 1000} s; {load()})")
         for metric, label in ((0, "first byte"), (1, "first picture")):
             base = statistics.median(v[metric] for v in local[where])
