@@ -26,6 +26,7 @@ import av
 import cv2
 import numpy as np
 import numpy.typing as npt
+from av.video.frame import PictureType
 
 from appliance.errors import MediaError, ValidationFailed
 from appliance.export.detect import PersonDetector
@@ -179,15 +180,23 @@ def obscure(plane: Plane, box: Box, method: MaskMethod, blocks_across: int) -> N
 
 
 class _Planes:
-    """Views on the Y, U and V planes of a yuv420p frame array (one contiguous buffer)."""
+    """Views on the Y, U and V planes of a decoded yuv420p frame, masked in place and encoded
+    as they are. The frame is made writable first: a picture the decoder still holds as a
+    reference is then copied once (in C), so masking never alters what later frames are
+    decoded from; an unshared one is used without a copy."""
 
-    def __init__(self, array: Plane, width: int, height: int) -> None:
-        self.array = array
-        quarter = (height // 2) * (width // 2)
-        chroma = array[height:].reshape(-1)
-        self.y = array[:height]
-        self.u = chroma[:quarter].reshape(height // 2, width // 2)
-        self.v = chroma[quarter : 2 * quarter].reshape(height // 2, width // 2)
+    def __init__(self, frame: av.VideoFrame, width: int, height: int) -> None:
+        frame.make_writable()
+        self.frame = frame
+        self.y = self._view(frame, 0, width, height)
+        self.u = self._view(frame, 1, width // 2, height // 2)
+        self.v = self._view(frame, 2, width // 2, height // 2)
+
+    @staticmethod
+    def _view(frame: av.VideoFrame, index: int, width: int, height: int) -> Plane:
+        plane = frame.planes[index]
+        rows = np.frombuffer(memoryview(plane), np.uint8)[: plane.line_size * height]
+        return np.asarray(rows.reshape(height, plane.line_size)[:, :width], np.uint8)
 
     def boxes(self, box: Box) -> Iterator[tuple[Plane, Box]]:
         # Chroma is subsampled 2x2: align the box to even pixels so it covers whole samples.
@@ -321,12 +330,15 @@ def mask_video(
                         observe,
                     )
                     summary.frames_masked += int(masked)
-                    out = av.VideoFrame.from_ndarray(item.planes.array, format="yuv420p")
+                    out = item.planes.frame
+                    out.pict_type = PictureType.NONE  # the encoder picks its own key frames
                     if item.pts is not None:
                         if kept_first_pts is None:
                             kept_first_pts = item.pts
                         out.pts = item.pts - kept_first_pts
                         out.time_base = item.time_base
+                    else:
+                        out.pts = None
                     for packet in encoder.encode(out):
                         output.mux(packet)
 
@@ -343,7 +355,7 @@ def mask_video(
                         continue
                     if frame.format.name != "yuv420p":
                         frame = frame.reformat(format="yuv420p")
-                    planes = _Planes(np.asarray(frame.to_ndarray(), np.uint8), width, height)
+                    planes = _Planes(frame, width, height)
                     n = summary.frames
                     detections.submit(n, planes.y, planes.u, planes.v)
                     summary.frames += 1

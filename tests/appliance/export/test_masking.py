@@ -125,3 +125,26 @@ def test_box_memory_windows() -> None:
     assert memory.at(9) == []
     with pytest.raises(ValidationFailed, match="must cover the detection interval"):
         MaskingOptions(face_every_n=3, face_hold_frames=2)
+
+
+def test_frames_whose_rows_are_padded_are_masked_in_place(astronaut: Image) -> None:
+    """A width the decoder pads (500 px: rows of 512 bytes): the frame's own planes are masked
+    and encoded; the officer's region is obscured and the rest of the picture is untouched."""
+    picture = np.ascontiguousarray(astronaut[:, :500])
+    clip = encode_clip([picture] * 6)
+    plan = MaskPlan(
+        officer_regions=(Region(FACE_RECT),), options=MaskingOptions(faces=False, people=False)
+    )
+    masked = mask_video(clip, plan)
+    assert (masked.summary.width, masked.summary.height) == (500, 512)
+    source, frames = decode_grey(clip), decode_grey(masked.mp4)
+    assert len(frames) == 6
+    box = clip_box(FACE_RECT.to_box(500, 512), 500, 512)
+    assert box is not None
+    outside = np.ones((512, 500), bool)
+    outside[box.y - 8 : box.y + box.h + 8, box.x - 8 : box.x + box.w + 8] = False
+    for before, after in zip(source, frames, strict=True):
+        assert not covers(find_faces(after), FACE_CENTRE)
+        change = np.abs(before.astype(int) - after.astype(int))
+        assert change[outside].mean() < 2.0  # re-encoding noise only
+        assert change[box.y : box.y + box.h, box.x : box.x + box.w].mean() > 8.0
