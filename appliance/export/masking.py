@@ -82,7 +82,7 @@ class MaskingOptions:
     face_model: FaceModel = FaceModel.centerface
     face_every_n: int = 8  # coarse pass
     face_hold_frames: int = 8  # frames after a detection that its box stays (covers flicker)
-    face_detect_width: int = 640  # coarse pass: the frame is scaled to this width
+    face_detect_width: int = 640  # coarse pass: a third of the frame's width, at most this
     face_tile_px: int = 640  # tile pass at full resolution: tile size (0: no tile pass)
     face_tile_overlap: int = 64  # more than the largest face the coarse pass may miss
     face_tile_every_n: int = 16  # one tile every this many frames (after the first cover)

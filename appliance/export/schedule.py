@@ -2,10 +2,12 @@
 
 Faces (CenterFace, ``appliance.export.centerface``) are looked for in two passes:
 
-- the *coarse* pass, the whole frame scaled to ``face_detect_width`` (640) wide, every
-  ``face_every_n`` frames: faces from about 30 px at 1080p, the ones that move fast and
-  matter most. Its boxes feed a ``BoxMemory`` with two-way windows (a box masks the frames
-  back to the previous pass and holds ``face_hold_frames`` after it) and straight-line
+- the *coarse* pass, the whole frame scaled to a third of its width, at most
+  ``face_detect_width`` (640: 1080p to 640, 720p to 448), every ``face_every_n`` frames:
+  faces from about 30 px at any resolution, the ones that move fast and matter most (a frame
+  up to ``face_detect_width`` wide is seen whole, at its own size). Its boxes feed a
+  ``BoxMemory`` with two-way windows (a box masks the frames back to the previous pass and
+  holds ``face_hold_frames`` after it) and straight-line
   interpolation between passes, so a miss on one pass or a face moving between passes never
   shows;
 - the *tile* pass (``appliance.export.tiles``): tiles of about ``face_tile_px`` of the frame
@@ -69,6 +71,16 @@ def yuv_to_bgr(y: Plane, u: Plane, v: Plane, width: int, height: int) -> Plane:
     return np.asarray(cv2.cvtColor(ycrcb, cv2.COLOR_YCrCb2BGR), np.uint8)
 
 
+def coarse_width(width: int, most: int) -> int:
+    """The coarse pass's input width for frames ``width`` wide: the frame itself up to
+    ``most``, else a third of it (rounded up to the network's stride of 32) but at most
+    ``most``. On the evaluation set at 720p, 448 (a third) and 640 leave the same faces
+    unmasked (bench/RESULTS.md); the tile pass looks for the smaller ones."""
+    if width <= most:
+        return width
+    return min(most, -(-width // 96) * 32)
+
+
 def _net_size(width: int, height: int, want: int) -> tuple[int, int]:
     """The network's input size: ``want`` wide (never wider than the frame), both sides
     multiples of 32."""
@@ -121,14 +133,16 @@ class FaceFinder:
         opts = self._opts
         if self._net is None or opts.face_tile_px == 0:
             return []
-        if _net_size(width, height, opts.face_detect_width)[0] >= width - 16:
+        want = coarse_width(width, opts.face_detect_width)
+        if _net_size(width, height, want)[0] >= width - 16:
             return []
         return tile_grid(width, height, opts.face_tile_px, opts.face_tile_overlap)
 
     def coarse(self, frame: DetectFrame) -> list[Box]:
         if self._haar is not None:
             return self._haar.detect(frame.y)
-        return self._run(frame, self._opts.face_detect_width)
+        width = frame.y.shape[1]
+        return self._run(frame, coarse_width(width, self._opts.face_detect_width))
 
     def tile(self, frame: DetectFrame, tile: Box) -> list[Box]:
         """Faces in ``tile`` of the frame, at the frame's own resolution."""
