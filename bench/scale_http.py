@@ -44,11 +44,25 @@ from bench import playback
 from tests.support.config import to_toml
 from tests.support.swift import SwiftServer, new_store, storage_section, write_credentials
 
-__all__ = ["section_http"]
+__all__ = ["print_ratios", "section_http"]
 
 TARGET_RATIO = 2.0
 SPAN_MS = 10_000
 PACES = {"back to back": 0.0, "0.3 s apart": 0.3}
+
+
+def print_ratios(label: str, sources: dict[str, list[float]], baseline: str) -> None:
+    """One line per source: median and p95 of its times (ms) and the median's ratio to
+    ``baseline``'s against the target."""
+    base = statistics.median(sources[baseline])
+    for name, times in sources.items():
+        values = sorted(times)
+        med = statistics.median(values)
+        p95 = values[int(0.95 * (len(values) - 1))]
+        print(
+            f"{label:>14} {name:>14}: median {med:7.1f} ms  p95 {p95:7.1f} ms  "
+            f"{med / base:5.2f} x {baseline} (target < {TARGET_RATIO:.0f} x)"
+        )
 
 
 def _upload(site: playback.Site, swift: SwiftServer) -> None:
@@ -119,12 +133,6 @@ def section_http(root: Path, swift: SwiftServer, repeats: int, load: Callable[[]
     for where in local:
         print(f"-- {where} ({repeats} requests of {SPAN_MS // 1000} s; {load()})")
         for metric, label in ((0, "first byte"), (1, "first picture")):
-            base = statistics.median(v[metric] for v in local[where])
-            for name, pairs in (("local disk", local[where]), ("object store", remote[where])):
-                values = sorted(v[metric] for v in pairs)
-                med = statistics.median(values)
-                p95 = values[int(0.95 * (len(values) - 1))]
-                print(
-                    f"{label:>14} {name:>13}: median {med:7.1f} ms  p95 {p95:7.1f} ms  "
-                    f"{med / base:5.2f} x local (target < {TARGET_RATIO:.0f} x)"
-                )
+            sources = {"local disk": local[where], "object store": remote[where]}
+            times = {name: [v[metric] for v in pairs] for name, pairs in sources.items()}
+            print_ratios(label, times, "local disk")
