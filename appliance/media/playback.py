@@ -46,6 +46,10 @@ class SegmentOpener(Protocol):
         """Start fetching these segments (about to be read) where that helps; never blocks."""
         ...
 
+    def warm_tails(self, segments: Sequence[Segment]) -> int:
+        """Start fetching what a seek into these segments reads first; never blocks."""
+        ...
+
 
 class FileSource:
     """A local segment file as a ``RandomSource``."""

@@ -25,7 +25,7 @@ from appliance.media.playback import FileSource
 from appliance.models.media import Segment
 from appliance.storage.base import ObjectMissing, SegmentStore
 from appliance.storage.cache import ReadCache
-from appliance.storage.remote import StoreSource, TailCache
+from appliance.storage.remote import StoreSource, TailCache, warm_tail
 from appliance.storage.s3 import file_md5
 
 __all__ = ["SegmentFiles"]
@@ -119,6 +119,26 @@ class SegmentFiles:
             except FootageCorrupt:  # evicted meanwhile
                 cache.discard(key)
         return StoreSource(self.store, key, segment.size_bytes, self._tails)
+
+    def warm_tails(self, segments: Sequence[Segment]) -> int:
+        """Fetch the tails (footer and INDEX) of these segments' objects into memory in the
+        background, so a later seek into any of them costs one GET instead of two: a viewer
+        opening a range and scrubbing it. Only segments this node has neither as a file nor in
+        the read cache, and no more than the tail cache holds. Returns how many it fetches."""
+        store = self.store
+        if store is None:
+            return 0
+        started = 0
+        for segment in segments:
+            key = segment.object_key
+            if started >= self._tails.entries // 2:
+                break
+            if key is None or self.local_path(segment).exists():
+                continue
+            if self.cache is not None and key in self.cache:
+                continue
+            started += warm_tail(store, key, segment.size_bytes, self._tails)
+        return started
 
     def prefetch(self, segments: Sequence[Segment]) -> None:
         """Download these segments' objects into the read cache in the background: the

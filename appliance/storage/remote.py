@@ -22,7 +22,7 @@ from appliance.errors import FootageCorrupt
 from appliance.media.format import ByteStream, seek_ranges
 from appliance.storage.base import ObjectMissing, SegmentStore
 
-__all__ = ["StoreSource", "TailCache"]
+__all__ = ["StoreSource", "TailCache", "warm_tail"]
 
 # The head and tail GETs of seeks in flight; they are short (16 KiB each) and I/O-bound.
 _POOL = ThreadPoolExecutor(max_workers=8, thread_name_prefix="segment-seek")
@@ -32,7 +32,7 @@ class TailCache:
     """The last ``entries`` objects' seek ranges (``seek_ranges``), least recently used out."""
 
     def __init__(self, entries: int = 256) -> None:
-        self._entries = entries
+        self.entries = entries
         self._data: OrderedDict[tuple[str, int, int], bytes] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -46,7 +46,7 @@ class TailCache:
     def put(self, key: str, start: int, end: int, data: bytes) -> None:
         with self._lock:
             self._data[(key, start, end)] = data
-            while len(self._data) > self._entries:
+            while len(self._data) > self.entries:
                 self._data.popitem(last=False)
 
     def discard(self, key: str) -> None:
@@ -54,6 +54,31 @@ class TailCache:
         with self._lock:
             for entry in [e for e in self._data if e[0] == key]:
                 del self._data[entry]
+
+
+def _fetch(store: SegmentStore, key: str, start: int, end: int) -> bytes:
+    try:
+        stream = store.open_range(key, start, end)
+    except ObjectMissing as exc:
+        raise FootageCorrupt(f"segment object {key} is missing") from exc
+    try:
+        return stream.read()
+    finally:
+        stream.close()
+
+
+def _fetch_into(store: SegmentStore, key: str, start: int, end: int, tails: TailCache) -> None:
+    tails.put(key, start, end, _fetch(store, key, start, end))
+
+
+def warm_tail(store: SegmentStore, key: str, size: int, tails: TailCache) -> bool:
+    """Fetch the object's seek ranges into ``tails`` in the background (ciphertext only, kept in
+    memory), unless they are there; True if a fetch was started. A failed fetch is only a
+    later seek's extra round trip, so it is not reported."""
+    missing = [(s, e) for s, e in seek_ranges(size) if tails.get(key, s, e) is None]
+    for start, end in missing:
+        _POOL.submit(_fetch_into, store, key, start, end, tails)
+    return bool(missing)
 
 
 class StoreSource:
@@ -75,20 +100,10 @@ class StoreSource:
                 self._ahead[(start, end)] = done
 
     def _get(self, start: int, end: int, tails: TailCache | None = None) -> bytes:
-        stream = self._open(start, end)
-        try:
-            data = stream.read()
-        finally:
-            stream.close()
+        data = _fetch(self._store, self._key, start, end)
         if tails is not None:
             tails.put(self._key, start, end, data)
         return data
-
-    def _open(self, start: int, end: int | None) -> ByteStream:
-        try:
-            return self._store.open_range(self._key, start, end)
-        except ObjectMissing as exc:
-            raise FootageCorrupt(f"segment object {self._key} is missing") from exc
 
     def read_at(self, start: int, end: int) -> bytes:
         end = min(end, self.size)

@@ -11,6 +11,7 @@ closing ledger entry; ``appliance.viewing.stream`` carries the bytes.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any, Protocol
 
 from sqlmodel import Session, col, select
@@ -27,6 +28,7 @@ from appliance.media import SegmentSource, build_fmp4
 from appliance.media.format import Sample
 from appliance.models import Camera
 from appliance.models.access import ViewingSession, ViewingSpan
+from appliance.models.media import Segment
 from appliance.nodes import live_location
 from appliance.settings import Settings
 from appliance.viewing.frames import samples_in_range
@@ -51,6 +53,8 @@ from appliance.viewing.transcode import transcode_to_h264
 __all__ = ["FootageKeys", "MediaStream", "ViewingService"]
 
 _BROWSER_CODECS = frozenset({"h264"})  # what Debian's Chromium plays (architecture.md)
+#: Segments whose tails a playback session fetches when it opens (16 KiB each, in memory).
+WARM_SEGMENTS = 64
 
 
 class FootageKeys(Protocol):
@@ -173,7 +177,29 @@ class ViewingService:
                 camera_id=chosen[0] if len(chosen) == 1 else None,
                 ref=viewing_ref(viewing),
             )
+        if kind is ViewKind.playback:
+            self._warm(viewing)
         return viewing
+
+    def _warm(self, viewing: ViewingSession) -> None:
+        """A range from the object store: fetch what seeking into its first segments reads
+        first (their tails), so the viewer's first request and scrubbing cost one GET each."""
+        source = self.segments_dir
+        if isinstance(source, Path) or viewing.start_ms is None or viewing.end_ms is None:
+            return
+        with self.db.session() as session:
+            segments = session.exec(
+                select(Segment)
+                .where(
+                    col(Segment.camera_id).in_(viewing.camera_ids),
+                    Segment.end_ms > viewing.start_ms,
+                    Segment.start_ms < viewing.end_ms,
+                    col(Segment.object_key).is_not(None),
+                )
+                .order_by(col(Segment.start_ms))
+                .limit(WARM_SEGMENTS)
+            ).all()
+        source.warm_tails(list(segments))
 
     def get(self, principal: Principal, viewing_id: int) -> ViewingSession:
         with self.db.session() as session:

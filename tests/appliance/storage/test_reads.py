@@ -4,6 +4,7 @@ only the tail and the key frame's part of an object, and the read-ahead into the
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -177,3 +178,35 @@ def test_a_seek_reads_the_tail_and_the_key_frame_on_and_the_next_segment_comes_a
     assert b"".join(again) and recording.asked[before:] == [(third.object_key, 0, None)]
     assert (cache.misses, cache.hits) == (2, 3)
     assert not list((tmp_path / "cache").glob(".*"))  # no partial download left behind
+
+
+def test_warmed_tails_make_a_seek_one_request(
+    swift_server: SwiftServer, tmp_path: Path, clip: Clip
+) -> None:
+    """A playback session opening a range warms its segments' tails: each seek into them then
+    asks the store once (the stream from the key frame), not twice."""
+    store = new_store(swift_server)
+    segments, key_dir = _segments(tmp_path, store, clip, 3)
+    opener = PrivateKeyFileOpener(key_dir)
+    recording = Recording(store)
+    files = SegmentFiles(tmp_path / "empty", recording, prefix="segments/")
+    assert files.warm_tails(segments) == 3
+    deadline = time.monotonic() + 10
+    while len(recording.asked) < 3 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.05)  # the last GET's body read and kept
+    assert sorted(recording.asked) == sorted(
+        (s.object_key, s.size_bytes - 16 * 1024, s.size_bytes) for s in segments
+    )
+    assert files.warm_tails(segments) == 0  # already in memory: nothing asked again
+    for segment in segments:
+        before = len(recording.asked)
+        at = segment.start_ms + 2500
+        local = b"".join(build_fmp4(segments, at, at + 500, opener, tmp_path / "segments"))
+        assert b"".join(build_fmp4(segments, at, at + 500, opener, files)) == local
+        ((key, start, end),) = recording.asked[before:]
+        assert key == segment.object_key and start > 0 and end is None
+    # A node holding the file, or a cached copy, warms nothing.
+    assert (
+        SegmentFiles(tmp_path / "segments", recording, prefix="segments/").warm_tails(segments) == 0
+    )
