@@ -47,6 +47,7 @@ class SegmentFiles:
         prefix: str = "",
         cache: ReadCache | None = None,
         drop_after_upload: bool = False,
+        tails: TailCache | None = None,
     ) -> None:
         self.segments_dir = segments_dir
         self.store = store
@@ -54,7 +55,8 @@ class SegmentFiles:
         self.cache = cache
         self.drop_after_upload = drop_after_upload
         self._fetching: dict[str, Future[None]] = {}  # keys being read ahead
-        self._tails = TailCache()  # the tails of objects sought lately (in memory)
+        # The tails of objects sought lately or warmed (in memory).
+        self._tails = tails if tails is not None else TailCache()
         self._lock = threading.Lock()
 
     @property

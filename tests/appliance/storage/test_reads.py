@@ -22,6 +22,7 @@ from appliance.storage import (
     StoreUnavailable,
 )
 from appliance.storage.base import ByteStream, ObjectInfo
+from appliance.storage.remote import TailCache
 from tests.support.media import START_MS, Clip, make_clip, write_segment
 from tests.support.swift import SWIFT_ACCESS_KEY, SWIFT_SECRET_KEY, SwiftServer, new_store
 
@@ -189,12 +190,13 @@ def test_warmed_tails_make_a_seek_one_request(
     segments, key_dir = _segments(tmp_path, store, clip, 3)
     opener = PrivateKeyFileOpener(key_dir)
     recording = Recording(store)
-    files = SegmentFiles(tmp_path / "empty", recording, prefix="segments/")
+    tails = TailCache()
+    files = SegmentFiles(tmp_path / "empty", recording, prefix="segments/", tails=tails)
     assert files.warm_tails(segments) == 3
-    deadline = time.monotonic() + 10
-    while len(recording.asked) < 3 and time.monotonic() < deadline:
+    wanted = [(s.object_key or "", s.size_bytes - 16 * 1024, s.size_bytes) for s in segments]
+    deadline = time.monotonic() + 20
+    while any(tails.get(*w) is None for w in wanted) and time.monotonic() < deadline:
         time.sleep(0.01)
-    time.sleep(0.05)  # the last GET's body read and kept
     assert sorted(recording.asked) == sorted(
         (s.object_key, s.size_bytes - 16 * 1024, s.size_bytes) for s in segments
     )
