@@ -39,6 +39,7 @@ from tests.support.config import to_toml
 from tests.support.footage import decode_mp4
 from tests.support.nodes import leases, run_node
 from tests.support.recorder import (
+    FRAME_CLOCK_SLACK_MS,
     camera_entry,
     recorder_config,
     segments_of,
@@ -265,7 +266,7 @@ def _closed_gap(ctx: AppContext, camera_id: str, kill_ms: int) -> tuple[int, int
             select(Gap).where(
                 col(Gap.camera_id) == camera_id,
                 col(Gap.reason) == FailReason.node_takeover.value,
-                col(Gap.start_ms) <= kill_ms,
+                col(Gap.start_ms) <= kill_ms + FRAME_CLOCK_SLACK_MS,
             )
         ).first()
     if gap is None or gap.end_ms is None:

@@ -24,6 +24,7 @@ from appliance.models.media import Segment
 from tests.support.config import base_config, to_toml
 
 __all__ = [
+    "FRAME_CLOCK_SLACK_MS",
     "SIM_BFRAMES",
     "SIM_CLIP_S",
     "SIM_GOP_S",
@@ -48,6 +49,12 @@ SIM_KBPS = 200
 SIM_GOP_S = 1.0
 SIM_CLIP_S = 4
 SIM_BFRAMES = 3  # B-frames of the simulated B-frame cameras (x264 High profile, B-pyramid)
+
+
+#: How far a stored frame's wall time may run ahead of a test's clock: it comes from the
+#: camera's RTP clock, so the last frame before a SIGKILL can be stamped a frame or so later
+#: than the moment the test reads its own clock after the kill.
+FRAME_CLOCK_SLACK_MS = 200
 
 
 def sim_kwargs() -> dict[str, Any]:
