@@ -46,6 +46,11 @@ class SegmentOpener(Protocol):
         """Start fetching these segments (about to be read) where that helps; never blocks."""
         ...
 
+    @property
+    def remote(self) -> bool:
+        """Whether segments may live in an object store (else only on this node's disk)."""
+        ...
+
     def warm_tails(self, segments: Sequence[Segment]) -> int:
         """Start fetching what a seek into these segments reads first; never blocks."""
         ...

@@ -132,9 +132,9 @@ class SegmentFiles:
             return 0
         started = 0
         for segment in segments:
-            key = segment.object_key
             if started >= self._tails.entries // 2:
                 break
+            key = segment.object_key
             if key is None or self.local_path(segment).exists():
                 continue
             if self.cache is not None and key in self.cache:

@@ -185,7 +185,9 @@ class ViewingService:
         """A range from the object store: fetch what seeking into its first segments reads
         first (their tails), so the viewer's first request and scrubbing cost one GET each."""
         source = self.segments_dir
-        if isinstance(source, Path) or viewing.start_ms is None or viewing.end_ms is None:
+        if isinstance(source, Path) or not source.remote:
+            return  # a box without an object store: nothing to ask the database
+        if viewing.start_ms is None or viewing.end_ms is None:
             return
         with self.db.session() as session:
             segments = session.exec(
