@@ -43,8 +43,6 @@ from collections.abc import Callable, Iterator
 from functools import partial
 from pathlib import Path
 
-from sqlalchemy import update
-
 from appliance.cli.main import initialize
 from appliance.clock import SystemClock
 from appliance.context import AppContext
@@ -57,10 +55,10 @@ from appliance.storage import (
     S3Store,
     SegmentFiles,
     SegmentStore,
-    Uploader,
 )
 from bench import scale_http, scale_nodes
 from bench.playback import sim_clip
+from bench.scale_common import print_ratios, upload_once
 from tests.support.config import base_config
 from tests.support.footage import store_clip
 from tests.support.recorder import segments_of
@@ -90,27 +88,6 @@ def prepare(root: Path, segments: int) -> AppContext:
     return ctx
 
 
-def _forget_uploads(ctx: AppContext) -> None:
-    with ctx.db.session() as session:
-        session.execute(update(Segment).values(object_key=None, uploaded_ms=None))
-
-
-def upload_once(
-    ctx: AppContext, store: SegmentStore, prefix: str, workers: int = 4
-) -> tuple[float, int, int]:
-    """Seconds, segments and bytes of one uploader pass over every segment."""
-    _forget_uploads(ctx)
-    files = SegmentFiles(ctx.settings.segments_dir, store, prefix=prefix)
-    uploader = Uploader(ctx.db, files, ctx.clock, workers=workers)
-    store.prepare()
-    began = time.perf_counter()
-    result = uploader.run_once()
-    elapsed = time.perf_counter() - began
-    if result.failed:
-        raise RuntimeError(f"{result.failed} uploads failed")
-    return elapsed, result.uploaded, result.bytes
-
-
 def section_upload(ctx: AppContext, swift: SwiftServer, rounds: int) -> S3Store:
     print(f"\n== upload ({load()})")
     store = new_store(swift)
@@ -136,7 +113,6 @@ def section_upload(ctx: AppContext, swift: SwiftServer, rounds: int) -> S3Store:
             + f")  = {best / CAMERA_MB_S:.0f} cameras at 4 Mbit/s"
         )
     print(f"swift / local: {max(figures['swift']) / max(figures['local']):.2f} x")
-    _forget_uploads(ctx)
     upload_once(ctx, store, "segments/")  # leave the rows pointing at Swift for ttfb
     return store
 
@@ -208,7 +184,7 @@ def section_ttfb(ctx: AppContext, store: S3Store, repeats: int) -> None:
         print(f"-- {where} ({repeats} requests, 60 s segments of 30 MB; {load()})")
         for metric, label in ((0, "first byte"), (1, "first fragment")):
             metrics = {name: [v[metric] for v in pairs] for name, pairs in results.items()}
-            scale_http.print_ratios(label, metrics, "local disk")
+            print_ratios(label, metrics, "local disk")
     floor = _get_floor(store, segments[0].object_key or "", repeats)
     print(
         f"one ranged GET of 1 byte from the store (the floor of any uncached read): {floor:.1f} ms"

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import random
 import shutil
-import statistics
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -39,30 +38,15 @@ from pathlib import Path
 from appliance.clock import SystemClock
 from appliance.context import AppContext
 from appliance.settings import Settings
-from appliance.storage import SegmentFiles, Uploader
 from bench import playback
+from bench.scale_common import print_ratios, upload_once
 from tests.support.config import to_toml
 from tests.support.swift import SwiftServer, new_store, storage_section, write_credentials
 
-__all__ = ["print_ratios", "section_http"]
+__all__ = ["section_http"]
 
-TARGET_RATIO = 2.0
 SPAN_MS = 10_000
 PACES = {"back to back": 0.0, "0.3 s apart": 0.3}
-
-
-def print_ratios(label: str, sources: dict[str, list[float]], baseline: str) -> None:
-    """One line per source: median and p95 of its times (ms) and the median's ratio to
-    ``baseline``'s against the target."""
-    base = statistics.median(sources[baseline])
-    for name, times in sources.items():
-        values = sorted(times)
-        med = statistics.median(values)
-        p95 = values[int(0.95 * (len(values) - 1))]
-        print(
-            f"{label:>14} {name:>14}: median {med:7.1f} ms  p95 {p95:7.1f} ms  "
-            f"{med / base:5.2f} x {baseline} (target < {TARGET_RATIO:.0f} x)"
-        )
 
 
 def _upload(site: playback.Site, swift: SwiftServer) -> None:
@@ -75,10 +59,9 @@ def _upload(site: playback.Site, swift: SwiftServer) -> None:
     site.config.write_text(to_toml(site.data), encoding="utf-8")
     ctx = AppContext.open(Settings(**site.data), SystemClock())
     try:
-        files = SegmentFiles(ctx.settings.segments_dir, store, prefix="segments/")
-        result = Uploader(ctx.db, files, ctx.clock, workers=4).run_once()
-        if result.failed or not result.uploaded:
-            raise RuntimeError(f"upload: {result.uploaded} uploaded, {result.failed} failed")
+        _, uploaded, _ = upload_once(ctx, store, "segments/")
+        if not uploaded:
+            raise RuntimeError("upload: no segment to upload")
     finally:
         ctx.close()
 
@@ -86,9 +69,10 @@ def _upload(site: playback.Site, swift: SwiftServer) -> None:
 def _positions(site: playback.Site, repeats: int) -> dict[str, list[int]]:
     rng = random.Random(19)
     span = playback.HISTORY_MIN * 60_000
-    starts = [site.history_start_ms + 60_000 * rng.randrange(0, playback.HISTORY_MIN - 1)]
-    while len(starts) < repeats:
-        starts.append(site.history_start_ms + 60_000 * rng.randrange(0, playback.HISTORY_MIN - 1))
+    starts = [
+        site.history_start_ms + 60_000 * rng.randrange(0, playback.HISTORY_MIN - 1)
+        for _ in range(max(repeats, 1))
+    ]
     anywhere = [
         site.history_start_ms + rng.randrange(0, span - 2 * SPAN_MS) for _ in range(repeats)
     ]
