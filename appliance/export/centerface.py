@@ -70,9 +70,12 @@ class CenterFace:
             net = nets[size] = cv2.dnn.readNetFromONNX(np.frombuffer(model_bytes(), np.uint8))
         return net
 
-    def detect(self, image: Image, width: int) -> list[tuple[Box, float]]:
+    def detect(
+        self, image: Image, width: int, *, floor: float | None = None
+    ) -> list[tuple[Box, float]]:
         """Faces of a BGR (or grey) ``image`` as full-size pixel boxes with their scores; the
-        network sees the image scaled to ``width`` (rounded to a multiple of 32)."""
+        network sees the image scaled to ``width`` (rounded to a multiple of 32). With
+        ``floor``, every candidate scored ``floor`` or more (the caller judges the weak ones)."""
         if image.ndim == 2:
             image = np.asarray(cv2.cvtColor(image, cv2.COLOR_GRAY2BGR), np.uint8)
         height, full_width = image.shape[:2]
@@ -83,7 +86,8 @@ class CenterFace:
         net = self._net((in_w, in_h))
         net.setInput(blob)
         heat, scale, offset, _ = net.forward(_OUTPUTS)
-        return _decode(heat, scale, offset, self._threshold, full_width / in_w, height / in_h)
+        threshold = self._threshold if floor is None else floor
+        return _decode(heat, scale, offset, threshold, full_width / in_w, height / in_h)
 
 
 def _decode(

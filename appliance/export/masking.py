@@ -88,6 +88,9 @@ class MaskingOptions:
     face_tile_every_n: int = 16  # one tile every this many frames (after the first cover)
     face_tile_scale: float = 1.5  # tiles enlarged: a 22 px face is 33 px to the network
     face_threshold: float = 0.3  # CenterFace score
+    # Tile-pass candidates scored from this up to face_threshold are faces if the Haar
+    # cascades confirm them (appliance.export.confirm); 0: off.
+    face_confirm_floor: float = 0.03
     face_scale_factor: float = 1.15  # Haar only
     face_min_neighbors: int = 4  # Haar only
     face_margin: float = 0.3
@@ -112,6 +115,8 @@ class MaskingOptions:
             raise ValidationFailed("blocks_across must be in 1..32")
         if not 0.05 <= self.face_threshold <= 0.95:
             raise ValidationFailed("face_threshold must be in 0.05..0.95")
+        if self.face_confirm_floor and not 0.01 <= self.face_confirm_floor < self.face_threshold:
+            raise ValidationFailed("face_confirm_floor must be 0 or in 0.01..face_threshold")
         if not 1.0 <= self.face_tile_scale <= 3.0:
             raise ValidationFailed("face_tile_scale must be in 1..3")
         if self.face_detect_width < 64 or 0 < self.face_tile_px < 64:

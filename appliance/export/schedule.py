@@ -18,7 +18,9 @@ Faces (CenterFace, ``appliance.export.centerface``) are looked for in two passes
   ``TILE_HOLD`` = 4 frames either side, and a track (``appliance.export.track``,
   template matching) follows the face back (to the first frame of the clip for a face
   present from the start) and forwards until it is lost. Only run when the coarse pass
-  scales the frame down.
+  scales the frame down. Candidates it scores from ``face_confirm_floor`` up to the
+  threshold are faces only if OpenCV's frontal-face cascades confirm them
+  (``appliance.export.confirm``): the smallest and blurred faces score that low.
 
 Export is not live: frames wait in a buffer (``lag`` frames: 32 at 1080p, about 100 MB) until
 every pass that can reach back to them has run. The Haar cascade (``face_model = haar``) is
@@ -42,6 +44,7 @@ import numpy as np
 import numpy.typing as npt
 
 from appliance.export.centerface import CenterFace
+from appliance.export.confirm import CascadeCheck
 from appliance.export.detect import BoxMemory, FaceDetector, PersonDetector
 from appliance.export.regions import Box, MaskKind, expand_box
 from appliance.export.tiles import TilePlanner, thumbnail, tile_grid
@@ -121,12 +124,15 @@ class FaceFinder:
         self._opts = opts
         self._haar: FaceDetector | None = None
         self._net: CenterFace | None = None
+        self._check: CascadeCheck | None = None
         if opts.face_model == "haar":
             self._haar = FaceDetector(
                 scale_factor=opts.face_scale_factor, min_neighbors=opts.face_min_neighbors
             )
         else:
             self._net = _shared_net(opts.face_threshold)
+            if opts.face_confirm_floor:
+                self._check = CascadeCheck()
 
     def tiles(self, width: int, height: int) -> list[Box]:
         """The tile pass's tiles, none when the coarse pass already sees the frame whole."""
@@ -142,27 +148,37 @@ class FaceFinder:
         if self._haar is not None:
             return self._haar.detect(frame.y)
         width = frame.y.shape[1]
-        return self._run(frame, coarse_width(width, self._opts.face_detect_width))
+        return [b for b, _ in self._run(frame, coarse_width(width, self._opts.face_detect_width))]
 
     def tile(self, frame: DetectFrame, tile: Box) -> list[Box]:
         """Faces in ``tile`` of the frame, at the frame's own resolution."""
         part = frame.crop(tile)
         x0, y0 = tile.x & ~1, tile.y & ~1
-        found = self._run(part, 0, scale=self._opts.face_tile_scale)
-        return [Box(b.x + x0, b.y + y0, b.w, b.h) for b in found]
+        opts, check = self._opts, self._check
+        floor = opts.face_confirm_floor if check is not None else None
+        found = self._run(part, 0, scale=opts.face_tile_scale, floor=floor)
+        # Weak candidates count only if the cascades confirm them (appliance.export.confirm).
+        faces = [
+            b
+            for b, score in found
+            if score >= opts.face_threshold or (check is not None and check.confirms(part.y, b))
+        ]
+        return [Box(b.x + x0, b.y + y0, b.w, b.h) for b in faces]
 
-    def _run(self, frame: DetectFrame, want: int, *, scale: float = 0.0) -> list[Box]:
+    def _run(
+        self, frame: DetectFrame, want: int, *, scale: float = 0.0, floor: float | None = None
+    ) -> list[tuple[Box, float]]:
         assert self._net is not None
         height, width = frame.y.shape[:2]
         if scale:  # the tile enlarged by ``scale``, rounded up to the network's stride
             in_w, in_h = -(-round(width * scale) // 32) * 32, -(-round(height * scale) // 32) * 32
         else:
             in_w, in_h = _net_size(width, height, want)
-        found = self._net.detect(frame.bgr(in_w, in_h), in_w)
+        found = self._net.detect(frame.bgr(in_w, in_h), in_w, floor=floor)
         sx, sy = width / in_w, height / in_h
         return [
-            Box(round(b.x * sx), round(b.y * sy), round(b.w * sx), round(b.h * sy))
-            for b, _score in found
+            (Box(round(b.x * sx), round(b.y * sy), round(b.w * sx), round(b.h * sy)), score)
+            for b, score in found
         ]
 
 

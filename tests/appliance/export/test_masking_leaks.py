@@ -2,8 +2,9 @@
 
 One 1080p scene of the evaluation set with rotated, dim, blurred, partly covered and moving
 faces goes through the whole pipeline (H.264 in, schedule, carry-over, margins, H.264 out);
-every labelled face centre of 48 px and more must lie inside obscured boxes on every frame,
-and the obscured pixels must differ from the source. The whole set is bench/masking.py's.
+every labelled face centre must lie inside obscured boxes on every frame (the blurred face only
+thanks to the cascades' confirmation of weak candidates), and the obscured pixels must differ
+from the source. The whole set is bench/masking.py's.
 """
 
 from __future__ import annotations
@@ -26,11 +27,20 @@ def scene() -> Scene:
     return scenes[1]  # rotated, dim, blurred, covered, moving
 
 
-def test_no_face_of_48_px_or_more_shows(scene: Scene) -> None:
+def test_no_face_shows(scene: Scene) -> None:
     tally = Tally()
     evaluate_scene(scene, MaskingOptions(people=False), tally)
     assert tally.large_face_frames >= 24
-    assert tally.large_leaks == 0, tally.leaked
+    assert tally.total(tally.face_frames) == 40
+    assert tally.total(tally.leaks) == 0, tally.leaked
+
+
+def test_the_blurred_face_needs_the_cascades_word(scene: Scene) -> None:
+    # Face 7 (blurred, 38 px) scores under the network's threshold on every frame: without the
+    # cascades' confirmation of weak candidates (appliance.export.confirm) it shows.
+    tally = Tally()
+    evaluate_scene(scene, MaskingOptions(people=False, face_confirm_floor=0), tally)
+    assert tally.leaks["blurred"] == tally.face_frames["blurred"] == 8, tally.leaked
 
 
 def test_the_leak_check_sees_an_unmasked_face(scene: Scene) -> None:
