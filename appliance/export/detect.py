@@ -20,11 +20,19 @@ import numpy.typing as npt
 from appliance.errors import MediaError
 from appliance.export.regions import Box
 
-__all__ = ["BoxMemory", "FaceDetector", "PersonDetector"]
+__all__ = ["FACE_CASCADE", "BoxMemory", "FaceDetector", "PersonDetector", "load_cascade"]
 
 Grey = npt.NDArray[np.uint8]
 
 FACE_CASCADE = "haarcascade_frontalface_default.xml"
+
+
+def load_cascade(name: str) -> Any:
+    """One of the Haar cascades shipped in the OpenCV wheel (``cv2.data.haarcascades``)."""
+    cascade = cv2.CascadeClassifier(cv2.data.haarcascades + name)
+    if cascade.empty():
+        raise MediaError(f"OpenCV's face cascade {name} did not load")
+    return cascade
 
 
 class FaceDetector:
@@ -33,9 +41,7 @@ class FaceDetector:
     def __init__(
         self, *, scale_factor: float = 1.15, min_neighbors: int = 4, min_size_px: int = 20
     ) -> None:
-        self._cascade = cv2.CascadeClassifier(cv2.data.haarcascades + FACE_CASCADE)
-        if self._cascade.empty():
-            raise MediaError(f"OpenCV's face cascade {FACE_CASCADE} did not load")
+        self._cascade = load_cascade(FACE_CASCADE)
         self._scale_factor = scale_factor
         self._min_neighbors = min_neighbors
         self._min_size = (min_size_px, min_size_px)
