@@ -368,9 +368,14 @@ def mask_video(
                         summary.first_ms = t_ms
                     summary.last_ms = t_ms
                     pending.append(_Pending(n, t_ms, frame.pts, frame.time_base, planes))
-                    # Keep a frame of slack so the worker detects while this thread encodes.
+                    # A frame is encoded once the detections that can reach it are in; while a
+                    # long one runs, frames wait (up to ``slack`` more) rather than this thread.
                     while pending and pending[0].index < n - detections.lag - 1:
-                        detections.resolve_through(pending[0].index + detections.lag)
+                        full = len(pending) > detections.lag + detections.slack
+                        if not detections.resolve_through(
+                            pending[0].index + detections.lag, wait=full
+                        ):
+                            break
                         emit(pending.popleft())
                 detections.finish()
                 while pending:

@@ -23,7 +23,10 @@ Faces (CenterFace, ``appliance.export.centerface``) are looked for in two passes
   (``appliance.export.confirm``): the smallest and blurred faces score that low.
 
 Export is not live: frames wait in a buffer (``lag`` frames: 32 at 1080p, about 100 MB) until
-every pass that can reach back to them has run. The Haar cascade (``face_model = haar``) is
+every pass that can reach back to them has run, and up to ``slack`` frames more (32 at 720p
+and 1080p; at most 200 MB in all) while a pass is still running: a tile scan takes the time
+of 4-8 frames, and waiting for it with a one-frame buffer left a core idle (masking 12-20 %
+slower, bench/RESULTS.md). The Haar cascade (``face_model = haar``) is
 kept for comparison (bench/masking.py), not as a fallback: on the evaluation set it adds no
 recall to CenterFace (design/export.md).
 
@@ -47,7 +50,7 @@ from appliance.export.centerface import CenterFace
 from appliance.export.confirm import CascadeCheck
 from appliance.export.detect import BoxMemory, FaceDetector, PersonDetector
 from appliance.export.regions import Box, MaskKind, expand_box
-from appliance.export.tiles import TilePlanner, thumbnail, tile_grid
+from appliance.export.tiles import TilePlanner, tile_grid
 from appliance.export.track import TemplateTracks
 
 if TYPE_CHECKING:
@@ -62,6 +65,10 @@ Plane = npt.NDArray[np.uint8]
 MAX_REACH = 48
 #: Frames either side of its scan that a tile box masks without a track.
 TILE_HOLD = 4
+#: Frames that may wait beyond the schedule's ``lag`` while a detection runs (at most), and
+#: the memory all waiting frames may take (decoded yuv420p): 64 frames at 1080p, 200 MB.
+MAX_SLACK = 32
+BUFFER_BYTES = 200 * 1024 * 1024
 
 
 def yuv_to_bgr(y: Plane, u: Plane, v: Plane, width: int, height: int) -> Plane:
@@ -227,9 +234,14 @@ class DetectionSchedule:
         backs.append(self.people.back if opts.people else 0)
         # A frame is encoded once every detection whose window may reach back to it has run.
         self.lag = max(backs)
+        # Frames beyond ``lag`` that may wait for a detection still running (a tile scan
+        # takes the time of 4-8 frames): decoding and encoding go on meanwhile instead of
+        # stalling on it, within a memory bound.
+        frame_bytes = width * height * 3 // 2
+        self.slack = max(1, min(MAX_SLACK, BUFFER_BYTES // frame_bytes - self.lag))
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="mask-detect")
         self._queue: deque[tuple[int, str, Future[list[Box]]]] = deque()
-        self._last: tuple[int, DetectFrame, npt.NDArray[np.uint8]] | None = None
+        self._last: tuple[int, DetectFrame] | None = None
 
     def _coarse(self, frame: DetectFrame) -> list[Box]:
         assert self._finder is not None
@@ -249,10 +261,9 @@ class DetectionSchedule:
         frame = DetectFrame(y, u, v)
         pool, queue = self._pool, self._queue
         if self._planner.tiles:
-            thumb = thumbnail(y)
             self.tracks.see(index, y)
-            self._last = (index, frame, thumb)
-            tile = self._planner.due(index, thumb)
+            self._last = (index, frame)
+            tile = self._planner.due(index, y)
             if tile is not None:
                 queue.append((index, _Kind.tile, pool.submit(self._tile, frame, tile)))
         if opts.faces and index % opts.face_every_n == 0:
@@ -265,14 +276,17 @@ class DetectionSchedule:
         last frame (a short clip is still covered whole at full resolution)."""
         if self._last is None:
             return
-        index, frame, thumb = self._last
-        for tile in self._planner.remaining(index, thumb):
+        index, frame = self._last
+        for tile in self._planner.remaining(index, frame.y):
             self._queue.append((index, _Kind.tile, self._pool.submit(self._tile, frame, tile)))
 
-    def resolve_through(self, index: int) -> None:
-        """Wait for every detection up to frame ``index`` and remember its boxes."""
+    def resolve_through(self, index: int, *, wait: bool = True) -> bool:
+        """Remember the boxes of every detection up to frame ``index``, waiting for them
+        (``wait``) or only as far as they have finished; whether all of them are in."""
         detections = self._summary.detections
         while self._queue and self._queue[0][0] <= index:
+            if not wait and not self._queue[0][2].done():
+                return False
             frame, kind, future = self._queue.popleft()
             boxes = future.result()
             if kind == _Kind.people:
@@ -285,6 +299,7 @@ class DetectionSchedule:
             else:
                 self.tile_faces.add(frame, boxes)
                 self.tracks.add(frame, boxes)
+        return True
 
     def at(self, index: int) -> dict[MaskKind, list[Box]]:
         """The detected boxes that mask frame ``index`` (call in frame order)."""

@@ -107,18 +107,19 @@ class TilePlanner:
         self._scanned_thumb[i] = thumb
         return self.tiles[i]
 
-    def due(self, index: int, thumb: Plane) -> Box | None:
-        """The tile to scan on frame ``index`` (whose thumbnail is ``thumb``), or None."""
+    def due(self, index: int, y: Plane) -> Box | None:
+        """The tile to scan on frame ``index`` (whose grey plane is ``y``), or None."""
         if not self.tiles:
             return None
         fresh = [i for i, at in enumerate(self._scanned_at) if at is None]
         if fresh:
             # The start of the clip: a tile every other frame (odd frames: the coarse pass
             # runs on multiples of its interval) until the whole frame has been seen.
-            return self._mark(fresh[0], index, thumb) if index % 2 == 1 else None
+            return self._mark(fresh[0], index, thumbnail(y)) if index % 2 == 1 else None
         # Then half-way between coarse passes, so that two worker threads share the work.
         if index % self.every_n != self.every_n // 2:
             return None
+        thumb = thumbnail(y)  # only on the frames that scan (half a millisecond at 720p)
 
         def priority(i: int) -> tuple[bool, int]:
             at = self._scanned_at[i]
@@ -127,9 +128,10 @@ class TilePlanner:
 
         return self._mark(max(range(len(self.tiles)), key=priority), index, thumb)
 
-    def remaining(self, index: int, thumb: Plane) -> list[Box]:
-        """At the end of the clip (frame ``index``): the tiles never scanned or changed since
-        their last scan, marked as scanned now."""
+    def remaining(self, index: int, y: Plane) -> list[Box]:
+        """At the end of the clip (frame ``index``, grey plane ``y``): the tiles never scanned
+        or changed since their last scan, marked as scanned now."""
+        thumb = thumbnail(y)
         return [
             self._mark(i, index, thumb)
             for i in range(len(self.tiles))

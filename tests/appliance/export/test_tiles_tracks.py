@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from appliance.export.regions import Box
-from appliance.export.tiles import TilePlanner, thumbnail, tile_grid
+from appliance.export.tiles import TilePlanner, tile_grid
 from appliance.export.track import TemplateTracks
 
 
@@ -33,19 +33,18 @@ def test_planner_covers_first_then_prefers_changed_tiles() -> None:
     tiles = tile_grid(1920, 1080, 640, 64)
     planner = TilePlanner(tiles, every_n=8)
     still = np.full((1080, 1920), 90, np.uint8)
-    thumb = thumbnail(still)
-    first = [planner.due(i, thumb) for i in range(16)]
+    first = [planner.due(i, still) for i in range(16)]
     assert [t for t in first if t is not None] == tiles  # every tile, every other frame
     assert first[0] is None and first[1] == tiles[0]
-    assert all(planner.due(i, thumb) is None for i in range(16, 20))
-    assert planner.due(20, thumb) == tiles[0]  # nothing changed: the stalest
+    assert all(planner.due(i, still) is None for i in range(16, 20))
+    assert planner.due(20, still) == tiles[0]  # nothing changed: the stalest
     moved = still.copy()
     last = tiles[-1]
     moved[last.y + 300 : last.y + 400, last.x + 300 : last.x + 400] = 250  # someone came in
-    assert planner.due(28, thumbnail(moved)) == last
-    assert planner.remaining(40, thumbnail(moved)) == []  # scanned since it changed
+    assert planner.due(28, moved) == last
+    assert planner.remaining(40, moved) == []  # scanned since it changed
     moved[10:110, 10:110] = 250
-    assert planner.remaining(40, thumbnail(moved)) == [tiles[0]]
+    assert planner.remaining(40, moved) == [tiles[0]]
 
 
 def _frame(x: int, y: int, patch: np.ndarray) -> np.ndarray:
