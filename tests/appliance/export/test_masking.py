@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import math
+import time
+from dataclasses import astuple
+from typing import Any
 
 import numpy as np
 import pytest
@@ -10,7 +13,7 @@ import pytest
 from appliance.errors import MediaError, ValidationFailed
 from appliance.export.detect import BoxMemory
 from appliance.export.masking import MaskingOptions, MaskMethod, MaskPlan, mask_video
-from appliance.export.regions import Box, NormRect, Region, clip_box, expand_box
+from appliance.export.regions import Box, MaskKind, NormRect, Region, clip_box, expand_box
 from tests.support.astronaut import FACE_CENTRE, Image, covers, decode_grey, encode_clip, find_faces
 
 # The face's box (176,66 96x96) in normalised coordinates, with some room.
@@ -148,3 +151,47 @@ def test_frames_whose_rows_are_padded_are_masked_in_place(astronaut: Image) -> N
         change = np.abs(before.astype(int) - after.astype(int))
         assert change[outside].mean() < 2.0  # re-encoding noise only
         assert change[box.y : box.y + box.h, box.x : box.x + box.w].mean() > 8.0
+
+
+def test_frames_wait_for_a_slow_scan_and_get_the_same_boxes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """While a tile scan runs, later frames are decoded and wait (``slack``) instead of the
+    pipeline stalling; waiting decides when a frame is encoded, never which boxes cover it."""
+    from appliance.export import schedule
+    from bench.export import make_clip
+
+    clip = make_clip(960, 544, 72, "plain")  # wider than 640: two tiles; lag is 32 frames
+    slow_tile = schedule.FaceFinder.tile
+
+    def tile(self: schedule.FaceFinder, frame: schedule.DetectFrame, box: Box) -> list[Box]:
+        time.sleep(0.1)  # a scan that lasts several frames
+        return slow_tile(self, frame, box)
+
+    monkeypatch.setattr(schedule.FaceFinder, "tile", tile)
+    submit = schedule.DetectionSchedule.submit
+
+    def run(max_slack: int) -> tuple[list[tuple[int, list[Box]]], int, int]:
+        monkeypatch.setattr(schedule, "MAX_SLACK", max_slack)
+        submitted, ahead, lag = [0], [0], [0]
+
+        def counting(self: schedule.DetectionSchedule, index: int, *planes: Any) -> None:
+            submitted[0], lag[0] = index + 1, self.lag
+            submit(self, index, *planes)
+
+        def observe(index: int, boxes: list[tuple[MaskKind, Box]]) -> None:
+            ahead[0] = max(ahead[0], submitted[0] - index)
+            seen.append((index, sorted((b for _, b in boxes), key=astuple)))
+
+        seen: list[tuple[int, list[Box]]] = []
+        with monkeypatch.context() as patch:
+            patch.setattr(schedule.DetectionSchedule, "submit", counting)
+            opts = MaskingOptions(people=False)
+            mask_video(clip, MaskPlan(options=opts), observe=observe)
+        return seen, ahead[0], lag[0]
+
+    stalled, stalled_ahead, lag = run(1)
+    waiting, waiting_ahead, _ = run(32)
+    assert any(boxes for _, boxes in waiting)  # the faces were masked
+    assert waiting == stalled
+    assert stalled_ahead == lag + 3 < waiting_ahead  # without slack: lag and one frame
