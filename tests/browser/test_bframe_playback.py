@@ -142,6 +142,12 @@ def test_a_b_frame_recording_plays_in_order_in_chromium(site: Site, open_tab: An
     assert shown == sorted(shown) and len(set(shown)) == len(shown)  # time only goes forward
     assert shown[-1] >= SAMPLES // 2  # played on (pictures may be skipped, never reordered)
     # Frame-exact: the picture at media time t is the clip's picture t x 25 after the first.
-    expected = [(first + offset) % len(grids) for offset in shown]
-    assert matched == expected
+    # A callback that runs late (a loaded machine) draws the element's next picture already,
+    # so a picture may be one frame later than its time says, never earlier or two later (B-
+    # frames shown in decoding order would be: I P B B shows 0 3 1 2).
+    # The first sample is the reference (lag 0): the others are as late, one later, or (when
+    # the first was drawn late) one earlier.
+    pairs = zip(matched, shown, strict=True)
+    lags = sorted({(m - first - offset) % len(grids) for m, offset in pairs})
+    assert lags in ([0], [0, 1], [0, len(grids) - 1]), (matched, shown)
     assert tab.errors == []
