@@ -174,6 +174,7 @@ def test_frames_wait_for_a_slow_scan_and_get_the_same_boxes(
     def run(max_slack: int) -> tuple[list[tuple[int, list[Box]]], int, int]:
         monkeypatch.setattr(schedule, "MAX_SLACK", max_slack)
         submitted, ahead, lag = [0], [0], [0]
+        seen: list[tuple[int, list[Box]]] = []
 
         def counting(self: schedule.DetectionSchedule, index: int, *planes: Any) -> None:
             submitted[0], lag[0] = index + 1, self.lag
@@ -183,7 +184,6 @@ def test_frames_wait_for_a_slow_scan_and_get_the_same_boxes(
             ahead[0] = max(ahead[0], submitted[0] - index)
             seen.append((index, sorted((b for _, b in boxes), key=astuple)))
 
-        seen: list[tuple[int, list[Box]]] = []
         with monkeypatch.context() as patch:
             patch.setattr(schedule.DetectionSchedule, "submit", counting)
             opts = MaskingOptions(people=False)
