@@ -46,6 +46,11 @@ class SegmentOpener(Protocol):
         """Start fetching these segments (about to be read) where that helps; never blocks."""
         ...
 
+    def open_early(self, segment: Segment, at_ms: int | None = None) -> None:
+        """Start the read an ``open_bytes`` of this segment (from ``at_ms``) will make, where
+        that helps; never blocks."""
+        ...
+
     @property
     def remote(self) -> bool:
         """Whether segments may live in an object store (else only on this node's disk)."""

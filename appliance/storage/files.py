@@ -25,6 +25,7 @@ from appliance.media.playback import FileSource
 from appliance.models.media import Segment
 from appliance.storage.base import ObjectMissing, SegmentStore
 from appliance.storage.cache import ReadCache
+from appliance.storage.early import EarlyReads
 from appliance.storage.remote import StoreSource, TailCache, warm_tail
 from appliance.storage.s3 import file_md5
 
@@ -57,6 +58,7 @@ class SegmentFiles:
         self._fetching: dict[str, Future[None]] = {}  # keys being read ahead
         # The tails of objects sought lately or warmed (in memory).
         self._tails = tails if tails is not None else TailCache()
+        self._early = EarlyReads()
         self._lock = threading.Lock()
 
     @property
@@ -88,8 +90,9 @@ class SegmentFiles:
         store = self.store
 
         def fetch() -> ByteStream:
+            early = self._early.take(key)
             try:
-                return store.open_range(key)
+                return early.result() if early is not None else store.open_range(key)
             except ObjectMissing as exc:
                 raise FootageCorrupt(f"segment object {key} is missing") from exc
 
@@ -101,6 +104,18 @@ class SegmentFiles:
             # Being read ahead: wait for it rather than download it twice (then a cache hit).
             coming.result()
         return self.cache.open(key, segment.size_bytes, segment.digest, fetch)
+
+    def open_early(self, segment: Segment, at_ms: int | None = None) -> None:
+        """Start reading the segment's object now for an ``open_bytes`` that follows (a
+        viewer's first segment while the span is committed: ``EarlyReads``). Nothing to do for
+        a seek (``at_ms`` inside it: ``warm_tails`` covers what it reads first), nor for a
+        segment this node has as a file or in the read cache. Never blocks."""
+        key, store = segment.object_key, self.store
+        if key is None or store is None or (at_ms is not None and at_ms > segment.start_ms):
+            return
+        if (self.cache is not None and key in self.cache) or self.local_path(segment).exists():
+            return
+        self._early.start(key, lambda: store.open_range(key))
 
     def open_random(self, segment: Segment) -> RandomSource:
         """The segment's ciphertext by offset (a seek, ``SegmentReader.seek``): this node's

@@ -289,6 +289,7 @@ class ViewingService:
                 camera_id,
                 start_ms,
                 end_ms,
+                on_segments=self._open_early,
             )
         except BaseException:
             slot.release()
@@ -326,6 +327,13 @@ class ViewingService:
         return MediaStream(
             chunks, finish, span_id=span_id, codec=codec, transcoded=convert, watch=watch
         )
+
+    def _open_early(self, segments: list[Segment], span_range: tuple[int, int]) -> None:
+        """The first segment's first GET from the object store, started while the span
+        commits (``SegmentFiles.open_early``); nothing for a segment on this node's disk."""
+        source = self.segments_dir
+        if not isinstance(source, Path) and source.remote:
+            source.open_early(segments[0], span_range[0])
 
     def live_stream(
         self,

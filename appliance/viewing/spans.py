@@ -46,10 +46,14 @@ def begin_span(
     camera_id: str,
     start_ms: int | None,
     end_ms: int | None,
+    *,
+    on_segments: Callable[[list[Segment], tuple[int, int]], None] | None = None,
 ) -> tuple[int, tuple[int, int] | None, list[Segment]]:
     """Check a stream against its session and record its span (committed).
 
     Returns the span id, the media range (playback) and the segments covering it.
+    ``on_segments`` is told the segments and the range once every check has passed, before
+    the span is written and committed (to start fetching ciphertext meanwhile).
     """
     now = clock.now_ms()
     with db.session() as session:
@@ -103,6 +107,8 @@ def begin_span(
             )
             if not segments:
                 raise NotFound(f"no recording of {camera_id} in that range")
+            if on_segments is not None:
+                on_segments(segments, span_range)
         span = ViewingSpan(
             viewing_id=viewing_id,
             camera_id=camera_id,

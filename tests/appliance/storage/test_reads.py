@@ -1,11 +1,12 @@
 """Reading segments from a real Swift (s3api): ranged windows with read-ahead, seeks that fetch
-only the tail and the key frame's part of an object, and the read-ahead into the cache."""
+only the tail and the key frame's part of an object, the read-ahead into the cache, and the
+first GET started early (while a viewer's span commits)."""
 
 from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -22,6 +23,7 @@ from appliance.storage import (
     StoreUnavailable,
 )
 from appliance.storage.base import ByteStream, ObjectInfo
+from appliance.storage.early import EarlyReads
 from appliance.storage.remote import TailCache
 from tests.support.media import START_MS, Clip, make_clip, write_segment
 from tests.support.swift import SWIFT_ACCESS_KEY, SWIFT_SECRET_KEY, SwiftServer, new_store
@@ -210,3 +212,68 @@ def test_warmed_tails_make_a_seek_one_request(
     assert (
         SegmentFiles(tmp_path / "segments", recording, prefix="segments/").warm_tails(segments) == 0
     )
+
+
+def _wait_for(condition: Callable[[], bool]) -> None:
+    deadline = time.monotonic() + 20
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.005)
+
+
+def test_a_read_started_early_is_the_one_the_reader_takes(
+    swift_server: SwiftServer, tmp_path: Path, clip: Clip
+) -> None:
+    store = new_store(swift_server)
+    segments, key_dir = _segments(tmp_path, store, clip, 2)
+    opener = PrivateKeyFileOpener(key_dir)
+    first = segments[0]
+    recording = Recording(store)
+    files = SegmentFiles(tmp_path / "empty", recording, prefix="segments/")
+    files.open_early(first, first.start_ms)
+    _wait_for(lambda: bool(recording.asked))
+    assert recording.asked == [(first.object_key, 0, None)]
+    local = b"".join(
+        build_fmp4([first], first.start_ms, first.end_ms, opener, tmp_path / "segments")
+    )
+    remote = b"".join(build_fmp4([first], first.start_ms, first.end_ms, opener, files))
+    assert remote == local and local
+    assert recording.asked == [(first.object_key, 0, None)]  # taken, not asked for again
+    # A seek into the segment reads its tail first (``warm_tails``), a node with the file
+    # reads the file: neither starts anything.
+    files.open_early(first, first.start_ms + 2500)
+    SegmentFiles(tmp_path / "segments", recording, prefix="segments/").open_early(first)
+    time.sleep(0.05)
+    assert len(recording.asked) == 1
+
+
+class _Stream:
+    def __init__(self, closed: list[str], name: str) -> None:
+        self.closed, self.name = closed, name
+
+    def read(self, size: int = -1, /) -> bytes:
+        return b""
+
+    def close(self) -> None:
+        self.closed.append(self.name)
+
+
+def test_early_reads_nobody_takes_are_closed_and_bounded() -> None:
+    closed: list[str] = []
+    early = EarlyReads(ttl_s=0.2, most=2)
+    assert early.start("a", lambda: _Stream(closed, "a"))
+    assert not early.start("a", lambda: _Stream(closed, "a2"))  # one per key
+    taken = early.take("a")
+    stream = taken.result() if taken is not None else None
+    assert isinstance(stream, _Stream) and stream.name == "a" and early.take("a") is None
+    assert early.start("b", lambda: _Stream(closed, "b"))
+    time.sleep(0.25)
+    assert early.start("c", lambda: _Stream(closed, "c"))  # "b" is past its ttl: closed
+    _wait_for(lambda: closed == ["b"])
+    bounded = EarlyReads(most=1)
+    assert bounded.start("x", lambda: _Stream(closed, "x"))
+    assert not bounded.start("y", lambda: _Stream(closed, "y"))
+    bounded.close()
+    early.close()
+    _wait_for(lambda: sorted(closed) == ["b", "c", "x"])
+    assert "a" not in closed  # the taker owns it
