@@ -140,13 +140,27 @@ def _segments(tmp_path: Path, store: S3Store, clip: Clip, count: int) -> tuple[l
     return segments, key_dir
 
 
+def _wait_for(condition: Callable[[], bool]) -> None:
+    deadline = time.monotonic() + 20
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.005)
+
+
+def _uploaded(
+    swift_server: SwiftServer, tmp_path: Path, clip: Clip, count: int
+) -> tuple[list[Segment], PrivateKeyFileOpener, Recording]:
+    """``count`` segments in a fresh bucket, their key opener, and the bucket's store with
+    the ranges asked of it recorded."""
+    store = new_store(swift_server)
+    segments, key_dir = _segments(tmp_path, store, clip, count)
+    return segments, PrivateKeyFileOpener(key_dir), Recording(store)
+
+
 def test_a_seek_reads_the_tail_and_the_key_frame_on_and_the_next_segment_comes_ahead(
     swift_server: SwiftServer, tmp_path: Path, clip: Clip
 ) -> None:
-    store = new_store(swift_server)
-    segments, key_dir = _segments(tmp_path, store, clip, 3)
-    opener = PrivateKeyFileOpener(key_dir)
-    recording = Recording(store)
+    segments, opener, recording = _uploaded(swift_server, tmp_path, clip, 3)
     cache = ReadCache(tmp_path / "cache", 64 * 1024**2)
     files = SegmentFiles(tmp_path / "empty", recording, prefix="segments/", cache=cache)
     first, second, third = segments
@@ -188,17 +202,12 @@ def test_warmed_tails_make_a_seek_one_request(
 ) -> None:
     """A playback session opening a range warms its segments' tails: each seek into them then
     asks the store once (the stream from the key frame), not twice."""
-    store = new_store(swift_server)
-    segments, key_dir = _segments(tmp_path, store, clip, 3)
-    opener = PrivateKeyFileOpener(key_dir)
-    recording = Recording(store)
+    segments, opener, recording = _uploaded(swift_server, tmp_path, clip, 3)
     tails = TailCache()
     files = SegmentFiles(tmp_path / "empty", recording, prefix="segments/", tails=tails)
     assert files.warm_tails(segments) == 3
     wanted = [(s.object_key or "", s.size_bytes - 16 * 1024, s.size_bytes) for s in segments]
-    deadline = time.monotonic() + 20
-    while any(tails.get(*w) is None for w in wanted) and time.monotonic() < deadline:
-        time.sleep(0.01)
+    _wait_for(lambda: all(tails.get(*w) is not None for w in wanted))
     assert sorted(recording.asked) == sorted(wanted)
     assert files.warm_tails(segments) == 0  # already in memory: nothing asked again
     for segment in segments:
@@ -214,21 +223,11 @@ def test_warmed_tails_make_a_seek_one_request(
     )
 
 
-def _wait_for(condition: Callable[[], bool]) -> None:
-    deadline = time.monotonic() + 20
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.005)
-
-
 def test_a_read_started_early_is_the_one_the_reader_takes(
     swift_server: SwiftServer, tmp_path: Path, clip: Clip
 ) -> None:
-    store = new_store(swift_server)
-    segments, key_dir = _segments(tmp_path, store, clip, 2)
-    opener = PrivateKeyFileOpener(key_dir)
+    segments, opener, recording = _uploaded(swift_server, tmp_path, clip, 2)
     first = segments[0]
-    recording = Recording(store)
     files = SegmentFiles(tmp_path / "empty", recording, prefix="segments/")
     files.open_early(first, first.start_ms)
     _wait_for(lambda: bool(recording.asked))
