@@ -38,6 +38,7 @@ GIL): the coarse and tile passes of neighbouring frames overlap in time.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -50,7 +51,8 @@ from appliance.export.centerface import CenterFace
 from appliance.export.confirm import CascadeCheck
 from appliance.export.detect import BoxMemory, FaceDetector, PersonDetector
 from appliance.export.regions import Box, MaskKind, expand_box
-from appliance.export.tiles import TilePlanner, tile_grid
+from appliance.export.still import LastPass
+from appliance.export.tiles import TilePlanner, thumbnail, tile_grid
 from appliance.export.track import TemplateTracks
 
 if TYPE_CHECKING:
@@ -242,6 +244,7 @@ class DetectionSchedule:
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="mask-detect")
         self._queue: deque[tuple[int, str, Future[list[Box]]]] = deque()
         self._last: tuple[int, DetectFrame] | None = None
+        self._still_coarse, self._still_people = LastPass(), LastPass()
 
     def _coarse(self, frame: DetectFrame) -> list[Box]:
         assert self._finder is not None
@@ -266,10 +269,30 @@ class DetectionSchedule:
             tile = self._planner.due(index, y)
             if tile is not None:
                 queue.append((index, _Kind.tile, pool.submit(self._tile, frame, tile)))
-        if opts.faces and index % opts.face_every_n == 0:
-            queue.append((index, _Kind.coarse, pool.submit(self._coarse, frame)))
-        if opts.people and index % opts.person_every_n == 0:
-            queue.append((index, _Kind.people, pool.submit(self._persons, frame)))
+        coarse = opts.faces and index % opts.face_every_n == 0
+        people = opts.people and index % opts.person_every_n == 0
+        if coarse or people:
+            # A still picture gets the last real answer again (``appliance.export.still``).
+            thumb = thumbnail(y)
+            if coarse:
+                answer = self._run_or_reuse(self._still_coarse, thumb, self._coarse, frame)
+                queue.append((index, _Kind.coarse, answer))
+            if people:
+                answer = self._run_or_reuse(self._still_people, thumb, self._persons, frame)
+                queue.append((index, _Kind.people, answer))
+
+    def _run_or_reuse(
+        self,
+        last: LastPass,
+        thumb: Plane,
+        run: Callable[[DetectFrame], list[Box]],
+        frame: DetectFrame,
+    ) -> Future[list[Box]]:
+        answer = last.reuse(thumb)
+        if answer is None:
+            answer = self._pool.submit(run, frame)
+            last.record(thumb, answer)
+        return answer
 
     def finish(self) -> None:
         """The clip has no more frames: scan the tiles not seen since they last changed on the

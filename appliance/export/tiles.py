@@ -29,7 +29,15 @@ import numpy.typing as npt
 
 from appliance.export.regions import Box
 
-__all__ = ["THUMB_SCALE", "TilePlanner", "changed", "thumbnail", "tile_grid"]
+__all__ = [
+    "PIXEL_CHANGE",
+    "THUMB_SCALE",
+    "Plane",
+    "TilePlanner",
+    "changed",
+    "thumbnail",
+    "tile_grid",
+]
 
 Plane = npt.NDArray[np.uint8]
 
@@ -37,7 +45,7 @@ Plane = npt.NDArray[np.uint8]
 THUMB_SCALE = 4
 #: A thumbnail pixel differing by more than this (grey levels) has changed: well above the
 #: sensor and compression noise left after averaging 4 x 4 pixels.
-_PIXEL_CHANGE = 16
+PIXEL_CHANGE = 16
 
 
 def tile_grid(width: int, height: int, size: int, overlap: int) -> list[Box]:
@@ -78,7 +86,7 @@ def changed(a: Plane, b: Plane, box: Box, *, pixels: int = 3) -> bool:
     if ra.size == 0 or ra.shape != rb.shape:
         return True
     diff = cv2.absdiff(ra, rb)
-    return int(np.count_nonzero(diff > _PIXEL_CHANGE)) > pixels
+    return int(np.count_nonzero(diff > PIXEL_CHANGE)) > pixels
 
 
 class TilePlanner:
