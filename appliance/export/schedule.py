@@ -288,6 +288,7 @@ class DetectionSchedule:
         run: Callable[[DetectFrame], list[Box]],
         frame: DetectFrame,
     ) -> Future[list[Box]]:
+        """``run`` on the pool, or its last real answer if the picture has not changed."""
         answer = last.reuse(thumb)
         if answer is None:
             answer = self._pool.submit(run, frame)
