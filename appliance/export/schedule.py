@@ -263,17 +263,19 @@ class DetectionSchedule:
         opts = self._opts
         frame = DetectFrame(y, u, v)
         pool, queue = self._pool, self._queue
+        coarse = opts.faces and index % opts.face_every_n == 0
+        people = opts.people and index % opts.person_every_n == 0
+        # Whole-frame passes compare thumbnails (``appliance.export.still``); the tile
+        # planner uses the same one when it scans on this frame.
+        thumb = thumbnail(y) if coarse or people else None
         if self._planner.tiles:
             self.tracks.see(index, y)
             self._last = (index, frame)
-            tile = self._planner.due(index, y)
+            tile = self._planner.due(index, y, thumb)
             if tile is not None:
                 queue.append((index, _Kind.tile, pool.submit(self._tile, frame, tile)))
-        coarse = opts.faces and index % opts.face_every_n == 0
-        people = opts.people and index % opts.person_every_n == 0
-        if coarse or people:
-            # A still picture gets the last real answer again (``appliance.export.still``).
-            thumb = thumbnail(y)
+        if thumb is not None:
+            # A still picture gets the last real answer again.
             if coarse:
                 answer = self._run_or_reuse(self._still_coarse, thumb, self._coarse, frame)
                 queue.append((index, _Kind.coarse, answer))

@@ -18,11 +18,8 @@ from __future__ import annotations
 
 from concurrent.futures import Future
 
-import cv2
-import numpy as np
-
 from appliance.export.regions import Box
-from appliance.export.tiles import PIXEL_CHANGE, Plane
+from appliance.export.tiles import Plane, differs
 
 __all__ = ["MAX_REUSE", "LastPass"]
 
@@ -46,9 +43,7 @@ class LastPass:
         (then run the pass and ``record`` it)."""
         if self._answer is None or self._thumb is None or self._in_a_row >= self.max_reuse:
             return None
-        if self._thumb.shape != thumb.shape:
-            return None
-        if np.any(cv2.absdiff(self._thumb, thumb) > PIXEL_CHANGE):
+        if differs(self._thumb, thumb):
             return None
         self._in_a_row += 1
         self.reused += 1

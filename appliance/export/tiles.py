@@ -35,6 +35,7 @@ __all__ = [
     "Plane",
     "TilePlanner",
     "changed",
+    "differs",
     "thumbnail",
     "tile_grid",
 ]
@@ -79,14 +80,19 @@ def _region(thumb: Plane, box: Box) -> Plane:
     return thumb[y0:y1, x0:x1]
 
 
+def differs(a: Plane, b: Plane, *, pixels: int = 0) -> bool:
+    """Whether more than ``pixels`` pixels differ clearly between thumbnails ``a`` and ``b``
+    (thumbnails of different sizes always do)."""
+    if a.shape != b.shape:
+        return True
+    return int(np.count_nonzero(cv2.absdiff(a, b) > PIXEL_CHANGE)) > pixels
+
+
 def changed(a: Plane, b: Plane, box: Box, *, pixels: int = 3) -> bool:
     """Whether more than ``pixels`` thumbnail pixels inside ``box`` (full-frame pixels)
     differ clearly between thumbnails ``a`` and ``b``."""
     ra, rb = _region(a, box), _region(b, box)
-    if ra.size == 0 or ra.shape != rb.shape:
-        return True
-    diff = cv2.absdiff(ra, rb)
-    return int(np.count_nonzero(diff > PIXEL_CHANGE)) > pixels
+    return ra.size == 0 or differs(ra, rb, pixels=pixels)
 
 
 class TilePlanner:
@@ -115,26 +121,31 @@ class TilePlanner:
         self._scanned_thumb[i] = thumb
         return self.tiles[i]
 
-    def due(self, index: int, y: Plane) -> Box | None:
-        """The tile to scan on frame ``index`` (whose grey plane is ``y``), or None."""
+    def due(self, index: int, y: Plane, thumb: Plane | None = None) -> Box | None:
+        """The tile to scan on frame ``index`` (whose grey plane is ``y``, and thumbnail
+        ``thumb`` if the caller made it already), or None."""
         if not self.tiles:
             return None
         fresh = [i for i, at in enumerate(self._scanned_at) if at is None]
         if fresh:
             # The start of the clip: a tile every other frame (odd frames: the coarse pass
             # runs on multiples of its interval) until the whole frame has been seen.
-            return self._mark(fresh[0], index, thumbnail(y)) if index % 2 == 1 else None
+            if index % 2 == 0:
+                return None
+            return self._mark(fresh[0], index, thumbnail(y) if thumb is None else thumb)
         # Then half-way between coarse passes, so that two worker threads share the work.
         if index % self.every_n != self.every_n // 2:
             return None
-        thumb = thumbnail(y)  # only on the frames that scan (half a millisecond at 720p)
+        if thumb is None:
+            thumb = thumbnail(y)  # only on the frames that scan (half a millisecond at 720p)
+        seen = thumb
 
         def priority(i: int) -> tuple[bool, int]:
             at = self._scanned_at[i]
             assert at is not None
-            return self._changed(i, thumb), index - at
+            return self._changed(i, seen), index - at
 
-        return self._mark(max(range(len(self.tiles)), key=priority), index, thumb)
+        return self._mark(max(range(len(self.tiles)), key=priority), index, seen)
 
     def remaining(self, index: int, y: Plane) -> list[Box]:
         """At the end of the clip (frame ``index``, grey plane ``y``): the tiles never scanned
