@@ -6,12 +6,20 @@ not exist and nothing is served. Each stream then stays inside its session (R-VI
 cameras, its time range, its owner, until it ends or expires. What was actually served (one
 span per stream, with bytes sent: ``appliance.viewing.spans``) is kept and summarised in the
 closing ledger entry; ``appliance.viewing.stream`` carries the bytes.
+
+Why sessions and streams are one class: a stream exists only inside a session, and every
+rule that admits one (owner, expiry, cameras, range, grants read again, the per-user and
+per-box slots) is the session's rule applied again at the moment of streaming; the stream's
+end writes back into the session (bytes, outcome) that its closing ledger entry summarises.
+Everything else lives beside it: the rules in ``scope``, ``spans`` and ``limits``, the bytes in
+``stream``, ``pacing``, ``live`` and ``transcode``, and the object store's read-ahead hints in
+``readahead``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from pathlib import Path
+from functools import partial
 from typing import Any, Protocol
 
 from sqlmodel import Session, col, select
@@ -28,7 +36,6 @@ from appliance.media import SegmentSource, build_fmp4
 from appliance.media.format import Sample
 from appliance.models import Camera
 from appliance.models.access import ViewingSession, ViewingSpan
-from appliance.models.media import Segment
 from appliance.nodes import live_location
 from appliance.settings import Settings
 from appliance.viewing.frames import samples_in_range
@@ -37,6 +44,7 @@ from appliance.viewing.live import LiveFeed, LiveHub, live_fmp4
 from appliance.viewing.live_transcode import LiveTranscodes
 from appliance.viewing.pacing import paced
 from appliance.viewing.purpose import Purpose
+from appliance.viewing.readahead import open_first_early, warm_tails
 from appliance.viewing.scope import ViewKind, check_open, clamp_end
 from appliance.viewing.spans import (
     begin_span,
@@ -53,8 +61,6 @@ from appliance.viewing.transcode import transcode_to_h264
 __all__ = ["FootageKeys", "MediaStream", "ViewingService"]
 
 _BROWSER_CODECS = frozenset({"h264"})  # what Debian's Chromium plays (architecture.md)
-#: Segments whose tails a playback session fetches when it opens (16 KiB each, in memory).
-WARM_SEGMENTS = 64
 
 
 class FootageKeys(Protocol):
@@ -178,30 +184,8 @@ class ViewingService:
                 ref=viewing_ref(viewing),
             )
         if kind is ViewKind.playback:
-            self._warm(viewing)
+            warm_tails(self.db, self.segments_dir, viewing)
         return viewing
-
-    def _warm(self, viewing: ViewingSession) -> None:
-        """A range from the object store: fetch what seeking into its first segments reads
-        first (their tails), so the viewer's first request and scrubbing cost one GET each."""
-        source = self.segments_dir
-        if isinstance(source, Path) or not source.remote:
-            return  # a box without an object store: nothing to ask the database
-        if viewing.start_ms is None or viewing.end_ms is None:
-            return
-        with self.db.session() as session:
-            segments = session.exec(
-                select(Segment)
-                .where(
-                    col(Segment.camera_id).in_(viewing.camera_ids),
-                    Segment.end_ms > viewing.start_ms,
-                    Segment.start_ms < viewing.end_ms,
-                    col(Segment.object_key).is_not(None),
-                )
-                .order_by(col(Segment.start_ms))
-                .limit(WARM_SEGMENTS)
-            ).all()
-        source.warm_tails(list(segments))
 
     def get(self, principal: Principal, viewing_id: int) -> ViewingSession:
         with self.db.session() as session:
@@ -289,7 +273,7 @@ class ViewingService:
                 camera_id,
                 start_ms,
                 end_ms,
-                on_segments=self._open_early,
+                on_segments=partial(open_first_early, self.segments_dir),
             )
         except BaseException:
             slot.release()
@@ -327,13 +311,6 @@ class ViewingService:
         return MediaStream(
             chunks, finish, span_id=span_id, codec=codec, transcoded=convert, watch=watch
         )
-
-    def _open_early(self, segments: list[Segment], span_range: tuple[int, int]) -> None:
-        """The first segment's first GET from the object store, started while the span
-        commits (``SegmentFiles.open_early``); nothing for a segment on this node's disk."""
-        source = self.segments_dir
-        if not isinstance(source, Path) and source.remote:
-            source.open_early(segments[0], span_range[0])
 
     def live_stream(
         self,
