@@ -11,12 +11,13 @@ client on loopback, as bench/playback.py does.
 The site: 10 minutes of one camera's history (the simulator's 1080p H.264 clip, real encrypted
 60 s segments), uploaded to OpenStack Swift (s3api) on loopback; the web node's ``[storage]``
 names the bucket, with ``cache_max_bytes = 0`` (no read cache: every request reads the store).
-Two runs of the same requests (the same positions, in the same order):
+Two web nodes of the site run at once, serving the same requests (the same positions, in the
+same order) in turns of five, so that the machine's drift falls on both alike:
 
-- *local disk* (baseline): the segment files are on this node's disk, where the recorder wrote
-  them (read first when present);
-- *object store*: the same node restarted after the local files were moved away, as on a web
-  node that never had them or a recorder node whose copies were dropped after upload.
+- *local disk* (baseline): the node whose segments directory holds the files the recorder
+  wrote (read first when present);
+- *object store*: a node whose segments directory is empty, as on a web node that never had
+  the files or a recorder node whose copies were dropped after upload.
 
 Positions: segment starts and random positions (each request asks for 10 s; the client stops
 reading at the first picture, as a viewer scrubbing the timeline does). First byte is the first
@@ -29,8 +30,9 @@ Target: object store under 2 x local disk.
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import random
-import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -46,6 +48,7 @@ from tests.support.swift import SwiftServer, new_store, storage_section, write_c
 __all__ = ["section_http"]
 
 SPAN_MS = 10_000
+BLOCK = 5  # requests a node serves before the other takes its turn
 PACES = {"back to back": 0.0, "0.3 s apart": 0.3}
 
 
@@ -79,29 +82,57 @@ def _positions(site: playback.Site, repeats: int) -> dict[str, list[int]]:
     return {"segment start": starts, "random position": anywhere}
 
 
+def _store_only(site: playback.Site) -> playback.Site:
+    """A second web node of the same site whose segments directory is empty: it reads every
+    segment from the store (a web node that never had the files, or a recorder node whose
+    copies were dropped after upload). Same database, keys and accounts; its own port."""
+    data = copy.deepcopy(site.data)
+    empty = site.root / "segments-elsewhere"
+    empty.mkdir(exist_ok=True)
+    data["storage"]["segments_dir"] = str(empty)
+    data["server"]["port"] = playback.free_port()
+    config = site.root / "appliance-store.toml"
+    config.write_text(to_toml(data), encoding="utf-8")
+    return dataclasses.replace(site, data=data, config=config, port=data["server"]["port"])
+
+
 def _measure(
-    site: playback.Site, positions: dict[str, list[int]]
-) -> dict[str, list[tuple[float, float]]]:
-    """(first byte, first picture) in ms for every position, one web process."""
-    proc = playback.start_appliance(site, ["web"])
+    sites: dict[str, playback.Site], positions: dict[str, list[int]]
+) -> dict[str, dict[str, list[tuple[float, float]]]]:
+    """(first byte, first picture) in ms for every position, per node. Both nodes run at once
+    and take turns in blocks of ``BLOCK`` requests, so the machine's drift (its speed moves
+    25-35 % within minutes) falls on both alike; back to back stays back to back inside a
+    block."""
+    procs = [playback.start_appliance(site, ["web"]) for site in sites.values()]
     try:
-        span = playback.HISTORY_MIN * 60_000
-        viewer = playback.Viewer(
-            site, site.viewers[0], "hist264", site.history_start_ms, site.history_start_ms + span
-        )
-        viewer.fetch(site.history_start_ms, site.history_start_ms + 1000, whole=False)  # warm
-        results: dict[str, list[tuple[float, float]]] = {}
+        start = next(iter(sites.values())).history_start_ms  # one site: the same history
+        end = start + playback.HISTORY_MIN * 60_000
+        viewers = {
+            name: playback.Viewer(site, site.viewers[0], "hist264", start, end)
+            for name, site in sites.items()
+        }
+        for viewer in viewers.values():
+            viewer.fetch(start, start + 1000, whole=False)  # warm
+        results: dict[str, dict[str, list[tuple[float, float]]]] = {n: {} for n in sites}
         for pace, pause_s in PACES.items():
             for where, starts in positions.items():
-                results[f"{where}, {pace}"] = measured = []
-                for at in starts:
-                    time.sleep(pause_s)
-                    got = viewer.fetch(at, at + SPAN_MS, whole=False)
-                    measured.append((got.first_byte_ms, got.first_picture_ms))
-        viewer.close()
+                for name in sites:
+                    results[name][f"{where}, {pace}"] = []
+                for block, first in enumerate(range(0, len(starts), BLOCK)):
+                    order = list(sites) if block % 2 == 0 else list(reversed(sites))
+                    for name in order:
+                        for at in starts[first : first + BLOCK]:
+                            time.sleep(pause_s)
+                            got = viewers[name].fetch(at, at + SPAN_MS, whole=False)
+                            results[name][f"{where}, {pace}"].append(
+                                (got.first_byte_ms, got.first_picture_ms)
+                            )
+        for viewer in viewers.values():
+            viewer.close()
         return results
     finally:
-        playback.stop_appliance(proc)
+        for proc in procs:
+            playback.stop_appliance(proc)
 
 
 def section_http(root: Path, swift: SwiftServer, repeats: int, load: Callable[[], str]) -> None:
@@ -109,11 +140,8 @@ def section_http(root: Path, swift: SwiftServer, repeats: int, load: Callable[[]
     site = playback.prepare(root / "http", None, cameras=1, viewers=1)
     _upload(site, swift)
     positions = _positions(site, repeats)
-    local = _measure(site, positions)
-    segments = Settings(**site.data).segments_dir
-    shutil.move(segments, segments.with_name("moved-away"))
-    segments.mkdir()
-    remote = _measure(site, positions)
+    measured = _measure({"local disk": site, "object store": _store_only(site)}, positions)
+    local, remote = measured["local disk"], measured["object store"]
     for where in local:
         print(f"-- {where} ({repeats} requests of {SPAN_MS // 1000} s; {load()})")
         for metric, label in ((0, "first byte"), (1, "first picture")):

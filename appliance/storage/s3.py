@@ -3,6 +3,8 @@
 Why boto3 (and not obstore): it is the client S3-compatible servers test against (OpenStack
 Swift's s3api functional tests, Ceph RGW's s3-tests, MinIO's mint), it is synchronous like the
 appliance's daemons, and it streams a ranged GET as it arrives. design/storage.md says more.
+Ranged reads go by URLs boto3 presigns, over urllib3 (``s3get``): a viewer's first picture
+waits for one of them, and boto3's own request path costs about 2 ms more each.
 Two settings matter with non-AWS servers: path-style addressing (no bucket DNS names on a
 closed network) and checksums only when required (boto3 ≥ 1.36 otherwise sends CRC32
 trailers that Swift 2.30's s3api refuses); integrity is kept by ``Content-MD5`` on every PUT
@@ -19,14 +21,15 @@ from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from appliance.storage.base import ByteStream, ObjectInfo, ObjectMissing, StoreUnavailable
+from appliance.storage.base import ByteStream, ObjectInfo, StoreUnavailable
 from appliance.storage.credentials import S3Credentials
+from appliance.storage.s3get import PresignedGets, ResponseBody
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -34,6 +37,7 @@ if TYPE_CHECKING:
 __all__ = ["S3Store"]
 
 _MISSING = {"404", "NoSuchKey", "NotFound"}
+_CHUNK = 256 * 1024  # a read-ahead window arrives in these, checking whether it is still wanted
 
 
 def file_md5(path: Path) -> bytes:
@@ -42,34 +46,6 @@ def file_md5(path: Path) -> bytes:
         while chunk := handle.read(1 << 20):
             digest.update(chunk)
     return digest.digest()
-
-
-class _Body:
-    """A GET's body as a ``ByteStream``: ``read(n)`` returns n bytes unless the object ends,
-    and network errors become ``StoreUnavailable``."""
-
-    def __init__(self, key: str, body: Any) -> None:
-        self._key = key
-        self._body = body
-
-    def read(self, size: int = -1, /) -> bytes:
-        try:
-            if size is None or size < 0:
-                return bytes(self._body.read())
-            parts: list[bytes] = []
-            left = size
-            while left > 0:
-                chunk = self._body.read(left)
-                if not chunk:
-                    break
-                parts.append(chunk)
-                left -= len(chunk)
-            return b"".join(parts)
-        except (BotoCoreError, OSError) as exc:
-            raise StoreUnavailable(f"{self._key}: {exc}") from exc
-
-    def close(self) -> None:
-        self._body.close()
 
 
 class _Windows:
@@ -99,14 +75,14 @@ class _Windows:
         first_end = max(start + store.first_window, first_end or 0)
         if end is not None:
             first_end = min(first_end, end)
-        answer = store._get(key, start, first_end)
-        self._etag = str(answer.get("ETag", ""))
-        total = _total_size(answer, start)
-        self._end = total if end is None else min(end, total)
-        self._current: _Body | io.BytesIO = _Body(key, answer["Body"])
+        answer = store._gets.get(key, start, first_end)
+        self._etag = answer.etag
+        self._end = answer.total if end is None else min(end, answer.total)
+        self._current: ResponseBody | io.BytesIO = answer.body
         self._next = min(first_end, self._end)  # where the next window starts
         self._size = store.first_window
         self._pending: deque[Future[bytes]] = deque()
+        self._dropped = threading.Event()  # set by close: running window reads stop
         self._until_fill = (first_end - start) * 3 // 4  # bytes read before the read-ahead
 
     def _fill(self) -> None:
@@ -115,7 +91,7 @@ class _Windows:
             stop = min(self._next + self._size, self._end)
             self._pending.append(
                 self._store._pool().submit(
-                    self._store._get_bytes, self._key, self._next, stop, self._etag
+                    self._store._get_bytes, self._key, self._next, stop, self._etag, self._dropped
                 )
             )
             self._next = stop
@@ -150,18 +126,11 @@ class _Windows:
         return b"".join(parts)
 
     def close(self) -> None:
+        self._dropped.set()
         for future in self._pending:
-            future.cancel()  # a running one finishes and is dropped: its bytes are bounded
+            future.cancel()  # a running one stops at its next chunk (``_dropped``)
         self._pending.clear()
         self._current.close()
-
-
-def _total_size(answer: Any, start: int) -> int:
-    """The object's size from a GET answer (``Content-Range: bytes a-b/total`` if ranged)."""
-    content_range = str(answer.get("ContentRange") or "")
-    if "/" in content_range and not content_range.endswith("/*"):
-        return int(content_range.rsplit("/", 1)[1])
-    return start + int(answer.get("ContentLength", 0))
 
 
 class S3Store:
@@ -207,6 +176,9 @@ class S3Store:
             aws_secret_access_key=credentials.secret_access_key,
             config=config,
         )
+        self._gets = PresignedGets(
+            self._client, bucket, endpoint, connections=connections, timeout_s=timeout_s
+        )
 
     def prepare(self) -> None:
         self.ensure_bucket()
@@ -247,30 +219,22 @@ class S3Store:
             return io.BytesIO(b"")
         return _Windows(self, key, start, end, first_end)
 
-    def _get(self, key: str, start: int, end: int, if_match: str = "") -> Any:
-        """One ranged GET ``[start, end)``; its answer (the body not read yet)."""
-        span = f"bytes={start}-{end - 1}"
+    def _get_bytes(
+        self, key: str, start: int, end: int, if_match: str, dropped: threading.Event
+    ) -> bytes:
+        """Bytes ``[start, end)`` whole; nothing if ``dropped`` is set while they arrive (the
+        reader closed: the rest is not read and its connection is dropped, so the store stops
+        sending instead of pushing a window nobody will read)."""
+        body = self._gets.get(key, start, end, if_match).body
+        parts: list[bytes] = []
         try:
-            if if_match:
-                return self._client.get_object(
-                    Bucket=self.bucket, Key=key, Range=span, IfMatch=if_match
-                )
-            return self._client.get_object(Bucket=self.bucket, Key=key, Range=span)
-        except ClientError as exc:
-            if _code(exc) in _MISSING:
-                raise ObjectMissing(key) from exc
-            if _code(exc) == "InvalidRange":  # start at or past the end: no bytes
-                return {"Body": io.BytesIO(b""), "ContentRange": f"bytes */{start}"}
-            raise StoreUnavailable(f"get {key}: {exc}") from exc
-        except BotoCoreError as exc:
-            raise StoreUnavailable(f"get {key}: {exc}") from exc
-
-    def _get_bytes(self, key: str, start: int, end: int, if_match: str) -> bytes:
-        body = _Body(key, self._get(key, start, end, if_match)["Body"])
-        try:
-            data = body.read()
+            while chunk := body.read(_CHUNK):
+                parts.append(chunk)
+                if dropped.is_set():
+                    return b""
         finally:
             body.close()
+        data = b"".join(parts)
         if len(data) != end - start:
             raise StoreUnavailable(f"get {key}: {len(data)} bytes where {end - start} were asked")
         return data
@@ -286,6 +250,7 @@ class S3Store:
 
     def delete(self, key: str) -> None:
         try:
+            self._gets.forget(key)
             self._client.delete_object(Bucket=self.bucket, Key=key)
         except ClientError as exc:
             if _code(exc) not in _MISSING:
