@@ -32,6 +32,14 @@ moving     32..112 px, walking across at 4..12 px per frame
 
 Labels are the face box (brow to chin, ear to ear) in full-frame pixels; ``centre`` is the
 middle half of it (a quarter of its area), the part that must never show unmasked.
+
+*Arrivals* (``build_set(..., arrivals=True)``, ``bench.masking --arrivals``): every face of a
+scene appears on a frame of its own in the middle half of the scene (someone stepping out from
+behind the door or a pillar, or into the picture) instead of on the first frame. A masked copy
+is minutes long, so most faces in it come in while the clip is under way; the first frames of
+a clip, where every tile is scanned in turn, are the easy case, and this is the other one:
+the face has to be found by the passes as they run in the middle of a clip. Before its first
+frame a face has no label.
 """
 
 from __future__ import annotations
@@ -100,9 +108,16 @@ class FaceLabel:
     source: str
     size: int
     boxes: list[Rect] = field(default_factory=list)
+    first: int = 0  # the first frame it shows on; ``boxes`` start there too (index - first)
+
+    def visible(self, frame: int) -> bool:
+        return self.first <= frame < self.first + len(self.boxes)
+
+    def box(self, frame: int) -> Rect:
+        return self.boxes[frame - self.first]
 
     def centre(self, frame: int) -> Rect:
-        x, y, w, h = self.boxes[frame]
+        x, y, w, h = self.box(frame)
         return (x + w // 4, y + h // 4, max(1, w // 2), max(1, h // 2))
 
 
@@ -228,6 +243,7 @@ def _scene(
     height: int,
     rng: np.random.Generator,
     sources: tuple[list[_Sprite], list[_Sprite], list[Image]],
+    arrivals: bool,
 ) -> Scene:
     large, small, clutter = sources
     background = _background(width, height, rng, clutter)
@@ -257,14 +273,18 @@ def _scene(
             vx = speed if x < width // 2 else -speed
             vy = float(rng.uniform(-1, 1))
         label = FaceLabel(index * FACES_PER_SCENE + k, category, sprite.name, size)
+        if arrivals:  # drawn last, so the default set is the same with or without this code
+            label.first = int(rng.integers(frames // 4, frames * 3 // 4 + 1))
         placed.append((label, patch, alpha, face, float(x), float(y), vx, vy))
     images: list[Image] = []
     for f in range(frames):
         frame = background.copy()
         for label, patch, alpha, face, x_start, y_start, vx, vy in placed:
             jitter = rng.integers(-1, 2, 2)  # a person standing still still sways
-            px = round(x_start + vx * f) + int(jitter[0])
-            py = round(y_start + vy * f) + int(jitter[1])
+            if f < label.first:
+                continue
+            px = round(x_start + vx * (f - label.first)) + int(jitter[0])
+            py = round(y_start + vy * (f - label.first)) + int(jitter[1])
             _paste(frame, patch, alpha, px, py)
             label.boxes.append((px + face[0], py + face[1], face[2], face[3]))
         noise = rng.normal(0, 3.0, frame.shape)
@@ -273,14 +293,20 @@ def _scene(
 
 
 def build_set(
-    scenes: int = 25, frames: int = 16, width: int = 1920, height: int = 1080, seed: int = 20
+    scenes: int = 25,
+    frames: int = 16,
+    width: int = 1920,
+    height: int = 1080,
+    seed: int = 20,
+    *,
+    arrivals: bool = False,
 ) -> Iterator[Scene]:
     """``scenes`` scenes of ``frames`` frames (25 x 5 = 125 faces by default), made one at a
-    time (a 1080p scene of 16 frames is 100 MB of RGB)."""
+    time (a 1080p scene of 16 frames is 100 MB of RGB); ``arrivals``: faces come in mid-scene."""
     sources = _sprites()
     for index in range(scenes):
         rng = np.random.default_rng([seed, index])
-        yield _scene(index, frames, width, height, rng, sources)
+        yield _scene(index, frames, width, height, rng, sources, arrivals)
 
 
 def resize_scene(scene: Scene, width: int, height: int) -> Scene:
@@ -297,6 +323,7 @@ def resize_scene(scene: Scene, width: int, height: int) -> Scene:
                 (round(x * sx), round(y * sy), round(w * sx), round(h * sy))
                 for x, y, w, h in f.boxes
             ],
+            f.first,
         )
         for f in scene.faces
     ]

@@ -13,7 +13,8 @@ Faces (CenterFace, ``appliance.export.centerface``) are looked for in two passes
 - the *tile* pass (``appliance.export.tiles``): tiles of about ``face_tile_px`` of the frame
   at its own resolution, enlarged ``face_tile_scale`` times (small faces). Every tile once at
   the start of the clip (one every other frame), then one tile every ``face_tile_every_n``
-  frames (half-way between coarse passes), changed tiles first, then the stalest; every
+  frames (half-way between coarse passes), changed tiles first (something came in or moved,
+  not a person swaying: ``tiles.changed``), then the stalest; every
   tile again on the last frame if it changed since its scan. Each box it finds masks the
   ``TILE_HOLD`` = 4 frames either side, and a track (``appliance.export.track``,
   template matching) follows the face back (to the first frame of the clip for a face
@@ -22,9 +23,13 @@ Faces (CenterFace, ``appliance.export.centerface``) are looked for in two passes
   threshold are faces only if OpenCV's frontal-face cascades confirm them
   (``appliance.export.confirm``): the smallest and blurred faces score that low.
 
-Export is not live: frames wait in a buffer (``lag`` frames: 32 at 1080p, about 100 MB) until
+A coarse-pass box that the previous coarse pass did not have (a face that came in since) starts
+a track as well, followed back over the frames before the pass (a walking face is not where
+the pass found it) and forwards.
+
+Export is not live: frames wait in a buffer (``lag`` frames: 48 at 1080p, about 150 MB) until
 every pass that can reach back to them has run, and up to ``slack`` frames more (32 at 720p
-and 1080p; at most 200 MB in all) while a pass is still running: a tile scan takes the time
+and 1080p; at most 256 MB in all) while a pass is still running: a tile scan takes the time
 of 4-8 frames, and waiting for it with a one-frame buffer left a core idle (masking 12-20 %
 slower, bench/RESULTS.md). The Haar cascade (``face_model = haar``) is
 kept for comparison (bench/masking.py), not as a fallback: on the evaluation set it adds no
@@ -68,9 +73,10 @@ MAX_REACH = 48
 #: Frames either side of its scan that a tile box masks without a track.
 TILE_HOLD = 4
 #: Frames that may wait beyond the schedule's ``lag`` while a detection runs (at most), and
-#: the memory all waiting frames may take (decoded yuv420p): 64 frames at 1080p, 200 MB.
+#: the memory all waiting frames may take (decoded yuv420p): 80 frames at 1080p (a lag of 48
+#: and a slack of 32), 256 MB.
 MAX_SLACK = 32
-BUFFER_BYTES = 200 * 1024 * 1024
+BUFFER_BYTES = 256 * 1024 * 1024
 
 
 def yuv_to_bgr(y: Plane, u: Plane, v: Plane, width: int, height: int) -> Plane:
@@ -227,9 +233,10 @@ class DetectionSchedule:
         # Tile boxes mask a few frames around their scan whatever happens (a track lost at
         # once), and are followed by template matching beyond that (back at most ``reach``).
         self.tile_faces = BoxMemory(back=TILE_HOLD, forward=TILE_HOLD)
-        # Back over the first cover of the frame, and over a few tile slots later on (a face
-        # that came in is found when its changed tile comes up).
-        reach = min(max(self._planner.first_cover, 2 * every), MAX_REACH) if tiles else 0
+        # Back over the first cover of the frame, and over three tile slots later on (a face
+        # that came in is found when its changed tile comes up; with two or three tiles
+        # changed at once it waits that long: bench/masking --arrivals).
+        reach = min(max(self._planner.first_cover, 3 * every), MAX_REACH) if tiles else 0
         self.tracks = TemplateTracks(reach, core=1 / (1 + 2 * opts.face_margin))
         self.people = BoxMemory(back=opts.person_every_n - 1, forward=opts.person_hold_frames)
         backs = [self.faces.back if opts.faces else 0, reach, self.tile_faces.back if tiles else 0]
@@ -245,6 +252,7 @@ class DetectionSchedule:
         self._queue: deque[tuple[int, str, Future[list[Box]]]] = deque()
         self._last: tuple[int, DetectFrame] | None = None
         self._still_coarse, self._still_people = LastPass(), LastPass()
+        self._coarse_before: list[Box] = []  # the boxes of the last coarse pass
 
     def _coarse(self, frame: DetectFrame) -> list[Box]:
         assert self._finder is not None
@@ -322,6 +330,11 @@ class DetectionSchedule:
             detections[MaskKind.face.value] += len(boxes)
             if kind == _Kind.coarse:
                 self.faces.add(frame, boxes)
+                # A face this pass has and the one before did not came in since (or was
+                # missed then): it is followed back over the frames it may have shown on
+                # before this pass found it, as a tile's find is.
+                self.tracks.add(frame, [b for b in boxes if not _seen(b, self._coarse_before)])
+                self._coarse_before = boxes
             else:
                 self.tile_faces.add(frame, boxes)
                 self.tracks.add(frame, boxes)
@@ -335,3 +348,8 @@ class DetectionSchedule:
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _seen(box: Box, before: list[Box]) -> bool:
+    """Whether ``box`` is a face the previous pass had too (overlapping one of its boxes)."""
+    return any(box.iou(other) > 0.2 for other in before)

@@ -47,6 +47,8 @@ THUMB_SCALE = 4
 #: A thumbnail pixel differing by more than this (grey levels) has changed: well above the
 #: sensor and compression noise left after averaging 4 x 4 pixels.
 PIXEL_CHANGE = 16
+#: Thumbnail pixels of a tile that must have changed for the tile to count as changed.
+_COMING_IN = 12
 
 
 def tile_grid(width: int, height: int, size: int, overlap: int) -> list[Box]:
@@ -88,11 +90,22 @@ def differs(a: Plane, b: Plane, *, pixels: int = 0) -> bool:
     return int(np.count_nonzero(cv2.absdiff(a, b) > PIXEL_CHANGE)) > pixels
 
 
+_NEIGHBOURS = np.ones((3, 3), np.uint8)
+
+
 def changed(a: Plane, b: Plane, box: Box, *, pixels: int = 3) -> bool:
-    """Whether more than ``pixels`` thumbnail pixels inside ``box`` (full-frame pixels)
-    differ clearly between thumbnails ``a`` and ``b``."""
+    """Whether more than ``pixels`` thumbnail pixels inside ``box`` (full-frame pixels) of
+    ``b`` differ clearly from every pixel around them in ``a`` (the same place and its eight
+    neighbours): something came in or moved, not a person swaying in place or an edge
+    shifting by a pixel, which a plain difference counts along every edge."""
     ra, rb = _region(a, box), _region(b, box)
-    return ra.size == 0 or differs(ra, rb, pixels=pixels)
+    if ra.size == 0 or ra.shape != rb.shape:
+        return True
+    low = cv2.erode(ra, _NEIGHBOURS)
+    high = cv2.dilate(ra, _NEIGHBOURS)
+    brighter = cv2.subtract(rb, high) > PIXEL_CHANGE
+    darker = cv2.subtract(low, rb) > PIXEL_CHANGE
+    return int(np.count_nonzero(brighter | darker)) > pixels
 
 
 class TilePlanner:
@@ -112,8 +125,9 @@ class TilePlanner:
     def _changed(self, i: int, thumb: Plane) -> bool:
         seen = self._scanned_thumb[i]
         tile = self.tiles[i]
-        # Someone swaying in place changes a few thumbnail pixels; someone coming in, many.
-        pixels = tile.area // (THUMB_SCALE * THUMB_SCALE) // 200
+        # A face coming in changes its whole area in the thumbnail (a 24 px face about 30
+        # pixels); swaying in place is not counted (``changed``), noise stays under the step.
+        pixels = _COMING_IN
         return seen is None or changed(seen, thumb, tile, pixels=pixels)
 
     def _mark(self, i: int, index: int, thumb: Plane) -> Box:

@@ -14,6 +14,7 @@ from appliance.errors import MediaError, ValidationFailed
 from appliance.export.detect import BoxMemory
 from appliance.export.masking import MaskingOptions, MaskMethod, MaskPlan, mask_video
 from appliance.export.regions import Box, MaskKind, NormRect, Region, clip_box, expand_box
+from bench.masking import uncovered
 from tests.support.astronaut import FACE_CENTRE, Image, covers, decode_grey, encode_clip, find_faces
 
 # The face's box (176,66 96x96) in normalised coordinates, with some room.
@@ -72,6 +73,33 @@ def test_a_face_appearing_between_detections_is_masked_from_its_first_frame(
     assert len(frames) == 12
     for index, frame in enumerate(frames):
         assert not covers(find_faces(frame), FACE_CENTRE), f"face visible on frame {index}"
+
+
+def test_a_face_walking_in_between_coarse_passes_is_followed_back(astronaut: Image) -> None:
+    """bench/masking --arrivals: a face the coarse pass finds on frame 16 came in on frame 11,
+    walking 14 px a frame; the look-back of that pass is a still box where the face is on
+    frame 16, so the frames before it must get the face followed back (a track), and the
+    frames after it the face followed forwards. Checked against where the face is."""
+    face = astronaut[40:240, 130:330]  # the face box (50, 20, 92, 116) of this crop
+    frames: list[Image] = []
+    where: dict[int, int] = {}
+    for index in range(30):
+        frame = np.full((544, 960, 3), 128, np.uint8)
+        if 11 <= index < 20:  # walks in from behind a pillar, then steps out of view
+            where[index] = x = 100 + 14 * (index - 11)
+            frame[150:350, x : x + 200] = face
+        frames.append(frame)
+    shown: dict[int, list[Box]] = {}
+
+    def observe(index: int, boxes: list[tuple[MaskKind, Box]]) -> None:
+        shown[index] = [box for _kind, box in boxes]
+
+    # Tiles only at the start: the coarse pass (frames 0, 8, 16, 24) is what finds the face.
+    options = MaskingOptions(people=False, face_tile_every_n=64)
+    mask_video(encode_clip(frames), MaskPlan(options=options), observe=observe)
+    for index, x in where.items():
+        centre = (x + 50 + 23, 150 + 20 + 29, 46, 58)  # the middle half of the face
+        assert uncovered(centre, shown[index]) == 0, f"the face shows on frame {index}"
 
 
 def test_officer_region_is_time_bounded(astronaut: Image) -> None:

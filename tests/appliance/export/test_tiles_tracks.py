@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
 from appliance.export.regions import Box
-from appliance.export.tiles import TilePlanner, tile_grid
+from appliance.export.tiles import TilePlanner, changed, thumbnail, tile_grid
 from appliance.export.track import TemplateTracks
 
 
@@ -45,6 +46,38 @@ def test_planner_covers_first_then_prefers_changed_tiles() -> None:
     assert planner.remaining(40, moved) == []  # scanned since it changed
     moved[10:110, 10:110] = 250
     assert planner.remaining(40, moved) == [tiles[0]]
+
+
+def test_a_small_face_coming_in_changes_its_tile_and_swaying_does_not() -> None:
+    """bench/masking --arrivals: a face that comes in mid-clip is found by its tile's next
+    slot only if the tile counts as changed; faces swaying a pixel in every other tile must
+    not count, or they take the slots in turn."""
+    rng = np.random.default_rng(3)
+    wall = rng.integers(40, 200, (1080, 1920)).astype(np.uint8)
+    wall = np.asarray(cv2.GaussianBlur(wall, (0, 0), 3), np.uint8)  # a textured wall
+    faces = [rng.integers(0, 255, (80, 60)).astype(np.uint8) for _ in range(3)]
+    tiles = tile_grid(1920, 1080, 640, 64)
+    spots = [(100, 100), (1500, 150), (400, 700)]  # seated people, each in its own tile
+
+    def frame(sway: int, arrived: bool) -> np.ndarray:
+        image = wall.copy()
+        for (x, y), face in zip(spots, faces, strict=True):
+            image[y + sway : y + sway + 80, x + sway : x + sway + 60] = face
+        if arrived:  # a 24 px face in the tile of the lower right corner
+            image[900:930, 1700:1724] = 235
+        return image
+
+    seen = thumbnail(frame(0, False))
+    for sway in (-1, 1):
+        swayed = thumbnail(frame(sway, False))
+        assert not any(changed(seen, swayed, tile, pixels=12) for tile in tiles)
+    came = thumbnail(frame(1, True))
+    assert [tile for tile in tiles if changed(seen, came, tile, pixels=12)] == [tiles[-1]]
+    planner = TilePlanner(tiles, every_n=16)
+    for index in range(16):
+        planner.due(index, frame(index % 2, False))
+    assert planner.due(24, frame(1, False)) == tiles[0]  # nothing came in: the stalest
+    assert planner.due(40, frame(0, True)) == tiles[-1]  # not the seven scanned before it
 
 
 def _frame(x: int, y: int, patch: np.ndarray) -> np.ndarray:
