@@ -8,9 +8,11 @@ at full resolution or more (``TilePlanner``):
 
 - at the start of the clip, one tile every other frame until the whole frame has been seen
   (16 frames at 1080p, 0.6 s);
-- then one tile every ``every_n`` frames: a tile whose picture changed since its last scan
-  (someone came in: *motion gating*) before one that did not, and among those the one
-  scanned longest ago;
+- then one tile every ``every_n`` frames: a tile where something came in since the slot
+  before (it changed after being still) first, then a tile whose picture changed since its
+  last scan (*motion gating*) before one that did not, and among those the one scanned
+  longest ago; while tiles where something came in wait, one more scan half-way between
+  slots (a burst of people coming in is not scanned one per slot);
 - at the end of the clip every tile not scanned since it last changed is scanned on the last
   frame, so a short clip is still covered whole.
 
@@ -116,6 +118,12 @@ class TilePlanner:
         self.every_n = every_n
         self._scanned_at: list[int | None] = [None] * len(tiles)
         self._scanned_thumb: list[Plane | None] = [None] * len(tiles)
+        # Arrivals: at each regular slot, which tiles changed since the slot before (and
+        # whether they had been still before that); tiles where something came in wait in
+        # ``_arrived`` for a scan, regular or extra.
+        self._slot_thumb: Plane | None = None
+        self._moving: list[bool] | None = None
+        self._arrived: set[int] = set()
 
     @property
     def first_cover(self) -> int:
@@ -147,19 +155,40 @@ class TilePlanner:
             if index % 2 == 0:
                 return None
             return self._mark(fresh[0], index, thumbnail(y) if thumb is None else thumb)
+        phase = index % self.every_n
+        if phase == 0 and self._arrived:
+            # An extra slot, half-way between regular ones, while tiles where something came
+            # in wait: a burst of arrivals is scanned every half interval, not one a slot.
+            pick = min(self._arrived, key=lambda i: self._scanned_at[i] or 0)
+            self._arrived.discard(pick)
+            return self._mark(pick, index, thumbnail(y) if thumb is None else thumb)
         # Then half-way between coarse passes, so that two worker threads share the work.
-        if index % self.every_n != self.every_n // 2:
+        if phase != self.every_n // 2:
             return None
         if thumb is None:
             thumb = thumbnail(y)  # only on the frames that scan (half a millisecond at 720p)
         seen = thumb
+        self._note_arrivals(seen)
 
-        def priority(i: int) -> tuple[bool, int]:
+        def priority(i: int) -> tuple[bool, bool, int]:
             at = self._scanned_at[i]
             assert at is not None
-            return self._changed(i, seen), index - at
+            return i in self._arrived, self._changed(i, seen), index - at
 
-        return self._mark(max(range(len(self.tiles)), key=priority), index, seen)
+        pick = max(range(len(self.tiles)), key=priority)
+        self._arrived.discard(pick)
+        return self._mark(pick, index, seen)
+
+    def _note_arrivals(self, thumb: Plane) -> None:
+        """Tiles that changed since the last regular slot after being still the slot before
+        (someone came in, not someone walking on) join the arrivals."""
+        before, self._slot_thumb = self._slot_thumb, thumb
+        if before is None:
+            return
+        moving = [changed(before, thumb, tile, pixels=_COMING_IN) for tile in self.tiles]
+        if self._moving is not None:
+            self._arrived.update(i for i, now in enumerate(moving) if now and not self._moving[i])
+        self._moving = moving
 
     def remaining(self, index: int, y: Plane) -> list[Box]:
         """At the end of the clip (frame ``index``, grey plane ``y``): the tiles never scanned

@@ -119,3 +119,27 @@ def test_a_track_matches_the_face_without_its_margin() -> None:
     tracks.add(11, [Box(100 + 88 - 9, 100 - 9, 48, 48)])  # the face grown by 30 % a side
     xs = [tracks.at(index)[0].x for index in range(12)]
     assert xs == [100 + 8 * i - 9 for i in range(12)]
+
+
+def test_a_burst_of_arrivals_gets_extra_slots_and_steady_motion_does_not() -> None:
+    tiles = tile_grid(1920, 1080, 640, 64)
+    planner = TilePlanner(tiles, every_n=16)
+    room = np.full((1080, 1920), 90, np.uint8)
+
+    def walker(index: int) -> np.ndarray:  # someone walking across the top left tile
+        frame = room.copy()
+        x = 40 + 6 * index
+        frame[100:260, x : x + 80] = 230
+        return frame
+
+    scans = {i: planner.due(i, walker(i)) for i in range(96)}
+    extra = [i for i, tile in scans.items() if tile is not None and i >= 16 and i % 16 == 0]
+    assert extra == []  # walking on is not coming in: one tile a slot
+    burst = walker(96)
+    corners = [tiles[-1], tiles[-2], tiles[-3]]  # three people come in at once
+    for tile in corners:
+        burst[tile.y + 300 : tile.y + 340, tile.x + 200 : tile.x + 230] = 240
+    later = {i: planner.due(i, burst) for i in range(97, 140)}
+    scanned = {i: tile for i, tile in later.items() if tile is not None}
+    arrivals = [i for i, tile in scanned.items() if tile in corners]
+    assert len(arrivals) == 3 and arrivals[-1] - 96 <= 32  # not 48 frames for the third
