@@ -33,6 +33,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import random
+import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -103,8 +104,10 @@ def _measure(
     and take turns in blocks of ``BLOCK`` requests, so the machine's drift (its speed moves
     25-35 % within minutes) falls on both alike; back to back stays back to back inside a
     block."""
-    procs = [playback.start_appliance(site, ["web"]) for site in sites.values()]
+    procs: list[subprocess.Popen[bytes]] = []
     try:
+        for site in sites.values():  # inside the try: a node that fails stops the other
+            procs.append(playback.start_appliance(site, ["web"]))
         start = next(iter(sites.values())).history_start_ms  # one site: the same history
         end = start + playback.HISTORY_MIN * 60_000
         viewers = {

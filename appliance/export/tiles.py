@@ -135,8 +135,7 @@ class TilePlanner:
         tile = self.tiles[i]
         # A face coming in changes its whole area in the thumbnail (a 24 px face about 30
         # pixels); swaying in place is not counted (``changed``), noise stays under the step.
-        pixels = _COMING_IN
-        return seen is None or changed(seen, thumb, tile, pixels=pixels)
+        return seen is None or changed(seen, thumb, tile, pixels=_COMING_IN)
 
     def _mark(self, i: int, index: int, thumb: Plane) -> Box:
         self._scanned_at[i] = index
@@ -149,33 +148,33 @@ class TilePlanner:
         if not self.tiles:
             return None
         fresh = [i for i, at in enumerate(self._scanned_at) if at is None]
+        phase = index % self.every_n
+        pick: int | None = None
         if fresh:
             # The start of the clip: a tile every other frame (odd frames: the coarse pass
             # runs on multiples of its interval) until the whole frame has been seen.
             if index % 2 == 0:
                 return None
-            return self._mark(fresh[0], index, thumbnail(y) if thumb is None else thumb)
-        phase = index % self.every_n
-        if phase == 0 and self._arrived:
+            pick = fresh[0]
+        elif phase == 0 and self._arrived:
             # An extra slot, half-way between regular ones, while tiles where something came
             # in wait: a burst of arrivals is scanned every half interval, not one a slot.
             pick = min(self._arrived, key=lambda i: self._scanned_at[i] or 0)
-            self._arrived.discard(pick)
-            return self._mark(pick, index, thumbnail(y) if thumb is None else thumb)
-        # Then half-way between coarse passes, so that two worker threads share the work.
-        if phase != self.every_n // 2:
+        elif phase != self.every_n // 2:
+            # Otherwise half-way between coarse passes, so that two worker threads share
+            # the work.
             return None
-        if thumb is None:
-            thumb = thumbnail(y)  # only on the frames that scan (half a millisecond at 720p)
-        seen = thumb
-        self._note_arrivals(seen)
+        # Only on the frames that scan (half a millisecond at 720p).
+        seen = thumbnail(y) if thumb is None else thumb
+        if pick is None:
+            self._note_arrivals(seen)
 
-        def priority(i: int) -> tuple[bool, bool, int]:
-            at = self._scanned_at[i]
-            assert at is not None
-            return i in self._arrived, self._changed(i, seen), index - at
+            def priority(i: int) -> tuple[bool, bool, int]:
+                at = self._scanned_at[i]
+                assert at is not None
+                return i in self._arrived, self._changed(i, seen), index - at
 
-        pick = max(range(len(self.tiles)), key=priority)
+            pick = max(range(len(self.tiles)), key=priority)
         self._arrived.discard(pick)
         return self._mark(pick, index, seen)
 
