@@ -91,6 +91,11 @@ class MaskingOptions:
     # Tile-pass candidates scored from this up to face_threshold are faces if the Haar
     # cascades confirm them (appliance.export.confirm); 0: off.
     face_confirm_floor: float = 0.03
+    # Coarse-pass candidates scored from this up to face_threshold get a look at full
+    # resolution around them (a partly covered face that the third-size frame scores low;
+    # 0: never). At most ``face_recheck_most`` a pass, the best first.
+    face_recheck_floor: float = 0.08
+    face_recheck_most: int = 2
     face_scale_factor: float = 1.15  # Haar only
     face_min_neighbors: int = 4  # Haar only
     face_margin: float = 0.3
@@ -117,6 +122,10 @@ class MaskingOptions:
             raise ValidationFailed("face_threshold must be in 0.05..0.95")
         if self.face_confirm_floor and not 0.01 <= self.face_confirm_floor < self.face_threshold:
             raise ValidationFailed("face_confirm_floor must be 0 or in 0.01..face_threshold")
+        if self.face_recheck_floor and not 0.01 <= self.face_recheck_floor < self.face_threshold:
+            raise ValidationFailed("face_recheck_floor must be 0 or in 0.01..face_threshold")
+        if not 0 <= self.face_recheck_most <= 8:
+            raise ValidationFailed("face_recheck_most must be in 0..8")
         if not 1.0 <= self.face_tile_scale <= 3.0:
             raise ValidationFailed("face_tile_scale must be in 1..3")
         if self.face_detect_width < 64 or 0 < self.face_tile_px < 64:

@@ -23,6 +23,13 @@ Faces (CenterFace, ``appliance.export.centerface``) are looked for in two passes
   threshold are faces only if OpenCV's frontal-face cascades confirm them
   (``appliance.export.confirm``): the smallest and blurred faces score that low.
 
+The coarse pass's weak candidates (scored from ``face_recheck_floor``, 0.08, up to the
+threshold), the best ``face_recheck_most`` (2) of each pass, get a look at full resolution in a
+window of about three face widths around them, as the tile pass would see them: a large face
+partly covered (a counter, a hand, a mask) scores 0.1-0.25 at a third of the width and its
+tile may not come up for a hundred frames (bench/masking --arrivals, seed 22). A window looked
+at in vain is not looked at again for four coarse passes.
+
 A coarse-pass box that the previous coarse pass did not have (a face that came in since) starts
 a track as well, followed back over the frames before the pass (a walking face is not where
 the pass found it) and forwards.
@@ -42,6 +49,7 @@ GIL): the coarse and tile passes of neighbouring frames overlap in time.
 
 from __future__ import annotations
 
+import threading
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -160,10 +168,26 @@ class FaceFinder:
         return tile_grid(width, height, opts.face_tile_px, opts.face_tile_overlap)
 
     def coarse(self, frame: DetectFrame) -> list[Box]:
+        return self.coarse_candidates(frame)[0]
+
+    def coarse_candidates(self, frame: DetectFrame) -> tuple[list[Box], list[Box]]:
+        """(faces, weak candidates best first): the candidates scored from
+        ``face_recheck_floor`` up to the threshold, for a closer look (``recheck``)."""
         if self._haar is not None:
-            return self._haar.detect(frame.y)
+            return self._haar.detect(frame.y), []
+        opts = self._opts
         width = frame.y.shape[1]
-        return [b for b, _ in self._run(frame, coarse_width(width, self._opts.face_detect_width))]
+        floor = opts.face_recheck_floor if opts.face_recheck_floor and self.rechecks else None
+        found = self._run(frame, coarse_width(width, opts.face_detect_width), floor=floor)
+        faces = [b for b, score in found if score >= opts.face_threshold]
+        weak = sorted((b for b in found if b[1] < opts.face_threshold), key=lambda c: -c[1])
+        return faces, [b for b, _ in weak]
+
+    @property
+    def rechecks(self) -> bool:
+        """Whether weak coarse candidates get a closer look (the frame is scaled down for
+        the coarse pass, and the tile pass runs)."""
+        return self._net is not None and self._opts.face_recheck_most > 0
 
     def tile(self, frame: DetectFrame, tile: Box) -> list[Box]:
         """Faces in ``tile`` of the frame, at the frame's own resolution."""
@@ -253,10 +277,46 @@ class DetectionSchedule:
         self._last: tuple[int, DetectFrame] | None = None
         self._still_coarse, self._still_people = LastPass(), LastPass()
         self._coarse_before: list[Box] = []  # the boxes of the last coarse pass
+        self._size = (width, height)
+        self._rejected = _Rejected()
+        # Weak coarse candidates get a closer look where the tile pass runs (the coarse pass
+        # sees the frame scaled down).
+        self._recheck = self._finder is not None and bool(tiles) and self._finder.rechecks
 
     def _coarse(self, frame: DetectFrame) -> list[Box]:
         assert self._finder is not None
+        if self._recheck:
+            return self._coarse_rechecked(frame)
         return [expand_box(b, self._opts.face_margin) for b in self._finder.coarse(frame)]
+
+    def _coarse_rechecked(self, frame: DetectFrame) -> list[Box]:
+        """The coarse pass, and a look at full resolution around its best weak candidates
+        (a window of three face widths, as the tile pass sees it): a face partly covered,
+        dim or turned scores under the threshold at a third of the frame's width, and the
+        scan of its tile may be a hundred frames away. Candidates already inside a face, and
+        places looked at in vain within the last ``_RECHECK_FORGET`` frames, are skipped, so
+        a face-like pattern costs one look now and then, not one a pass."""
+        assert self._finder is not None
+        faces, weak = self._finder.coarse_candidates(frame)
+        found = list(faces)
+        margin = self._opts.face_margin
+        looks = 0
+        for candidate in weak:
+            if looks >= self._opts.face_recheck_most:
+                break
+            if any(_inside(candidate, expand_box(face, margin)) for face in found):
+                continue  # masked with that face already
+            if self._rejected.recent(candidate):
+                continue
+            window = recheck_window(candidate, *self._size, most=self._opts.face_tile_px)
+            looks += 1
+            near = self._finder.tile(frame, window)
+            if near:
+                found += near
+            else:
+                self._rejected.note(window)
+        self._rejected.tick()
+        return [expand_box(b, margin) for b in found]
 
     def _tile(self, frame: DetectFrame, tile: Box) -> list[Box]:
         assert self._finder is not None
@@ -348,6 +408,52 @@ class DetectionSchedule:
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+#: Coarse passes during which a place looked at in vain is not looked at again.
+_RECHECK_FORGET = 4
+
+
+class _Rejected:
+    """Windows of weak coarse candidates where the closer look found no face, for the last
+    ``_RECHECK_FORGET`` coarse passes (coarse passes of neighbouring frames may run at once
+    on the two workers: a lock)."""
+
+    def __init__(self) -> None:
+        self._windows: list[tuple[int, Box]] = []
+        self._pass = 0
+        self._lock = threading.Lock()
+
+    def recent(self, candidate: Box) -> bool:
+        """Whether ``candidate`` lies in a window looked at in vain lately (a pattern drifting
+        a little from pass to pass is not looked at again each time)."""
+        with self._lock:
+            return any(_inside(candidate, window) for _, window in self._windows)
+
+    def note(self, window: Box) -> None:
+        with self._lock:
+            self._windows.append((self._pass, window))
+
+    def tick(self) -> None:
+        with self._lock:
+            self._pass += 1
+            self._windows = [(p, w) for p, w in self._windows if self._pass - p < _RECHECK_FORGET]
+
+
+def recheck_window(box: Box, width: int, height: int, *, most: int) -> Box:
+    """A square of about three times ``box``'s larger side around it, its side a multiple
+    of 64 (few network input sizes: one ``Net`` each) and at most ``most``, moved inside the
+    ``width`` x ``height`` frame rather than cut."""
+    side = min(-(-3 * max(box.w, box.h) // 64) * 64, most, width, height)
+    cx, cy = box.x + box.w // 2, box.y + box.h // 2
+    x = min(max(cx - side // 2, 0), width - side)
+    y = min(max(cy - side // 2, 0), height - side)
+    return Box(x, y, side, side)
+
+
+def _inside(box: Box, face: Box) -> bool:
+    cx, cy = box.x + box.w // 2, box.y + box.h // 2
+    return face.x <= cx < face.x + face.w and face.y <= cy < face.y + face.h
 
 
 def _seen(box: Box, before: list[Box]) -> bool:
