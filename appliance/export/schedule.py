@@ -27,8 +27,8 @@ The coarse pass's weak candidates (scored from ``face_recheck_floor``, 0.08, up 
 threshold), the best ``face_recheck_most`` (2) of each pass, get a look at full resolution in a
 window of about three face widths around them, as the tile pass would see them: a large face
 partly covered (a counter, a hand, a mask) scores 0.1-0.25 at a third of the width and its
-tile may not come up for a hundred frames (bench/masking --arrivals, seed 22). A window looked
-at in vain is not looked at again for four coarse passes.
+tile may not come up for a hundred frames (bench/masking --arrivals, seed 22). Candidates
+inside a window looked at in vain are skipped for four coarse passes.
 
 A coarse-pass box that the previous coarse pass did not have (a face that came in since) starts
 a track as well, followed back over the frames before the pass (a walking face is not where
@@ -172,7 +172,7 @@ class FaceFinder:
 
     def coarse_candidates(self, frame: DetectFrame) -> tuple[list[Box], list[Box]]:
         """(faces, weak candidates best first): the candidates scored from
-        ``face_recheck_floor`` up to the threshold, for a closer look (``recheck``)."""
+        ``face_recheck_floor`` up to the threshold, for a closer look."""
         if self._haar is not None:
             return self._haar.detect(frame.y), []
         opts = self._opts
@@ -294,8 +294,9 @@ class DetectionSchedule:
         (a window of three face widths, as the tile pass sees it): a face partly covered,
         dim or turned scores under the threshold at a third of the frame's width, and the
         scan of its tile may be a hundred frames away. Candidates already inside a face, and
-        places looked at in vain within the last ``_RECHECK_FORGET`` frames, are skipped, so
-        a face-like pattern costs one look now and then, not one a pass."""
+        those inside a window looked at in vain during the last ``_RECHECK_FORGET`` coarse
+        passes, are skipped, so a face-like pattern costs one look now and then, not one a
+        pass."""
         assert self._finder is not None
         faces, weak = self._finder.coarse_candidates(frame)
         found = list(faces)
