@@ -53,7 +53,7 @@ class CenterFace:
     """The model with one OpenCV ``Net`` per input size and per thread: a ``Net`` reshaped to
     another size keeps stale layer shapes and returns garbage (measured: thousands of boxes),
     and a ``Net`` is not re-entrant, so each thread runs its own (the masking schedule detects
-    on two threads at once; OpenCV's DNN uses one core per ``forward`` here)."""
+    on two threads at once)."""
 
     def __init__(self, *, threshold: float = 0.35) -> None:
         if not 0.0 < threshold < 1.0:

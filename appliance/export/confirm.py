@@ -90,8 +90,6 @@ class CascadeCheck:
                 (x0 + (fx + fw / 2) / factor, y0 + (fy + fh / 2) / factor)
                 for fx, fy, fw, fh in found
             ]
-            if any(
-                box.x <= gx < box.x + box.w and box.y <= gy < box.y + box.h for gx, gy in centres
-            ):
+            if any(box.holds(gx, gy) for gx, gy in centres):
                 return True
         return False

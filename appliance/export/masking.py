@@ -30,6 +30,7 @@ from av.video.frame import PictureType
 
 from appliance.errors import MediaError, ValidationFailed
 from appliance.export.detect import PersonDetector
+from appliance.export.finder import DetectFrame, FaceFinder
 from appliance.export.regions import (
     Box,
     MaskKind,
@@ -39,7 +40,7 @@ from appliance.export.regions import (
     overlaps,
     regions_at,
 )
-from appliance.export.schedule import DetectFrame, DetectionSchedule, FaceFinder
+from appliance.export.schedule import DetectionSchedule
 
 __all__ = [
     "FaceModel",

@@ -55,6 +55,10 @@ class Box:
         inter = width * height
         return inter / (self.area + other.area - inter)
 
+    def holds(self, x: float, y: float) -> bool:
+        """Whether the point (``x``, ``y``) lies inside the box."""
+        return self.x <= x < self.x + self.w and self.y <= y < self.y + self.h
+
     def scaled(self, factor: float) -> Box:
         return Box(
             round(self.x * factor),

@@ -222,17 +222,17 @@ def test_frames_wait_for_a_slow_scan_and_get_the_same_boxes(
 ) -> None:
     """While a tile scan runs, later frames are decoded and wait (``slack``) instead of the
     pipeline stalling; waiting decides when a frame is encoded, never which boxes cover it."""
-    from appliance.export import schedule
+    from appliance.export import finder, schedule
     from bench.export import make_clip
 
     clip = make_clip(960, 544, 72, "plain")  # wider than 640: two tiles; lag is 32 frames
-    slow_tile = schedule.FaceFinder.tile
+    slow_tile = finder.FaceFinder.tile
 
-    def tile(self: schedule.FaceFinder, frame: schedule.DetectFrame, box: Box) -> list[Box]:
+    def tile(self: finder.FaceFinder, frame: finder.DetectFrame, box: Box) -> list[Box]:
         time.sleep(0.1)  # a scan that lasts several frames
         return slow_tile(self, frame, box)
 
-    monkeypatch.setattr(schedule.FaceFinder, "tile", tile)
+    monkeypatch.setattr(finder.FaceFinder, "tile", tile)
     submit = schedule.DetectionSchedule.submit
 
     def run(max_slack: int) -> tuple[list[tuple[int, list[Box]]], int, int]:
