@@ -26,7 +26,7 @@ import cv2
 import numpy as np
 from skimage import data
 
-from appliance.export.masking import MaskingOptions, MaskPlan, mask_video
+from appliance.export.masking import MaskingOptions, MaskPlan, encoder_options, mask_video
 
 REAL_TIME_FPS = 25.0
 
@@ -90,7 +90,7 @@ def transcode_only(source: bytes) -> int:
         stream.thread_type = "AUTO"
         enc = out.add_stream("libx264", rate=25)
         enc.width, enc.height, enc.pix_fmt = stream.width, stream.height, "yuv420p"
-        enc.options = {"preset": "veryfast", "crf": "23"}
+        enc.options = encoder_options(MaskingOptions())  # what masking encodes with
         for frame in container.decode(stream):
             array = np.asarray(frame.to_ndarray(), np.uint8)
             new = av.VideoFrame.from_ndarray(array, format="yuv420p")

@@ -135,13 +135,14 @@ class FaceFinder:
         opts = self._opts
         return self._net is not None and opts.face_recheck_most > 0 and opts.face_recheck_floor > 0
 
-    def tile(self, frame: DetectFrame, tile: Box) -> list[Box]:
-        """Faces in ``tile`` of the frame, at the frame's own resolution."""
+    def tile(self, frame: DetectFrame, tile: Box, *, scale: float = 0.0) -> list[Box]:
+        """Faces in ``tile`` of the frame, enlarged ``scale`` times (the tile pass's
+        ``face_tile_scale`` unless given)."""
         part = frame.crop(tile)
         x0, y0 = tile.x & ~1, tile.y & ~1
         opts, check = self._opts, self._check
         floor = opts.face_confirm_floor if check is not None else None
-        found = self._run(part, 0, scale=opts.face_tile_scale, floor=floor)
+        found = self._run(part, 0, scale=scale or opts.face_tile_scale, floor=floor)
         # Weak candidates count only if the cascades confirm them (appliance.export.confirm).
         faces = [
             b

@@ -19,6 +19,7 @@ __all__ = [
     "box_to_norm",
     "clip_box",
     "expand_box",
+    "outermost",
     "overlaps",
     "regions_at",
     "sample_spans",
@@ -58,6 +59,15 @@ class Box:
     def holds(self, x: float, y: float) -> bool:
         """Whether the point (``x``, ``y``) lies inside the box."""
         return self.x <= x < self.x + self.w and self.y <= y < self.y + self.h
+
+    def contains(self, other: Box) -> bool:
+        """Whether ``other`` lies wholly inside this box (edges may touch)."""
+        return (
+            self.x <= other.x
+            and self.y <= other.y
+            and other.x + other.w <= self.x + self.w
+            and other.y + other.h <= self.y + self.h
+        )
 
     def scaled(self, factor: float) -> Box:
         return Box(
@@ -169,3 +179,17 @@ def box_to_norm(box: Box, width: int, height: int) -> NormRect:
     on a scaled still)."""
     clipped = clip_box(box, width, height) or Box(0, 0, 1, 1)
     return NormRect(clipped.x / width, clipped.y / height, clipped.w / width, clipped.h / height)
+
+
+def outermost(boxes: Sequence[Box]) -> list[Box]:
+    """``boxes`` less those wholly inside another (of two equal boxes, one stays): masking
+    the outer box already hides them, and a person carried over a gap is often held,
+    interpolated and tracked at once."""
+    return [
+        box
+        for i, box in enumerate(boxes)
+        if not any(
+            j != i and other.contains(box) and (other != box or j < i)
+            for j, other in enumerate(boxes)
+        )
+    ]

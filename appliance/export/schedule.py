@@ -58,10 +58,10 @@ import numpy.typing as npt
 from appliance.export.detect import BoxMemory, PersonDetector
 from appliance.export.finder import DetectFrame, FaceFinder
 from appliance.export.recheck import Rechecks
-from appliance.export.regions import Box, MaskKind, expand_box
+from appliance.export.regions import Box, MaskKind, expand_box, outermost
 from appliance.export.still import LastPass
-from appliance.export.tiles import TilePlanner, thumbnail
-from appliance.export.track import TemplateTracks
+from appliance.export.tiles import THUMB_SCALE, TilePlanner, thumbnail
+from appliance.export.track import ScaledTracks, TemplateTracks
 
 if TYPE_CHECKING:
     from appliance.export.masking import MaskingOptions, MaskSummary
@@ -111,9 +111,18 @@ class DetectionSchedule:
         # changed at once it waits that long: bench/masking --arrivals).
         reach = min(max(self._planner.first_cover, 3 * every), MAX_REACH) if tiles else 0
         self.tracks = TemplateTracks(reach, core=1 / (1 + 2 * opts.face_margin))
-        self.people = BoxMemory(back=opts.person_every_n - 1, forward=opts.person_hold_frames)
+        self.people = BoxMemory(
+            back=opts.person_every_n - 1, forward=opts.person_hold_frames, interpolate=True
+        )
+        # People found on a pass are followed by template matching over the frames back to
+        # the pass before and forwards until lost: a walking body leaves a held box behind.
+        self.people_tracks = ScaledTracks(
+            opts.person_every_n if opts.people else 0,
+            THUMB_SCALE,
+            core=1 / (1 + 2 * opts.person_margin),
+        )
         backs = [self.faces.back if opts.faces else 0, reach, self.tile_faces.back if tiles else 0]
-        backs.append(self.people.back if opts.people else 0)
+        backs.append(self.people_tracks.reach)
         # A frame is encoded once every detection whose window may reach back to it has run.
         self.lag = max(backs)
         # Frames beyond ``lag`` that may wait for a detection still running (a tile scan
@@ -157,14 +166,19 @@ class DetectionSchedule:
         people = opts.people and index % opts.person_every_n == 0
         # Whole-frame passes compare thumbnails (``appliance.export.still``); the tile
         # planner uses the same one when it scans on this frame.
-        thumb = thumbnail(y) if coarse or people else None
+        # People are followed on thumbnails of every frame.
+        thumb = thumbnail(y) if coarse or people or opts.people else None
+        if opts.people:
+            assert thumb is not None
+            self.people_tracks.see(index, thumb)
         if self._planner.tiles:
             self.tracks.see(index, y)
             self._last = (index, frame)
             tile = self._planner.due(index, y, thumb)
             if tile is not None:
                 queue.append((index, _Kind.tile, pool.submit(self._tile, frame, tile)))
-        if thumb is not None:
+        if coarse or people:
+            assert thumb is not None
             # A still picture gets the last real answer again.
             if coarse:
                 answer = self._run_or_reuse(self._still_coarse, thumb, self._coarse, frame)
@@ -207,6 +221,7 @@ class DetectionSchedule:
             boxes = future.result()
             if kind == _Kind.people:
                 self.people.add(frame, boxes)
+                self.people_tracks.add(frame, boxes)
                 detections[MaskKind.person.value] += len(boxes)
                 continue
             detections[MaskKind.face.value] += len(boxes)
@@ -224,9 +239,9 @@ class DetectionSchedule:
 
     def at(self, index: int) -> dict[MaskKind, list[Box]]:
         """The detected boxes that mask frame ``index`` (call in frame order)."""
-        faces = self.faces.at(index) + self.tile_faces.at(index)
-        faces += [b for b in self.tracks.at(index) if b not in faces]
-        return {MaskKind.face: faces, MaskKind.person: self.people.at(index)}
+        faces = self.faces.at(index) + self.tile_faces.at(index) + self.tracks.at(index)
+        people = self.people.at(index) + self.people_tracks.at(index)
+        return {MaskKind.face: outermost(faces), MaskKind.person: outermost(people)}
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)

@@ -238,7 +238,9 @@ def make_export(
             "version": __version__,
             "pyav": av.__version__,
             "opencv": cv2.__version__,
-            "encoder": f"libx264 {plan.options.preset} crf {plan.options.crf}",
+            "encoder": (
+                f"libx264 {plan.options.preset} crf {plan.options.crf} subme {plan.options.subme}"
+            ),
         },
     }
     data = build_package(

@@ -27,7 +27,7 @@ import numpy.typing as npt
 
 from appliance.export.regions import Box, clip_box
 
-__all__ = ["TemplateTracks", "match"]
+__all__ = ["ScaledTracks", "TemplateTracks", "match"]
 
 Plane = npt.NDArray[np.uint8]
 
@@ -146,6 +146,31 @@ class TemplateTracks:
         for old in [k for k in self._planes if k <= index]:
             del self._planes[old]
         return [box for _track, box in shown]
+
+
+class ScaledTracks:
+    """``TemplateTracks`` on planes scaled down ``factor`` times (boxes in full-frame pixels):
+    a person's box is hundreds of pixels, and cutting and shrinking that much of the frame
+    for every track on every frame cost more than the detector it stands in for (the tile
+    pass's quarter-size thumbnails serve: ``appliance.export.tiles.thumbnail``)."""
+
+    def __init__(self, reach: int, factor: int, *, core: float = 1.0) -> None:
+        self._tracks = TemplateTracks(reach, core=core)
+        self.factor = factor
+
+    @property
+    def reach(self) -> int:
+        return self._tracks.reach
+
+    def see(self, index: int, small: Plane) -> None:
+        """The frame ``index`` scaled down ``factor`` times."""
+        self._tracks.see(index, small)
+
+    def add(self, index: int, boxes: list[Box]) -> None:
+        self._tracks.add(index, [b.scaled(1 / self.factor) for b in boxes])
+
+    def at(self, index: int) -> list[Box]:
+        return [b.scaled(self.factor) for b in self._tracks.at(index)]
 
 
 def _radius(box: Box) -> int:

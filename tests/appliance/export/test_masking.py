@@ -228,9 +228,11 @@ def test_frames_wait_for_a_slow_scan_and_get_the_same_boxes(
     clip = make_clip(960, 544, 72, "plain")  # wider than 640: two tiles; lag is 32 frames
     slow_tile = finder.FaceFinder.tile
 
-    def tile(self: finder.FaceFinder, frame: finder.DetectFrame, box: Box) -> list[Box]:
+    def tile(
+        self: finder.FaceFinder, frame: finder.DetectFrame, box: Box, *, scale: float = 0.0
+    ) -> list[Box]:
         time.sleep(0.1)  # a scan that lasts several frames
-        return slow_tile(self, frame, box)
+        return slow_tile(self, frame, box, scale=scale)
 
     monkeypatch.setattr(finder.FaceFinder, "tile", tile)
     submit = schedule.DetectionSchedule.submit
