@@ -22,7 +22,7 @@ from appliance.export.regions import Box, expand_box
 if TYPE_CHECKING:
     from appliance.export.masking import MaskingOptions
 
-__all__ = ["FORGET", "LOOK_SCALE", "Rechecks", "recheck_window"]
+__all__ = ["FORGET", "LOOK_SCALE", "Rechecks", "Rejections", "recheck_window"]
 
 #: Coarse passes during which a window looked at in vain is not looked at again.
 FORGET = 4
@@ -33,17 +33,50 @@ FORGET = 4
 LOOK_SCALE = 1.5
 
 
+class Rejections:
+    """Windows looked at in vain, each forgotten ``FORGET`` coarse passes after its look, for
+    frames ``width`` x ``height``. Coarse passes of neighbouring frames may run at once on
+    the schedule's two workers: the windows are kept under a lock."""
+
+    def __init__(self, width: int, height: int, *, most: int) -> None:
+        self._size, self._most = (width, height), most
+        self._windows: list[tuple[int, Box]] = []  # (coarse pass of the look, window)
+        self._pass = 0
+        self._lock = threading.Lock()
+
+    def note(self, window: Box) -> None:
+        with self._lock:
+            self._windows.append((self._pass, window))
+
+    def holds(self, candidate: Box) -> bool:
+        """Whether ``candidate`` lies in a window looked at in vain lately. The window then
+        moves to the candidate (its age kept): a pattern on someone walking (a badge, a print
+        on a shirt) is followed from pass to pass and looked at again every ``FORGET``
+        passes, not each time it leaves the window it was first seen in (bench/export: a
+        badge drifting 24 px a pass had a look every third pass)."""
+        with self._lock:
+            for i, (seen, window) in enumerate(self._windows):
+                if _inside(candidate, window):
+                    self._windows[i] = (
+                        seen,
+                        recheck_window(candidate, *self._size, most=self._most),
+                    )
+                    return True
+            return False
+
+    def next_pass(self) -> None:
+        with self._lock:
+            self._pass += 1
+            self._windows = [(p, w) for p, w in self._windows if self._pass - p < FORGET]
+
+
 class Rechecks:
-    """The coarse pass with its closer looks, for frames ``width`` x ``height``. Coarse
-    passes of neighbouring frames may run at once on the schedule's two workers: the windows
-    looked at in vain are kept under a lock."""
+    """The coarse pass with its closer looks, for frames ``width`` x ``height``."""
 
     def __init__(self, opts: MaskingOptions, finder: FaceFinder, width: int, height: int):
         self._opts, self._finder = opts, finder
         self._size = (width, height)
-        self._rejected: list[tuple[int, Box]] = []  # (coarse pass, window)
-        self._pass = 0
-        self._lock = threading.Lock()
+        self._rejected = Rejections(width, height, most=opts.face_tile_px)
 
     def coarse(self, frame: DetectFrame) -> list[Box]:
         """The coarse pass's faces and what the looks found, not yet grown by the margin."""
@@ -56,7 +89,7 @@ class Rechecks:
                 break
             if any(_inside(candidate, expand_box(face, margin)) for face in found):
                 continue  # masked with that face already
-            if self._recent(candidate):
+            if self._rejected.holds(candidate):
                 continue
             window = recheck_window(candidate, *self._size, most=self._opts.face_tile_px)
             looks += 1
@@ -64,26 +97,9 @@ class Rechecks:
             if near:
                 found += near
             else:
-                with self._lock:
-                    self._rejected.append((self._pass, window))
-        with self._lock:
-            self._pass += 1
-            self._rejected = [(p, w) for p, w in self._rejected if self._pass - p < FORGET]
+                self._rejected.note(window)
+        self._rejected.next_pass()
         return found
-
-    def _recent(self, candidate: Box) -> bool:
-        """Whether ``candidate`` lies in a window looked at in vain lately. The window then
-        moves to the candidate (its age kept): a pattern on someone walking (a badge, a print
-        on a shirt) is followed from pass to pass and looked at again every ``FORGET``
-        passes, not each time it leaves the window it was first seen in (bench/export: a
-        badge drifting 24 px a pass had a look every third pass)."""
-        with self._lock:
-            for i, (seen, window) in enumerate(self._rejected):
-                if _inside(candidate, window):
-                    moved = recheck_window(candidate, *self._size, most=self._opts.face_tile_px)
-                    self._rejected[i] = (seen, moved)
-                    return True
-            return False
 
 
 def recheck_window(box: Box, width: int, height: int, *, most: int) -> Box:

@@ -40,7 +40,11 @@ slower, bench/RESULTS.md). The Haar cascade (``face_model = haar``) is
 kept for comparison (bench/masking.py), not as a fallback: on the evaluation set it adds no
 recall to CenterFace (design/export.md).
 
-People (HOG) run every ``person_every_n`` frames. Detection runs on two worker threads (one
+People (HOG) run every ``person_every_n`` frames; a box masks the frames back to the pass
+before and ``person_hold_frames`` after, is moved in a straight line to the matching box of
+the next pass, and starts a track on the quarter-size thumbnails (``track.ScaledTracks``)
+followed back to the pass before and forwards until lost: a walking body is followed, not
+left behind a still box. Detection runs on two worker threads (one
 OpenCV ``Net`` each) while the caller decodes and encodes (OpenCV and libx264 release the
 GIL): the coarse and tile passes of neighbouring frames overlap in time.
 """

@@ -7,7 +7,7 @@ import numpy as np
 
 from appliance.export.regions import Box
 from appliance.export.tiles import TilePlanner, changed, thumbnail, tile_grid
-from appliance.export.track import TemplateTracks
+from appliance.export.track import ScaledTracks, TemplateTracks
 
 
 def test_tiles_cover_the_frame_with_overlap() -> None:
@@ -143,3 +143,33 @@ def test_a_burst_of_arrivals_gets_extra_slots_and_steady_motion_does_not() -> No
     scanned = {i: tile for i, tile in later.items() if tile is not None}
     arrivals = [i for i, tile in scanned.items() if tile in corners]
     assert len(arrivals) == 3 and arrivals[-1] - 96 <= 32  # not 48 frames for the third
+
+
+def test_a_thumbnail_is_the_mean_of_each_four_by_four_block() -> None:
+    rng = np.random.default_rng(4)
+    plane = cv2.GaussianBlur(rng.integers(0, 255, (720, 1280)).astype(np.uint8), (5, 5), 2)
+    means = plane.reshape(180, 4, 320, 4).mean(axis=(1, 3))
+    thumb = thumbnail(plane)
+    assert thumb.shape == (180, 320)
+    assert np.abs(thumb.astype(float) - means).max() <= 1.0  # rounding, twice
+
+
+def test_a_person_is_followed_on_thumbnails_between_passes() -> None:
+    """People's boxes are hundreds of pixels: they are matched on quarter-size thumbnails,
+    given and returned in full-frame pixels."""
+    rng = np.random.default_rng(5)
+    # Surfaces and clothes: patches tens of pixels across (fine grain averages away at a
+    # quarter of the size).
+    wall = cv2.resize(rng.integers(60, 200, (18, 32)).astype(np.uint8), (1280, 720))
+    body = cv2.resize(rng.integers(0, 255, (10, 5)).astype(np.uint8), (200, 400))
+    tracks = ScaledTracks(10, 4, core=1 / 1.2)
+    planes = []
+    for i in range(20):  # walking right 12 px a frame
+        plane = wall.copy()
+        plane[200:600, 100 + 12 * i : 300 + 12 * i] = body
+        planes.append(plane)
+        tracks.see(i, thumbnail(plane))
+    tracks.add(10, [Box(100 + 120 - 20, 200 - 40, 240, 480)])  # the pass on frame 10, grown
+    xs = [[b.x for b in tracks.at(i)] for i in range(20)]
+    # Back to the pass before (frame 0) and forwards, within a thumbnail pixel (4 px).
+    assert all(len(x) == 1 and abs(x[0] - (80 + 12 * i)) <= 4 for i, x in enumerate(xs)), xs
