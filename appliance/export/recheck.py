@@ -27,9 +27,9 @@ __all__ = ["FORGET", "LOOK_SCALE", "Rechecks", "Rejections", "recheck_window"]
 #: Coarse passes during which a window looked at in vain is not looked at again.
 FORGET = 4
 #: A look enlarges its window this much. Looks are few (two a pass at most), so they keep
-#: the enlargement the tile pass had until session 12: at the tile pass's 1.25, the
-#: partly covered 100 px face of tests/appliance/export/test_masking.py scores under the
-#: threshold and shows for 80 frames.
+#: the enlargement the tile pass had until session 12: at 1.25, the partly covered 100 px
+#: face of tests/appliance/export/test_masking.py scores under the threshold and shows for
+#: 80 frames.
 LOOK_SCALE = 1.5
 
 
