@@ -147,7 +147,8 @@ def test_a_burst_of_arrivals_gets_extra_slots_and_steady_motion_does_not() -> No
 
 def test_a_thumbnail_is_the_mean_of_each_four_by_four_block() -> None:
     rng = np.random.default_rng(4)
-    plane = cv2.GaussianBlur(rng.integers(0, 255, (720, 1280)).astype(np.uint8), (5, 5), 2)
+    noise = rng.integers(0, 255, (720, 1280)).astype(np.uint8)
+    plane = np.asarray(cv2.GaussianBlur(noise, (5, 5), 2), np.uint8)
     means = plane.reshape(180, 4, 320, 4).mean(axis=(1, 3))
     thumb = thumbnail(plane)
     assert thumb.shape == (180, 320)
@@ -160,14 +161,12 @@ def test_a_person_is_followed_on_thumbnails_between_passes() -> None:
     rng = np.random.default_rng(5)
     # Surfaces and clothes: patches tens of pixels across (fine grain averages away at a
     # quarter of the size).
-    wall = cv2.resize(rng.integers(60, 200, (18, 32)).astype(np.uint8), (1280, 720))
-    body = cv2.resize(rng.integers(0, 255, (10, 5)).astype(np.uint8), (200, 400))
+    wall = np.asarray(cv2.resize(rng.integers(60, 200, (18, 32)).astype(np.uint8), (1280, 720)))
+    body = np.asarray(cv2.resize(rng.integers(0, 255, (10, 5)).astype(np.uint8), (200, 400)))
     tracks = ScaledTracks(10, 4, core=1 / 1.2)
-    planes = []
     for i in range(20):  # walking right 12 px a frame
-        plane = wall.copy()
+        plane = np.array(wall, np.uint8)
         plane[200:600, 100 + 12 * i : 300 + 12 * i] = body
-        planes.append(plane)
         tracks.see(i, thumbnail(plane))
     tracks.add(10, [Box(100 + 120 - 20, 200 - 40, 240, 480)])  # the pass on frame 10, grown
     xs = [[b.x for b in tracks.at(i)] for i in range(20)]
