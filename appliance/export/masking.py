@@ -88,7 +88,7 @@ class MaskingOptions:
     face_tile_px: int = 640  # tile pass at full resolution: tile size (0: no tile pass)
     face_tile_overlap: int = 64  # more than the largest face the coarse pass may miss
     face_tile_every_n: int = 16  # one tile every this many frames (after the first cover)
-    face_tile_scale: float = 1.4  # tiles enlarged: a 22 px face is 31 px to the network
+    face_tile_scale: float = 1.5  # tiles enlarged: a 22 px face is 33 px to the network
     face_threshold: float = 0.3  # CenterFace score
     # Tile-pass candidates scored from this up to face_threshold are faces if the Haar
     # cascades confirm them (appliance.export.confirm); 0: off.
