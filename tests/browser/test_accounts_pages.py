@@ -119,6 +119,8 @@ def test_an_admin_cannot_create_an_officer_through_the_page(site: Site, open_tab
     with page.expect_response("**/api/users") as answer:
         page.click("#create-form button[type=submit]")
     assert answer.value.status == 403
+    # The page writes the refusal after the answer arrives (on a loaded machine, later).
+    page.wait_for_function("document.getElementById('create-error').textContent !== ''")
     assert page.inner_text("#create-error") == EN["accounts.error.officer_only"]
     _shot(page, "accounts-en.png")
     assert "boss1" not in {u.username for u in site.access.list_users(Principal.local("t"))}
