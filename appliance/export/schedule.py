@@ -68,7 +68,8 @@ from appliance.export.tiles import THUMB_SCALE, TilePlanner, thumbnail
 from appliance.export.track import ScaledTracks, TemplateTracks
 
 if TYPE_CHECKING:
-    from appliance.export.masking import MaskingOptions, MaskSummary
+    from appliance.export.masking import MaskSummary
+    from appliance.export.options import MaskingOptions
 
 __all__ = ["DetectionSchedule"]
 
@@ -168,12 +169,11 @@ class DetectionSchedule:
         pool, queue = self._pool, self._queue
         coarse = opts.faces and index % opts.face_every_n == 0
         people = opts.people and index % opts.person_every_n == 0
-        # Whole-frame passes compare thumbnails (``appliance.export.still``); the tile
-        # planner uses the same one when it scans on this frame.
-        # People are followed on thumbnails of every frame.
-        thumb = thumbnail(y) if coarse or people or opts.people else None
-        if opts.people:
-            assert thumb is not None
+        # Whole-frame passes compare thumbnails (``appliance.export.still``), people are
+        # followed on them on every frame, and the tile planner uses the same one when it
+        # scans on this frame.
+        thumb = thumbnail(y) if coarse or opts.people else None
+        if thumb is not None and opts.people:
             self.people_tracks.see(index, thumb)
         if self._planner.tiles:
             self.tracks.see(index, y)
