@@ -26,7 +26,8 @@ import cv2
 import numpy as np
 from skimage import data
 
-from appliance.export.masking import MaskingOptions, MaskPlan, encoder_options, mask_video
+from appliance.export.masking import mask_video
+from appliance.export.options import MaskingOptions, MaskPlan, encoder_options
 
 REAL_TIME_FPS = 25.0
 

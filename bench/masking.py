@@ -40,7 +40,8 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from appliance.export.masking import FaceModel, MaskingOptions, MaskPlan, detect_frame, mask_video
+from appliance.export.masking import detect_frame, mask_video
+from appliance.export.options import FaceModel, MaskingOptions, MaskPlan
 from appliance.export.regions import Box, MaskKind
 from bench.export import REAL_TIME_FPS, cpu_s, transcode_only
 from bench.masking_set import CATEGORIES, FaceLabel, Image, Scene, build_set, resize_scene

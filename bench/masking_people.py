@@ -31,7 +31,8 @@ import numpy as np
 from skimage import data
 
 from appliance.export.detect import PersonDetector
-from appliance.export.masking import MaskingOptions, MaskPlan, mask_video
+from appliance.export.masking import mask_video
+from appliance.export.options import MaskingOptions, MaskPlan
 from appliance.export.regions import Box, MaskKind
 from bench.export import _room, cpu_s
 from bench.masking import encode, uncovered

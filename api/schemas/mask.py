@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 
 from api.deps import CameraField
 from api.schemas.requests import MAX_MS, RegionIn
-from appliance.export.masking import MaskingOptions, MaskMethod, MaskPlan
+from appliance.export.options import MaskingOptions, MaskMethod, MaskPlan
 from appliance.requests.mask_desk import MAX_PREVIEW_S, MAX_STILLS, MaskScope, Still
 
 __all__ = ["DetectionOut", "MaskScopeOut", "PreviewIn", "StillOut", "StillsIn"]

@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal, Self
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import CameraField
-from appliance.export.masking import MaskingOptions, MaskMethod, MaskPlan
+from appliance.export.options import MaskingOptions, MaskMethod, MaskPlan
 from appliance.export.regions import NormRect, Region
 from appliance.models import FootageRequest
 from appliance.requests import (

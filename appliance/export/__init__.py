@@ -7,14 +7,8 @@ ledger entry and stores the package. Plaintext only ever lives in memory (invari
 
 from __future__ import annotations
 
-from appliance.export.masking import (
-    MaskedVideo,
-    MaskingOptions,
-    MaskMethod,
-    MaskPlan,
-    MaskSummary,
-    mask_video,
-)
+from appliance.export.masking import MaskedVideo, MaskSummary, mask_video
+from appliance.export.options import MaskingOptions, MaskMethod, MaskPlan
 from appliance.export.package import (
     PackageContents,
     VerifyReport,

@@ -20,7 +20,7 @@ from appliance.export.regions import Box
 from appliance.export.tiles import tile_grid
 
 if TYPE_CHECKING:
-    from appliance.export.masking import MaskingOptions
+    from appliance.export.options import MaskingOptions
 
 __all__ = ["DetectFrame", "FaceFinder", "coarse_width", "yuv_to_bgr"]
 

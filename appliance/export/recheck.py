@@ -20,7 +20,7 @@ from appliance.export.finder import DetectFrame, FaceFinder
 from appliance.export.regions import Box, expand_box
 
 if TYPE_CHECKING:
-    from appliance.export.masking import MaskingOptions
+    from appliance.export.options import MaskingOptions
 
 __all__ = ["FORGET", "LOOK_SCALE", "Rechecks", "Rejections", "recheck_window"]
 

@@ -23,7 +23,8 @@ from sqlmodel import Session, col, select
 from appliance import __version__
 from appliance.clock import from_ms
 from appliance.errors import NotFound, ValidationFailed
-from appliance.export.masking import MaskPlan, MaskSummary, mask_video
+from appliance.export.masking import MaskSummary, mask_video
+from appliance.export.options import MaskPlan
 from appliance.export.package import (
     KDF_INTERACTIVE,
     KDF_MODERATE,

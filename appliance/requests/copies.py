@@ -9,7 +9,7 @@ from sqlmodel import Session, col, select
 
 from appliance.errors import Conflict, NotFound, ValidationFailed
 from appliance.export.jobs import Built, Progress
-from appliance.export.masking import MaskPlan
+from appliance.export.options import MaskPlan
 from appliance.export.package import generate_passphrase
 from appliance.export.service import ExportResult, discard_package, make_export
 from appliance.ledger import EventType, Ledger

@@ -22,7 +22,8 @@ from sqlmodel import col, select
 
 from appliance.access import Permission, Principal
 from appliance.errors import Conflict, MediaError, NotFound, ValidationFailed
-from appliance.export.masking import MaskPlan, detect_frame, mask_video
+from appliance.export.masking import detect_frame, mask_video
+from appliance.export.options import MaskPlan
 from appliance.export.regions import MaskKind, NormRect, box_to_norm, sample_spans
 from appliance.export.service import first_frame_ms
 from appliance.models import FootageRequest, Segment

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, BinaryIO
 from appliance.access import Permission, Principal
 from appliance.errors import PermissionDenied
 from appliance.export.jobs import Progress
-from appliance.export.masking import MaskPlan
+from appliance.export.options import MaskPlan
 from appliance.export.service import ExportResult
 from appliance.models import (
     Camera,

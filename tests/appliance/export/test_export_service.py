@@ -12,7 +12,7 @@ import pytest
 
 from appliance.context import AppContext
 from appliance.errors import NotFound, ValidationFailed, VaultLocked
-from appliance.export.masking import MaskPlan
+from appliance.export.options import MaskPlan
 from appliance.export.package import open_package, verify_package
 from appliance.export.regions import NormRect, Region
 from appliance.export.service import make_export

@@ -14,7 +14,8 @@ import pytest
 
 from appliance.errors import MediaError, ValidationFailed
 from appliance.export.detect import BoxMemory
-from appliance.export.masking import MaskingOptions, MaskMethod, MaskPlan, mask_video
+from appliance.export.masking import mask_video
+from appliance.export.options import MaskingOptions, MaskMethod, MaskPlan
 from appliance.export.regions import Box, MaskKind, NormRect, Region, clip_box, expand_box
 from bench.masking import uncovered
 from tests.support.astronaut import FACE_CENTRE, Image, covers, decode_grey, encode_clip, find_faces

@@ -15,7 +15,8 @@ import av
 import numpy as np
 import pytest
 
-from appliance.export.masking import MaskingOptions, MaskPlan, mask_video
+from appliance.export.masking import mask_video
+from appliance.export.options import MaskingOptions, MaskPlan
 from appliance.export.regions import Box, MaskKind
 from bench.masking import Tally, encode, evaluate_scene, uncovered
 from bench.masking_set import Scene, build_set

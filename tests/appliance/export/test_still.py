@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from appliance.export import schedule, still
-from appliance.export.masking import MaskingOptions, MaskPlan, mask_video
+from appliance.export.masking import mask_video
+from appliance.export.options import MaskingOptions, MaskPlan
 from appliance.export.regions import Box, MaskKind
 from appliance.export.still import LastPass
 from appliance.export.tiles import PIXEL_CHANGE

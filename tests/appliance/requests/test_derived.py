@@ -18,7 +18,7 @@ from sqlmodel import select
 from appliance.clock import FakeClock
 from appliance.context import AppContext
 from appliance.errors import Conflict, NotFound
-from appliance.export.masking import MaskPlan
+from appliance.export.options import MaskPlan
 from appliance.export.package import read_header
 from appliance.ledger import EventType
 from appliance.models import DestructionRecord, LedgerEntry, RequestDocument, RequestExport
