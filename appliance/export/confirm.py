@@ -6,9 +6,9 @@ face can stay unmasked on every frame of a clip. But such a face is still among 
 *candidates* (a score of 0.03 or more), and the candidates are few (two or three a tile) and
 mostly texture. Each candidate under the threshold is shown to OpenCV's two frontal-face Haar
 cascades (``default`` and ``alt2``), on a crop of ``CONTEXT`` times its size enlarged so that
-the candidate is about ``FACE_PX`` across (the cascades' own 24 px window with room): it is
-kept as a face if either cascade finds a face whose centre lies inside the candidate's box
-(a face elsewhere in the crop does not count).
+the candidate is about ``FACE_PX`` across, in windows from ``MIN_WINDOW`` up: it is kept as
+a face if either cascade finds a face whose centre lies inside the candidate's box (a face
+elsewhere in the crop does not count).
 
 Measured on the evaluation set's first frames (bench/RESULTS.md, "Masking: weak candidates
 confirmed by the cascades"): of the labelled faces the tile pass left under the threshold,
@@ -16,8 +16,9 @@ the cascades confirmed the ones scored 0.04-0.28 (22-32 px faces, blurred 38-40 
 but for one 22 px face, and of about 1,700 candidates (seeds 20, 21) that touch no face they
 confirmed one; faces scored under 0.03 (a blurred face of 33 px) stay unfound. Alone, the same
 cascades find 10 % of the set's faces: the network says where to look, the cascades say
-whether it is a face. A check (both cascades when neither finds a face) costs about 2-3 ms
-on this machine, so the candidates of a tile scan cost a few milliseconds.
+whether it is a face. A check (both cascades when neither finds a face) costs 1.5-5 ms on
+this machine (more on busy texture), so the candidates of a tile scan cost a few
+milliseconds.
 """
 
 from __future__ import annotations
@@ -45,6 +46,11 @@ FACE_PX = 48
 MIN_NEIGHBORS = 5
 #: Window sizes grow by this factor (1.1: the same faces on seeds 20 and 23, 1.8 x the cost).
 SCALE_FACTOR = 1.2
+#: The smallest window looked at, two thirds of ``FACE_PX``: a face that the candidate stands
+#: for fills a window about its size (52-57 px for every face confirmed on the evaluation
+#: sets), smaller windows are its eyes or mouth at best, and the cascades' own 24 px windows
+#: took 43 % of a check's time (bench/RESULTS.md, session 13).
+MIN_WINDOW = 32
 
 
 _LOCAL = threading.local()
@@ -85,7 +91,9 @@ class CascadeCheck:
             np.uint8,
         )
         for cascade in _cascades():
-            found = cascade.detectMultiScale(crop, SCALE_FACTOR, MIN_NEIGHBORS, minSize=(24, 24))
+            found = cascade.detectMultiScale(
+                crop, SCALE_FACTOR, MIN_NEIGHBORS, minSize=(MIN_WINDOW, MIN_WINDOW)
+            )
             centres = [
                 (x0 + (fx + fw / 2) / factor, y0 + (fy + fh / 2) / factor)
                 for fx, fy, fw, fh in found

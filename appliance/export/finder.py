@@ -105,7 +105,9 @@ class FaceFinder:
         want = coarse_width(width, opts.face_detect_width)
         if _net_size(width, height, want)[0] >= width - 16:
             return []
-        return tile_grid(width, height, opts.face_tile_px, opts.face_tile_overlap)
+        return tile_grid(
+            width, height, opts.face_tile_px, opts.face_tile_overlap, opts.face_tile_scale
+        )
 
     def coarse(self, frame: DetectFrame) -> list[Box]:
         if self._haar is not None:

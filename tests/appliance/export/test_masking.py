@@ -14,7 +14,7 @@ import pytest
 
 from appliance.errors import MediaError, ValidationFailed
 from appliance.export.detect import BoxMemory
-from appliance.export.masking import mask_video
+from appliance.export.masking import mask_video, obscure
 from appliance.export.options import MaskingOptions, MaskMethod, MaskPlan
 from appliance.export.regions import Box, MaskKind, NormRect, Region, clip_box, expand_box
 from bench.masking import uncovered
@@ -179,6 +179,34 @@ def test_region_geometry() -> None:
     assert expand_box(Box(10, 10, 20, 40), 0.25) == Box(5, 0, 30, 60)
     assert clip_box(Box(-5, -5, 10, 10), 100, 100) == Box(0, 0, 5, 5)
     assert clip_box(Box(100, 0, 10, 10), 100, 100) is None
+
+
+@pytest.mark.parametrize("size", [(40, 33), (480, 250), (75, 61), (5, 1), (2, 2)])
+def test_pixelation_leaves_block_means_only(size: tuple[int, int]) -> None:
+    """Each whole block takes its mean; the strips left at the right and bottom edges take
+    the block beside them; nothing outside the box changes."""
+    height, width = size
+    plane = np.random.default_rng(5).integers(0, 256, (height + 20, width + 20), np.uint8)
+    before = plane.copy()
+    obscure(plane, Box(10, 10, width, height), MaskMethod.pixelate, 6)
+    assert (plane[:10] == before[:10]).all() and (plane[:, :10] == before[:, :10]).all()
+    assert (plane[height + 10 :] == before[height + 10 :]).all()
+    assert (plane[:, width + 10 :] == before[:, width + 10 :]).all()
+    roi, original = (
+        plane[10 : 10 + height, 10 : 10 + width],
+        before[10 : 10 + height, 10 : 10 + width],
+    )
+    block = max(2, min(width, height) // 6)
+    across, down = max(1, width // block), max(1, height // block)
+    bw, bh = min(block, width), min(block, height)
+    for row in range(down):
+        for col in range(across):
+            cell = roi[row * bh : (row + 1) * bh, col * bw : (col + 1) * bw]
+            mean = original[row * bh : (row + 1) * bh, col * bw : (col + 1) * bw].mean()
+            assert (cell == cell[0, 0]).all() and abs(int(cell[0, 0]) - mean) <= 1
+    # The leftover strips repeat the last whole column and row of blocks.
+    assert (roi[:, across * bw :] == roi[:, across * bw - 1 : across * bw]).all()
+    assert (roi[down * bh :] == roi[down * bh - 1 : down * bh]).all()
 
 
 def test_box_memory_windows() -> None:

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
+import pytest
 
 from appliance.export.regions import Box
 from appliance.export.tiles import TilePlanner, changed, thumbnail, tile_grid
 from appliance.export.track import ScaledTracks, TemplateTracks
 
 
-def test_tiles_cover_the_frame_with_overlap() -> None:
-    for width, height in ((1920, 1080), (1280, 720), (3840, 2160), (512, 512)):
-        tiles = tile_grid(width, height, 640, 64)
+@pytest.mark.parametrize("scale", [1.0, 1.25, 1.5])
+def test_tiles_cover_the_frame_with_overlap(scale: float) -> None:
+    for width, height in ((1920, 1080), (1280, 720), (3840, 2160), (2560, 1440), (512, 512)):
+        tiles = tile_grid(width, height, 640, 64, scale)
         covered = np.zeros((height, width), bool)
         for t in tiles:
             assert t.x >= 0 and t.y >= 0 and t.x + t.w <= width and t.y + t.h <= height
@@ -26,8 +28,21 @@ def test_tiles_cover_the_frame_with_overlap() -> None:
                     t.x <= x and x + 64 <= t.x + t.w and t.y <= y and y + 64 <= t.y + t.h
                     for t in tiles
                 ), (width, height, x, y)
-    assert len(tile_grid(1920, 1080, 640, 64)) == 8
-    assert tile_grid(512, 512, 640, 64) == [Box(0, 0, 512, 512)]
+    assert len(tile_grid(1920, 1080, 640, 64, scale)) == 8
+    assert tile_grid(512, 512, 640, 64, scale) == [Box(0, 0, 512, 512)]
+
+
+def test_tiles_fill_the_network_input_they_need() -> None:
+    """The network takes sides in multiples of 32: an enlarged tile is as large as the
+    smallest such input allows, never larger (it would cost a larger input)."""
+    for width, height in ((1920, 1080), (1280, 720), (3840, 2160)):
+        for tile in tile_grid(width, height, 640, 64, 1.5):
+            for side in (tile.w, tile.h):
+                net = -(-round(side * 1.5) // 32) * 32
+                # Two pixels more (tiles are even) would need the next input size.
+                assert side * 1.5 <= net < (side + 2) * 1.5
+    # 720p: 736 x 608 inputs (480 x 416 tiles rounded to 32 took 736 x 640).
+    assert {(t.w, t.h) for t in tile_grid(1280, 720, 640, 64, 1.5)} == {(490, 404)}
 
 
 def test_planner_covers_first_then_prefers_changed_tiles() -> None:
