@@ -35,8 +35,10 @@ class MaskingOptions:
     method: MaskMethod = MaskMethod.pixelate
     blocks_across: int = 6  # pixelation: blocks along the box's shorter side
     face_model: FaceModel = FaceModel.centerface
-    face_every_n: int = 8  # coarse pass
-    face_hold_frames: int = 8  # frames after a detection that its box stays (covers flicker)
+    # Coarse pass; 8 until session 13: every 10 left the same faces unmasked on the six
+    # evaluation sets (bench/RESULTS.md) for 3 % less CPU at 720p.
+    face_every_n: int = 10
+    face_hold_frames: int = 10  # frames after a detection that its box stays (covers flicker)
     face_detect_width: int = 640  # coarse pass: a third of the frame's width, at most this
     face_tile_px: int = 640  # tile pass at full resolution: tile size (0: no tile pass)
     face_tile_overlap: int = 64  # more than the largest face the coarse pass may miss

@@ -13,9 +13,9 @@ Faces (CenterFace, ``appliance.export.centerface``) are looked for in two passes
 - the *tile* pass (``appliance.export.tiles``): tiles of about ``face_tile_px`` of the frame
   at its own resolution, enlarged ``face_tile_scale`` times (small faces). Every tile once at
   the start of the clip (one every other frame), then one tile every ``face_tile_every_n``
-  frames (half-way between coarse passes), changed tiles first (something came in or moved,
-  not a person swaying: ``tiles.changed``), then the stalest; every
-  tile again on the last frame if it changed since its scan. Each box it finds masks the
+  frames (frames 8, 24, 40...: mostly apart from coarse passes), changed tiles first
+  (something came in or moved, not a person swaying: ``tiles.changed``), then the stalest;
+  every tile again on the last frame if it changed since its scan. Each box it finds masks the
   ``TILE_HOLD`` = 4 frames either side, and a track (``appliance.export.track``,
   template matching) follows the face back (to the first frame of the clip for a face
   present from the start) and forwards until it is lost. Only run when the coarse pass

@@ -171,8 +171,8 @@ class TilePlanner:
             # in wait: a burst of arrivals is scanned every half interval, not one a slot.
             pick = min(self._arrived, key=lambda i: self._scanned_at[i] or 0)
         elif phase != self.every_n // 2:
-            # Otherwise half-way between coarse passes, so that two worker threads share
-            # the work.
+            # Otherwise in mid-interval (frames 8, 24, 40...), mostly apart from the coarse
+            # passes (every 10 frames by default), so that two worker threads share the work.
             return None
         # Only on the frames that scan (half a millisecond at 720p).
         seen = thumbnail(y) if thumb is None else thumb

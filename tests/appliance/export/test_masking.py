@@ -79,16 +79,16 @@ def test_a_face_appearing_between_detections_is_masked_from_its_first_frame(
 
 
 def test_a_face_walking_in_between_coarse_passes_is_followed_back(astronaut: Image) -> None:
-    """bench/masking --arrivals: a face the coarse pass finds on frame 16 came in on frame 11,
+    """bench/masking --arrivals: a face the coarse pass finds on frame 20 came in on frame 11,
     walking 14 px a frame; the look-back of that pass is a still box where the face is on
-    frame 16, so the frames before it must get the face followed back (a track), and the
+    frame 20, so the frames before it must get the face followed back (a track), and the
     frames after it the face followed forwards. Checked against where the face is."""
     face = astronaut[40:240, 130:330]  # the face box (50, 20, 92, 116) of this crop
     frames: list[Image] = []
     where: dict[int, int] = {}
     for index in range(30):
         frame = np.full((544, 960, 3), 128, np.uint8)
-        if 11 <= index < 20:  # walks in from behind a pillar, then steps out of view
+        if 11 <= index < 26:  # walks in from behind a pillar, then steps out of view
             where[index] = x = 100 + 14 * (index - 11)
             frame[150:350, x : x + 200] = face
         frames.append(frame)
@@ -97,7 +97,7 @@ def test_a_face_walking_in_between_coarse_passes_is_followed_back(astronaut: Ima
     def observe(index: int, boxes: list[tuple[MaskKind, Box]]) -> None:
         shown[index] = [box for _kind, box in boxes]
 
-    # Tiles only at the start: the coarse pass (frames 0, 8, 16, 24) is what finds the face.
+    # Tiles only at the start: the coarse pass (frames 0, 10, 20) is what finds the face.
     options = MaskingOptions(people=False, face_tile_every_n=64)
     mask_video(encode_clip(frames), MaskPlan(options=options), observe=observe)
     for index, x in where.items():
