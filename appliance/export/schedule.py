@@ -45,8 +45,9 @@ before and ``person_hold_frames`` after, is moved in a straight line to the matc
 the next pass, and starts a track on the quarter-size thumbnails (``track.ScaledTracks``)
 followed back to the pass before and forwards until lost: a walking body is followed, not
 left behind a still box. Detection runs on two worker threads (one
-OpenCV ``Net`` each) while the caller decodes and encodes (OpenCV and libx264 release the
-GIL): the coarse and tile passes of neighbouring frames overlap in time.
+OpenCV ``Net`` each; OpenCV's own thread pool is set to one thread) while the caller decodes
+and encodes (OpenCV and libx264 release the GIL): the coarse and tile passes of neighbouring
+frames overlap in time.
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
+import cv2
 import numpy as np
 import numpy.typing as npt
 
@@ -135,6 +137,10 @@ class DetectionSchedule:
         # stalling on it, within a memory bound.
         frame_bytes = width * height * 3 // 2
         self.slack = max(1, min(MAX_SLACK, BUFFER_BYTES // frame_bytes - self.lag))
+        # The two workers are the parallelism: OpenCV splitting each of their calls over the
+        # same two cores again cost 2-3 % more CPU a frame at 720p (bench/RESULTS.md, session
+        # 13). The setting is the process's; nothing else in it leans on OpenCV's threads.
+        cv2.setNumThreads(1)
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="mask-detect")
         self._queue: deque[tuple[int, str, Future[list[Box]]]] = deque()
         self._last: tuple[int, DetectFrame] | None = None
