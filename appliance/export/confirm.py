@@ -16,9 +16,9 @@ the cascades confirmed the ones scored 0.04-0.28 (22-32 px faces, blurred 38-40 
 but for one 22 px face, and of about 1,700 candidates (seeds 20, 21) that touch no face they
 confirmed one; faces scored under 0.03 (a blurred face of 33 px) stay unfound. Alone, the same
 cascades find 10 % of the set's faces: the network says where to look, the cascades say
-whether it is a face. A check (both cascades when neither finds a face) costs 1.5-5 ms on
-this machine (more on busy texture), so the candidates of a tile scan cost a few
-milliseconds.
+whether it is a face. A check (both cascades when neither finds a face) costs about 4.6 ms
+on bench/export's clip (busy texture; 2.7 ms on the evaluation set's), so the candidates of
+a tile scan cost a few milliseconds.
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ MIN_NEIGHBORS = 5
 #: Window sizes grow by this factor (1.1: the same faces on seeds 20 and 23, 1.8 x the cost).
 SCALE_FACTOR = 1.2
 #: The smallest window looked at, two thirds of ``FACE_PX``: a face that the candidate stands
-#: for fills a window about its size (52-57 px for every face confirmed on the evaluation
+#: for fills a window about its size (43-58 px for every face confirmed on the evaluation
 #: sets), smaller windows are its eyes or mouth at best, and the cascades' own 24 px windows
 #: took 43 % of a check's time (bench/RESULTS.md, session 13).
 MIN_WINDOW = 32

@@ -17,7 +17,7 @@ from appliance.export.centerface import CenterFace
 from appliance.export.confirm import CascadeCheck
 from appliance.export.detect import FaceDetector
 from appliance.export.regions import Box
-from appliance.export.tiles import tile_grid
+from appliance.export.tiles import network_side, tile_grid
 
 if TYPE_CHECKING:
     from appliance.export.options import MaskingOptions
@@ -159,7 +159,7 @@ class FaceFinder:
         assert self._net is not None
         height, width = frame.y.shape[:2]
         if scale:  # the tile enlarged by ``scale``, rounded up to the network's stride
-            in_w, in_h = -(-round(width * scale) // 32) * 32, -(-round(height * scale) // 32) * 32
+            in_w, in_h = network_side(width, scale), network_side(height, scale)
         else:
             in_w, in_h = _net_size(width, height, want)
         found = self._net.detect(frame.bgr(in_w, in_h), in_w, floor=floor)

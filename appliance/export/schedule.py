@@ -139,7 +139,8 @@ class DetectionSchedule:
         self.slack = max(1, min(MAX_SLACK, BUFFER_BYTES // frame_bytes - self.lag))
         # The two workers are the parallelism: OpenCV splitting each of their calls over the
         # same two cores again cost 2-3 % more CPU a frame at 720p (bench/RESULTS.md, session
-        # 13). The setting is the process's; nothing else in it leans on OpenCV's threads.
+        # 13). The setting is the process's: the mask editor's still detection runs its tiles
+        # on two threads of its own as well, and nothing else leans on OpenCV's threads.
         cv2.setNumThreads(1)
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="mask-detect")
         self._queue: deque[tuple[int, str, Future[list[Box]]]] = deque()

@@ -38,6 +38,7 @@ __all__ = [
     "TilePlanner",
     "changed",
     "differs",
+    "network_side",
     "thumbnail",
     "tile_grid",
 ]
@@ -53,13 +54,20 @@ PIXEL_CHANGE = 16
 _COMING_IN = 12
 
 
+def network_side(side: int, scale: float) -> int:
+    """The network's input side for a tile side of ``side`` pixels enlarged ``scale`` times:
+    rounded up to the network's stride of 32."""
+    return -(-round(side * scale) // 32) * 32
+
+
 def tile_grid(width: int, height: int, size: int, overlap: int, scale: float = 1.0) -> list[Box]:
     """Tiles of about ``size`` (at most the frame) covering the frame, spread evenly,
     neighbours overlapping by at least ``overlap`` pixels; the last row and column are flush
     with the frame's edge. Each tile is enlarged ``scale`` times for the network, whose input
     sides are multiples of 32 (its stride): a tile's sides are the largest even sizes that
-    keep to the smallest such input (at 720p and 1.5 x, 480 x 404 px in 736 x 608 instead
-    of 480 x 416 in 736 x 640: the network's cost grows with its input area)."""
+    keep to the smallest such input (``network_side``; at 720p and 1.5 x, 490 x 404 px in
+    736 x 608 instead of 480 x 416 in 736 x 640: the network's cost grows with its input
+    area)."""
 
     def spans(total: int) -> list[tuple[int, int]]:
         if total <= size:
@@ -67,7 +75,7 @@ def tile_grid(width: int, height: int, size: int, overlap: int, scale: float = 1
         count = math.ceil((total - overlap) / (size - overlap))
         least = math.ceil((total + (count - 1) * overlap) / count)
         least += least % 2
-        net = math.ceil(least * scale / 32) * 32
+        net = network_side(least, scale)
         tile = min(total, max(least, math.floor(net / scale) & ~1))
         step = (total - tile) / (count - 1)
         return [(round(i * step) & ~1, tile) for i in range(count)]

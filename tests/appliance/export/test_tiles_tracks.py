@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from appliance.export.regions import Box
-from appliance.export.tiles import TilePlanner, changed, thumbnail, tile_grid
+from appliance.export.tiles import TilePlanner, changed, network_side, thumbnail, tile_grid
 from appliance.export.track import ScaledTracks, TemplateTracks
 
 
@@ -38,7 +38,7 @@ def test_tiles_fill_the_network_input_they_need() -> None:
     for width, height in ((1920, 1080), (1280, 720), (3840, 2160)):
         for tile in tile_grid(width, height, 640, 64, 1.5):
             for side in (tile.w, tile.h):
-                net = -(-round(side * 1.5) // 32) * 32
+                net = network_side(side, 1.5)
                 # Two pixels more (tiles are even) would need the next input size.
                 assert side * 1.5 <= net < (side + 2) * 1.5
     # 720p: 736 x 608 inputs (480 x 416 tiles rounded to 32 took 736 x 640).
